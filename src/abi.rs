@@ -1,0 +1,446 @@
+//! The voting contract's ABI: loading it (a plain ABI array or a Foundry /
+//! Hardhat artifact), finding the vote function, encoding its calldata and
+//! decoding what a node answers — strictly, so that a malformed answer is
+//! never mistaken for a vote. Pure apart from reading the file.
+
+use std::{fmt, path::Path};
+
+use alloy::{
+    dyn_abi::{DynSolValue, JsonAbiExt},
+    json_abi::{ContractObject, Error as AbiErrorItem, Function},
+    primitives::{B256, Bytes, U256},
+    sol_types::{Panic, Revert, SolError},
+};
+
+/// What the vote function returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoteKind {
+    /// `bool`: a yes (1) or no (0) per node.
+    Bool,
+    /// `uintN`: a weight per node.
+    Uint(usize),
+}
+
+/// One node's decoded answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoteValue {
+    Bool(bool),
+    Uint(U256),
+}
+
+impl VoteValue {
+    /// The weight this answer adds to "yes", given the node's weight.
+    /// Saturates rather than wrapping for absurd uint votes.
+    pub fn contribution(&self, weight: u64) -> u128 {
+        match *self {
+            Self::Bool(true) => u128::from(weight),
+            Self::Bool(false) => 0,
+            Self::Uint(v) => {
+                let v: u128 = v.try_into().unwrap_or(u128::MAX);
+                v.saturating_mul(u128::from(weight))
+            }
+        }
+    }
+
+    /// Whether the node voted "no" (false, or a zero weight).
+    pub fn is_no(&self) -> bool {
+        match *self {
+            Self::Bool(b) => !b,
+            Self::Uint(v) => v.is_zero(),
+        }
+    }
+}
+
+impl fmt::Display for VoteValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Bool(true) => f.write_str("yes"),
+            Self::Bool(false) => f.write_str("no"),
+            Self::Uint(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+/// Why the ABI or the function in it cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum AbiError {
+    #[error("cannot read ABI file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "ABI file {path} is not a JSON ABI array or an artifact with an \"abi\" field: {reason}"
+    )]
+    Parse { path: String, reason: String },
+    #[error("ABI file {path} has no function '{wanted}' (functions found: {found})")]
+    Missing {
+        path: String,
+        wanted: String,
+        found: String,
+    },
+    #[error(
+        "function '{wanted}' in {path} is overloaded ({found}): pass the full signature with --function"
+    )]
+    Ambiguous {
+        path: String,
+        wanted: String,
+        found: String,
+    },
+    #[error(
+        "function {signature} in {path} cannot be a vote function: it must take exactly one bytes32 and return exactly one bool or uintN, found ({inputs}) returns ({outputs})"
+    )]
+    Shape {
+        path: String,
+        signature: String,
+        inputs: String,
+        outputs: String,
+    },
+}
+
+/// Why a node's answer to an `eth_call` is not a vote.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("empty result (0x)")]
+    Empty,
+    #[error("result is {0} bytes, expected exactly 32")]
+    Length(usize),
+    #[error("result is not a canonical bool (0 or 1)")]
+    NotBool,
+    #[error("result does not fit in uint{0}")]
+    UintOverflow(usize),
+}
+
+/// The resolved vote function, ready to encode calls and decode answers.
+#[derive(Debug, Clone)]
+pub struct VoteFunction {
+    function: Function,
+    kind: VoteKind,
+    errors: Vec<AbiErrorItem>,
+}
+
+impl VoteFunction {
+    /// Loads `path` and finds `wanted` (a name like `vote`, or a full
+    /// signature like `vote(bytes32)`).
+    pub fn load(path: &Path, wanted: &str) -> Result<Self, AbiError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| AbiError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        Self::from_json(&text, &shown, wanted)
+    }
+
+    /// Like [`load`](Self::load), from the file's text; `path` only names it in errors.
+    pub fn from_json(text: &str, path: &str, wanted: &str) -> Result<Self, AbiError> {
+        let parse_err = |reason: String| AbiError::Parse {
+            path: path.into(),
+            reason,
+        };
+        let object =
+            serde_json::from_str::<ContractObject>(text).map_err(|e| parse_err(e.to_string()))?;
+        let abi = object
+            .abi
+            .ok_or_else(|| parse_err("no \"abi\" field".into()))?;
+
+        let wanted_trim: String = wanted.chars().filter(|c| !c.is_whitespace()).collect();
+        let candidates: Vec<&Function> = if wanted_trim.contains('(') {
+            abi.functions()
+                .filter(|f| f.signature() == wanted_trim)
+                .collect()
+        } else {
+            abi.function(&wanted_trim)
+                .map(|v| v.iter().collect())
+                .unwrap_or_default()
+        };
+        let function = match candidates.as_slice() {
+            [one] => (*one).clone(),
+            [] => {
+                let mut found: Vec<String> = abi.functions().map(|f| f.signature()).collect();
+                found.sort();
+                let found = if found.is_empty() {
+                    "none".to_string()
+                } else {
+                    found.join(", ")
+                };
+                return Err(AbiError::Missing {
+                    path: path.into(),
+                    wanted: crate::threshold::printable(wanted),
+                    found,
+                });
+            }
+            many => {
+                let found = many
+                    .iter()
+                    .map(|f| f.signature())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(AbiError::Ambiguous {
+                    path: path.into(),
+                    wanted: wanted_trim,
+                    found,
+                });
+            }
+        };
+
+        let shape_err = || AbiError::Shape {
+            path: path.into(),
+            signature: function.signature(),
+            inputs: function
+                .inputs
+                .iter()
+                .map(|p| p.ty.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            outputs: function
+                .outputs
+                .iter()
+                .map(|p| p.ty.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+        };
+        if function.inputs.len() != 1 || function.inputs[0].ty != "bytes32" {
+            return Err(shape_err());
+        }
+        let kind = match function.outputs.as_slice() {
+            [out] => parse_return_type(&out.ty).ok_or_else(shape_err)?,
+            _ => return Err(shape_err()),
+        };
+        let errors = abi.errors().cloned().collect();
+        Ok(Self {
+            function,
+            kind,
+            errors,
+        })
+    }
+
+    /// What the function returns.
+    pub fn kind(&self) -> VoteKind {
+        self.kind
+    }
+
+    /// Canonical signature, e.g. `vote(bytes32)`.
+    pub fn signature(&self) -> String {
+        self.function.signature()
+    }
+
+    /// Calldata for `function(tx_hash)`.
+    pub fn calldata(&self, tx_hash: B256) -> Bytes {
+        let mut data = Vec::with_capacity(36);
+        data.extend_from_slice(self.function.selector().as_slice());
+        data.extend_from_slice(tx_hash.as_slice());
+        data.into()
+    }
+
+    /// Decodes an `eth_call` result: exactly one 32-byte word holding a
+    /// canonical value of the return type; anything else is an error.
+    pub fn decode(&self, data: &[u8]) -> Result<VoteValue, DecodeError> {
+        if data.is_empty() {
+            return Err(DecodeError::Empty);
+        }
+        let word: [u8; 32] = data
+            .try_into()
+            .map_err(|_| DecodeError::Length(data.len()))?;
+        let value = U256::from_be_bytes(word);
+        match self.kind {
+            VoteKind::Bool if value <= U256::from(1u8) => {
+                Ok(VoteValue::Bool(value == U256::from(1u8)))
+            }
+            VoteKind::Bool => Err(DecodeError::NotBool),
+            VoteKind::Uint(bits) if bits == 256 || value.bit_len() <= bits => {
+                Ok(VoteValue::Uint(value))
+            }
+            VoteKind::Uint(bits) => Err(DecodeError::UintOverflow(bits)),
+        }
+    }
+
+    /// A readable reason for revert data: `Error(string)`, `Panic(uint256)`,
+    /// a custom error declared in the ABI, or the raw selector.
+    pub fn describe_revert(&self, data: &[u8]) -> String {
+        if data.is_empty() {
+            return "reverted without data".into();
+        }
+        if data.starts_with(&Revert::SELECTOR)
+            && let Ok(revert) = Revert::abi_decode(data)
+        {
+            return format!("Error({:?})", revert.reason);
+        }
+        if data.starts_with(&Panic::SELECTOR)
+            && let Ok(panic) = Panic::abi_decode(data)
+        {
+            return format!("Panic({})", panic);
+        }
+        if data.len() >= 4 {
+            let selector = &data[..4];
+            for error in self
+                .errors
+                .iter()
+                .filter(|e| e.selector().as_slice() == selector)
+            {
+                if let Ok(args) = error.abi_decode_input(&data[4..]) {
+                    let args: Vec<String> = args.iter().map(format_value).collect();
+                    return format!("{}({})", error.name, args.join(", "));
+                }
+            }
+        }
+        let shown = alloy::primitives::hex::encode_prefixed(&data[..data.len().min(36)]);
+        format!(
+            "unknown revert data {shown}{}",
+            if data.len() > 36 { "…" } else { "" }
+        )
+    }
+}
+
+fn parse_return_type(ty: &str) -> Option<VoteKind> {
+    if ty == "bool" {
+        return Some(VoteKind::Bool);
+    }
+    let bits = ty.strip_prefix("uint")?;
+    let bits: usize = if bits.is_empty() {
+        256
+    } else {
+        bits.parse().ok()?
+    };
+    (bits.is_multiple_of(8) && (8..=256).contains(&bits)).then_some(VoteKind::Uint(bits))
+}
+
+fn format_value(value: &DynSolValue) -> String {
+    match value {
+        DynSolValue::Address(a) => a.to_checksum(None),
+        DynSolValue::Bool(b) => b.to_string(),
+        DynSolValue::Uint(v, _) => v.to_string(),
+        DynSolValue::Int(v, _) => v.to_string(),
+        DynSolValue::String(s) => format!("{s:?}"),
+        DynSolValue::FixedBytes(w, n) => alloy::primitives::hex::encode_prefixed(&w[..*n]),
+        DynSolValue::Bytes(b) => alloy::primitives::hex::encode_prefixed(b),
+        other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VOTING: &str = include_str!("../abi/Voting.json");
+    const WEIGHTED: &str = include_str!("../abi/WeightedVoting.json");
+
+    fn word(last: u8) -> [u8; 32] {
+        let mut w = [0u8; 32];
+        w[31] = last;
+        w
+    }
+
+    #[test]
+    fn loads_plain_abi_and_artifact_shapes() {
+        let f = VoteFunction::from_json(VOTING, "Voting.json", "vote").unwrap();
+        assert_eq!(f.kind(), VoteKind::Bool);
+        assert_eq!(f.signature(), "vote(bytes32)");
+        let artifact = format!(r#"{{"abi": {VOTING}, "bytecode": {{"object": "0x00"}}}}"#);
+        let g = VoteFunction::from_json(&artifact, "a.json", "vote(bytes32)").unwrap();
+        assert_eq!(g.calldata(B256::ZERO), f.calldata(B256::ZERO));
+        let w = VoteFunction::from_json(WEIGHTED, "w.json", "vote").unwrap();
+        assert_eq!(w.kind(), VoteKind::Uint(256));
+    }
+
+    #[test]
+    fn calldata_is_selector_then_hash() {
+        let f = VoteFunction::from_json(VOTING, "v", "vote").unwrap();
+        let hash = B256::repeat_byte(0xab);
+        let data = f.calldata(hash);
+        assert_eq!(data.len(), 36);
+        assert_eq!(&data[4..], hash.as_slice());
+        assert_eq!(
+            &data[..4],
+            &alloy::primitives::keccak256("vote(bytes32)")[..4]
+        );
+    }
+
+    #[test]
+    fn rejects_missing_ambiguous_and_wrong_shapes() {
+        let err = VoteFunction::from_json(VOTING, "v.json", "ballot").unwrap_err();
+        assert!(
+            err.to_string().contains("'ballot'") && err.to_string().contains("vote(bytes32)"),
+            "{err}"
+        );
+        let err = VoteFunction::from_json(VOTING, "v.json", "castVote").unwrap_err();
+        assert!(matches!(err, AbiError::Shape { .. }), "{err}");
+        assert!(err.to_string().contains("castVote(bytes32,bool)"));
+        let overloaded = r#"[
+          {"type":"function","name":"vote","inputs":[{"name":"h","type":"bytes32"}],"outputs":[{"name":"","type":"bool"}],"stateMutability":"view"},
+          {"type":"function","name":"vote","inputs":[{"name":"h","type":"uint256"}],"outputs":[{"name":"","type":"bool"}],"stateMutability":"view"}
+        ]"#;
+        let err = VoteFunction::from_json(overloaded, "o.json", "vote").unwrap_err();
+        assert!(matches!(err, AbiError::Ambiguous { .. }), "{err}");
+        assert!(VoteFunction::from_json(overloaded, "o.json", "vote(bytes32)").is_ok());
+        let returns_two = r#"[{"type":"function","name":"vote","inputs":[{"name":"h","type":"bytes32"}],"outputs":[{"name":"","type":"bool"},{"name":"","type":"bool"}],"stateMutability":"view"}]"#;
+        assert!(matches!(
+            VoteFunction::from_json(returns_two, "t", "vote"),
+            Err(AbiError::Shape { .. })
+        ));
+        let returns_string = r#"[{"type":"function","name":"vote","inputs":[{"name":"h","type":"bytes32"}],"outputs":[{"name":"","type":"string"}],"stateMutability":"view"}]"#;
+        assert!(matches!(
+            VoteFunction::from_json(returns_string, "t", "vote"),
+            Err(AbiError::Shape { .. })
+        ));
+        for garbage in [
+            "",
+            "{",
+            "42",
+            r#"{"notabi": 1}"#,
+            r#"[{"type":"function"}]"#,
+        ] {
+            assert!(
+                VoteFunction::from_json(garbage, "g.json", "vote").is_err(),
+                "{garbage}"
+            );
+        }
+    }
+
+    #[test]
+    fn decodes_strictly() {
+        let f = VoteFunction::from_json(VOTING, "v", "vote").unwrap();
+        assert_eq!(f.decode(&word(1)), Ok(VoteValue::Bool(true)));
+        assert_eq!(f.decode(&word(0)), Ok(VoteValue::Bool(false)));
+        assert_eq!(f.decode(&word(2)), Err(DecodeError::NotBool));
+        let mut high = word(1);
+        high[0] = 1;
+        assert_eq!(f.decode(&high), Err(DecodeError::NotBool));
+        assert_eq!(f.decode(&[]), Err(DecodeError::Empty));
+        assert_eq!(f.decode(&[0u8; 31]), Err(DecodeError::Length(31)));
+        assert_eq!(f.decode(&[0u8; 64]), Err(DecodeError::Length(64)));
+
+        let u8abi = r#"[{"type":"function","name":"vote","inputs":[{"name":"h","type":"bytes32"}],"outputs":[{"name":"","type":"uint8"}],"stateMutability":"view"}]"#;
+        let g = VoteFunction::from_json(u8abi, "u", "vote").unwrap();
+        assert_eq!(g.kind(), VoteKind::Uint(8));
+        assert_eq!(g.decode(&word(200)), Ok(VoteValue::Uint(U256::from(200))));
+        let mut big = word(0);
+        big[30] = 1;
+        assert_eq!(g.decode(&big), Err(DecodeError::UintOverflow(8)));
+    }
+
+    #[test]
+    fn contributions_saturate() {
+        assert_eq!(VoteValue::Bool(true).contribution(3), 3);
+        assert_eq!(VoteValue::Bool(false).contribution(3), 0);
+        assert_eq!(VoteValue::Uint(U256::from(5)).contribution(2), 10);
+        assert_eq!(VoteValue::Uint(U256::MAX).contribution(2), u128::MAX);
+    }
+
+    #[test]
+    fn describes_reverts() {
+        let f = VoteFunction::from_json(VOTING, "v", "vote").unwrap();
+        // NotOwner(address) from the ABI.
+        let mut data = alloy::primitives::keccak256("NotOwner(address)")[..4].to_vec();
+        data.extend_from_slice(&[0u8; 12]);
+        data.extend_from_slice(&[0x11u8; 20]);
+        let shown = f.describe_revert(&data);
+        assert!(shown.starts_with("NotOwner(0x1111"), "{shown}");
+        assert_eq!(f.describe_revert(&[]), "reverted without data");
+        let revert = Revert::from("closed").abi_encode();
+        assert_eq!(f.describe_revert(&revert), "Error(\"closed\")");
+        assert!(
+            f.describe_revert(&[1, 2, 3, 4])
+                .starts_with("unknown revert data 0x01020304")
+        );
+    }
+}

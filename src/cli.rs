@@ -1,0 +1,301 @@
+//! Command-line flags and their environment fallbacks. Values are parsed into
+//! typed settings here where clap can name the culprit; RPC URLs stay strings
+//! until [`crate::config`] parses them, because clap would echo a bad value —
+//! and a URL holds an API key.
+
+use std::{path::PathBuf, time::Duration};
+
+use alloy::primitives::{Address, B256};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::{config::BlockSpec, threshold::ThresholdSpec};
+
+/// Has a quorum of independent Ethereum nodes voted for this transaction?
+#[derive(Debug, Parser)]
+#[command(name = "quorum-check", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// More logging on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ask every node for its vote on each transaction and report the verdict.
+    Check(Box<CheckArgs>),
+    /// Start a local fleet of anvil nodes with a Voting contract, for trying things out.
+    Devnet(DevnetArgs),
+    /// Run the original script's scenario on a local 10-node fleet, then tear it down.
+    Demo(DemoArgs),
+}
+
+/// Output formats of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// JSON-RPC endpoint of a node (repeatable; env: comma-separated list).
+    #[arg(
+        long = "rpc",
+        value_name = "URL",
+        env = "QUORUM_RPC_URLS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub rpc: Vec<String>,
+
+    /// TOML file of [[node]] entries (url, name, weight, from).
+    #[arg(long, value_name = "FILE", env = "QUORUM_NODES")]
+    pub nodes: Option<PathBuf>,
+
+    /// Address of the voting contract.
+    #[arg(long, value_name = "ADDRESS", env = "QUORUM_CONTRACT", value_parser = parse_address)]
+    pub contract: Address,
+
+    /// ABI of the voting contract: a JSON ABI array or a Foundry/Hardhat artifact.
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "QUORUM_ABI",
+        default_value = "abi/Voting.json"
+    )]
+    pub abi: PathBuf,
+
+    /// The vote function: a name or a full signature such as vote(bytes32).
+    #[arg(
+        long,
+        value_name = "NAME_OR_SIGNATURE",
+        env = "QUORUM_FUNCTION",
+        default_value = "vote"
+    )]
+    pub function: String,
+
+    /// Transaction hash to check (repeatable; env: comma-separated list).
+    #[arg(long = "tx", value_name = "HASH", env = "QUORUM_TX", value_delimiter = ',', value_parser = parse_tx_hash)]
+    pub tx: Vec<B256>,
+
+    /// File with one transaction hash per line ('-' reads stdin; blank lines and # comments ignored).
+    #[arg(long = "tx-file", value_name = "PATH")]
+    pub tx_file: Option<PathBuf>,
+
+    /// Yes-weight needed: N, majority, all, P% or A/B (shares round up).
+    #[arg(
+        long,
+        value_name = "THRESHOLD",
+        env = "QUORUM_THRESHOLD",
+        default_value = "majority"
+    )]
+    pub threshold: ThresholdSpec,
+
+    /// Block to read votes at: latest, safe, finalized, pending, earliest or a number.
+    #[arg(
+        long,
+        value_name = "BLOCK",
+        env = "QUORUM_BLOCK",
+        default_value = "latest"
+    )]
+    pub block: BlockSpec,
+
+    /// Expected chain id; a node on another chain is reported and not counted.
+    #[arg(long = "chain-id", value_name = "ID", env = "QUORUM_CHAIN_ID")]
+    pub chain_id: Option<u64>,
+
+    /// Time budget of each node, retries included (e.g. 500ms, 3s).
+    #[arg(long, value_name = "DURATION", env = "QUORUM_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// The whole run ends by then, whatever the nodes do [default: timeout + 1s].
+    #[arg(long, value_name = "DURATION", env = "QUORUM_DEADLINE", value_parser = parse_duration)]
+    pub deadline: Option<Duration>,
+
+    /// Retries per node for transient failures (connection errors, 429, 5xx, rate limits).
+    #[arg(long, value_name = "N", env = "QUORUM_RETRIES", default_value_t = 2)]
+    pub retries: u32,
+
+    /// Calls per JSON-RPC batch request; longer hash lists are split into several batches.
+    #[arg(long = "batch-size", value_name = "N", env = "QUORUM_BATCH_SIZE", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub batch_size: u32,
+
+    /// A node answer larger than this is cut off and reported as bad_response.
+    #[arg(long = "max-response-bytes", value_name = "BYTES", env = "QUORUM_MAX_RESPONSE_BYTES",
+          default_value_t = 16 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1024..))]
+    pub max_response_bytes: u64,
+
+    /// Wait for every node even after all verdicts are settled.
+    #[arg(long = "wait-all")]
+    pub wait_all: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, env = "QUORUM_FORMAT", default_value = "text")]
+    pub format: Format,
+
+    /// Print only the verdict lines (text format).
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AnvilArgs {
+    /// Path of the anvil binary (else ANVIL_BIN, PATH, then node_modules).
+    #[arg(long, value_name = "PATH", env = "ANVIL_BIN")]
+    pub anvil: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DevnetArgs {
+    /// How many anvil nodes to start.
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=200))]
+    pub nodes: u32,
+
+    /// How many of them (the first K) approve; the rest reject.
+    #[arg(long, value_name = "K", default_value_t = 7)]
+    pub approve: u32,
+
+    /// Transaction hash the nodes vote on (repeatable) [default: a fixed demo hash].
+    #[arg(long = "tx", value_name = "HASH", value_parser = parse_tx_hash)]
+    pub tx: Vec<B256>,
+
+    /// First port: nodes listen on BASE, BASE+1, … [default: ports chosen by the OS].
+    #[arg(long, value_name = "BASE")]
+    pub port: Option<u16>,
+
+    #[command(flatten)]
+    pub anvil: AnvilArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Output format of the two checks.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+
+    #[command(flatten)]
+    pub anvil: AnvilArgs,
+}
+
+/// A 32-byte transaction hash: 64 hex digits, `0x` prefix optional.
+pub fn parse_tx_hash(s: &str) -> Result<B256, String> {
+    let t = s.trim();
+    let hex = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "expected a 32-byte hash as 64 hex digits, got {} characters",
+            hex.chars().count()
+        ));
+    }
+    hex.parse::<B256>().map_err(|e| e.to_string())
+}
+
+/// A 20-byte address: 40 hex digits, `0x` prefix optional. A mixed-case
+/// address must carry a valid EIP-55 checksum, catching typos.
+pub fn parse_address(s: &str) -> Result<Address, String> {
+    let t = s.trim();
+    let hex = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
+    if hex.len() != 40 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "expected a 20-byte address as 40 hex digits, got {} characters",
+            hex.chars().count()
+        ));
+    }
+    let mixed =
+        hex.bytes().any(|b| b.is_ascii_lowercase()) && hex.bytes().any(|b| b.is_ascii_uppercase());
+    if mixed {
+        return Address::parse_checksummed(format!("0x{hex}"), None)
+            .map_err(|_| "mixed-case address with an invalid EIP-55 checksum".to_string());
+    }
+    hex.parse::<Address>().map_err(|e| e.to_string())
+}
+
+/// A positive duration such as `500ms`, `3s` or `1m`; a bare number is seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let d = if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        t.parse::<u64>()
+            .map(Duration::from_secs)
+            .map_err(|e| e.to_string())?
+    } else {
+        humantime::parse_duration(t)
+            .map_err(|e| format!("expected a duration such as 500ms or 3s ({e})"))?
+    };
+    if d.is_zero() {
+        return Err("duration must be greater than zero".into());
+    }
+    if d > Duration::from_secs(24 * 3600) {
+        return Err("duration must be at most 24h".into());
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn hashes() {
+        let h = "0x".to_string() + &"ab".repeat(32);
+        assert_eq!(parse_tx_hash(&h).unwrap(), B256::repeat_byte(0xab));
+        assert_eq!(
+            parse_tx_hash(&"AB".repeat(32)).unwrap(),
+            B256::repeat_byte(0xab)
+        );
+        for bad in [
+            "",
+            "0x",
+            "0x1234",
+            &"ab".repeat(33),
+            &("0x".to_string() + &"zz".repeat(32)),
+            "0x 12",
+        ] {
+            assert!(parse_tx_hash(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn addresses() {
+        let a = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+        assert!(parse_address(a).is_ok());
+        assert!(parse_address(&a.to_lowercase()).is_ok());
+        assert!(
+            parse_address("0x5FbDB2315678afecb367f032d93F642f64180aA3").is_err(),
+            "bad checksum"
+        );
+        for bad in [
+            "",
+            "0x12",
+            "0xzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz",
+            &("0x".to_string() + &"1".repeat(41)),
+        ] {
+            assert!(parse_address(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("3s"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        for bad in ["", "0s", "0", "-1s", "fast", "25h", "99999999999999999999"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}

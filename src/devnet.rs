@@ -1,0 +1,337 @@
+//! Local fleets of anvil nodes: start them, deploy the voting contracts, cast
+//! votes. Used by `quorum-check devnet` and `demo`, and by the integration
+//! tests and benchmarks, so that all of them exercise the same real chains.
+//! Every anvil is owned by a [`Fleet`]; dropping the fleet kills them all,
+//! also when start-up fails half-way.
+
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use alloy::{
+    network::TransactionBuilder,
+    node_bindings::{Anvil, AnvilInstance},
+    primitives::{Address, B256, Bytes, U256, hex},
+    providers::{Provider, ProviderBuilder},
+    rpc::types::TransactionRequest,
+    sol,
+    sol_types::SolCall,
+};
+use anyhow::{Context, bail};
+
+sol!(VotingContract, "abi/Voting.json");
+sol!(WeightedVotingContract, "abi/WeightedVoting.json");
+sol!(VoterRegistryContract, "abi/VoterRegistry.json");
+
+/// The ABI of `Voting`, built in so `demo` works from any directory.
+pub const VOTING_ABI: &str = include_str!("../abi/Voting.json");
+
+/// The contracts the fleet can deploy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contract {
+    /// One node's yes/no opinion per deployment.
+    Voting,
+    /// One node's uint weight per deployment.
+    WeightedVoting,
+    /// One contract, one vote per caller.
+    VoterRegistry,
+}
+
+impl Contract {
+    fn bytecode(self) -> &'static str {
+        match self {
+            Self::Voting => include_str!("../contracts/out/Voting.bin"),
+            Self::WeightedVoting => include_str!("../contracts/out/WeightedVoting.bin"),
+            Self::VoterRegistry => include_str!("../contracts/out/VoterRegistry.bin"),
+        }
+    }
+}
+
+/// How to start one node.
+#[derive(Debug, Clone, Default)]
+pub struct NodeSpec {
+    /// Listen port; `None` lets the OS choose.
+    pub port: Option<u16>,
+    /// Chain id; `None` is anvil's default (31337).
+    pub chain_id: Option<u64>,
+}
+
+/// A running set of anvil nodes, killed on drop.
+#[derive(Debug)]
+pub struct Fleet {
+    nodes: Vec<AnvilInstance>,
+}
+
+/// How long one anvil may take to say it is listening.
+const ANVIL_STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+
+impl Fleet {
+    /// Starts one anvil per spec, all at once, on 127.0.0.1.
+    pub async fn start(anvil: &Path, specs: &[NodeSpec]) -> anyhow::Result<Self> {
+        let mut tasks = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let mut builder = Anvil::at(anvil)
+                .host("127.0.0.1")
+                .timeout(ANVIL_STARTUP_TIMEOUT.as_millis() as u64);
+            if let Some(port) = spec.port {
+                builder = builder.port(port);
+            }
+            if let Some(chain_id) = spec.chain_id {
+                builder = builder.chain_id(chain_id);
+            }
+            tasks.push(tokio::task::spawn_blocking(move || builder.try_spawn()));
+        }
+        // Collect every task before failing, so that the nodes that did start
+        // are owned (and killed) rather than leaked.
+        let mut nodes = Vec::with_capacity(specs.len());
+        let mut first_error = None;
+        for (i, task) in tasks.into_iter().enumerate() {
+            match task.await {
+                Ok(Ok(node)) => nodes.push(node),
+                Ok(Err(e)) => {
+                    first_error.get_or_insert_with(|| {
+                        anyhow::anyhow!("anvil node {} failed to start: {e}", i + 1)
+                    });
+                }
+                Err(e) => {
+                    first_error.get_or_insert_with(|| {
+                        anyhow::anyhow!("anvil node {} failed to start: {e}", i + 1)
+                    });
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(Self { nodes }),
+        }
+    }
+
+    /// Starts `n` default nodes.
+    pub async fn start_n(anvil: &Path, n: usize) -> anyhow::Result<Self> {
+        Self::start(anvil, &vec![NodeSpec::default(); n]).await
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the fleet has no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// RPC URL of node `i`.
+    pub fn url(&self, i: usize) -> String {
+        format!("http://127.0.0.1:{}", self.nodes[i].port())
+    }
+
+    /// RPC URLs of all nodes.
+    pub fn urls(&self) -> Vec<String> {
+        (0..self.len()).map(|i| self.url(i)).collect()
+    }
+
+    /// Listen port of node `i`.
+    pub fn port(&self, i: usize) -> u16 {
+        self.nodes[i].port()
+    }
+
+    /// Funded, unlocked accounts of node `i`.
+    pub fn accounts(&self, i: usize) -> &[Address] {
+        self.nodes[i].addresses()
+    }
+
+    /// Stops node `i` (it no longer accepts connections).
+    pub fn kill(&mut self, i: usize) {
+        let _ = self.nodes[i].child_mut().kill();
+        let _ = self.nodes[i].child_mut().wait();
+    }
+
+    /// Deploys `contract` from the first account of node `i`; returns its address.
+    pub async fn deploy(&self, i: usize, contract: Contract) -> anyhow::Result<Address> {
+        let code =
+            hex::decode(contract.bytecode().trim()).context("contract bytecode is not hex")?;
+        let tx = TransactionRequest::default()
+            .from(self.accounts(i)[0])
+            .with_deploy_code(Bytes::from(code));
+        let receipt = self.send(i, tx).await?;
+        receipt.context("deployment receipt has no contract address")
+    }
+
+    /// Deploys `contract` on every node from the same account and nonce, so it
+    /// has the same address everywhere (as a real multi-node setup would).
+    pub async fn deploy_all(&self, contract: Contract) -> anyhow::Result<Address> {
+        let addresses =
+            futures::future::try_join_all((0..self.len()).map(|i| self.deploy(i, contract)))
+                .await?;
+        let first = addresses[0];
+        if addresses.iter().any(|a| *a != first) {
+            bail!("the contract landed at different addresses on different nodes");
+        }
+        Ok(first)
+    }
+
+    /// `Voting.castVote(tx, approve)` on node `i`.
+    pub async fn cast_vote(
+        &self,
+        i: usize,
+        contract: Address,
+        tx: B256,
+        approve: bool,
+    ) -> anyhow::Result<()> {
+        let data = VotingContract::castVoteCall {
+            txHash: tx,
+            approve,
+        }
+        .abi_encode();
+        self.call(i, self.accounts(i)[0], contract, data).await
+    }
+
+    /// `WeightedVoting.castVote(tx, weight)` on node `i`.
+    pub async fn cast_weight(
+        &self,
+        i: usize,
+        contract: Address,
+        tx: B256,
+        weight: U256,
+    ) -> anyhow::Result<()> {
+        let data = WeightedVotingContract::castVoteCall { txHash: tx, weight }.abi_encode();
+        self.call(i, self.accounts(i)[0], contract, data).await
+    }
+
+    /// `VoterRegistry.addVoter(voter)` on node `i`, from its admin (first account).
+    pub async fn add_voter(
+        &self,
+        i: usize,
+        registry: Address,
+        voter: Address,
+    ) -> anyhow::Result<()> {
+        let data = VoterRegistryContract::addVoterCall { voter }.abi_encode();
+        self.call(i, self.accounts(i)[0], registry, data).await
+    }
+
+    /// `VoterRegistry.castVote(tx, approve)` on node `i`, from `voter`.
+    pub async fn registry_vote(
+        &self,
+        i: usize,
+        registry: Address,
+        voter: Address,
+        tx: B256,
+        approve: bool,
+    ) -> anyhow::Result<()> {
+        let data = VoterRegistryContract::castVoteCall {
+            txHash: tx,
+            approve,
+        }
+        .abi_encode();
+        self.call(i, voter, registry, data).await
+    }
+
+    /// Casts `approvals[i]` on node `i` for every hash in `txs`.
+    pub async fn cast_votes(
+        &self,
+        contract: Address,
+        txs: &[B256],
+        approvals: &[bool],
+    ) -> anyhow::Result<()> {
+        futures::future::try_join_all(approvals.iter().enumerate().map(
+            |(i, approve)| async move {
+                for tx in txs {
+                    self.cast_vote(i, contract, *tx, *approve).await?;
+                }
+                anyhow::Ok(())
+            },
+        ))
+        .await?;
+        Ok(())
+    }
+
+    /// Mines `blocks` empty blocks on node `i`.
+    pub async fn mine(&self, i: usize, blocks: u64) -> anyhow::Result<()> {
+        let provider = ProviderBuilder::new().connect_http(self.url(i).parse()?);
+        provider
+            .raw_request::<_, serde_json::Value>("anvil_mine".into(), (U256::from(blocks),))
+            .await?;
+        Ok(())
+    }
+
+    async fn call(
+        &self,
+        i: usize,
+        from: Address,
+        to: Address,
+        data: Vec<u8>,
+    ) -> anyhow::Result<()> {
+        let tx = TransactionRequest::default()
+            .from(from)
+            .to(to)
+            .with_input(Bytes::from(data));
+        self.send(i, tx).await.map(|_| ())
+    }
+
+    /// Sends a transaction through anvil's unlocked account and returns the
+    /// created contract's address, if any. Anvil mines it at once.
+    async fn send(&self, i: usize, tx: TransactionRequest) -> anyhow::Result<Option<Address>> {
+        let provider = ProviderBuilder::new().connect_http(self.url(i).parse()?);
+        let pending = provider
+            .send_transaction(tx)
+            .await
+            .with_context(|| format!("sending to node {}", i + 1))?;
+        let hash = *pending.tx_hash();
+        let receipt = match provider.get_transaction_receipt(hash).await? {
+            Some(r) => r,
+            None => pending.get_receipt().await?,
+        };
+        if !receipt.status() {
+            bail!("transaction {hash} reverted on node {}", i + 1);
+        }
+        Ok(receipt.contract_address)
+    }
+}
+
+/// Finds anvil: `explicit` (`--anvil` / `ANVIL_BIN`), then `PATH`, then the
+/// npm package in `node_modules` of this directory, its parents, or the
+/// quorum-check source tree.
+pub fn find_anvil(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(path) = explicit {
+        if path.is_file() {
+            return Ok(path.to_path_buf());
+        }
+        bail!(
+            "anvil not found at {} (from --anvil or ANVIL_BIN)",
+            path.display()
+        );
+    }
+    if let Some(paths) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&paths) {
+            let candidate = dir.join("anvil");
+            if candidate.is_file() {
+                return Ok(candidate);
+            }
+        }
+    }
+    let mut roots: Vec<PathBuf> = std::env::current_dir()
+        .map(|d| d.ancestors().map(Path::to_path_buf).collect())
+        .unwrap_or_default();
+    roots.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    for root in roots {
+        let scope = root.join("node_modules").join("@foundry-rs");
+        let Ok(entries) = std::fs::read_dir(&scope) else {
+            continue;
+        };
+        let mut found: Vec<PathBuf> = entries
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("anvil-"))
+            .map(|e| e.path().join("bin").join("anvil"))
+            .filter(|p| p.is_file())
+            .collect();
+        found.sort();
+        if let Some(path) = found.into_iter().next() {
+            return Ok(path);
+        }
+    }
+    bail!(
+        "anvil not found: run `npm ci` in the quorum-check repository (it installs the pinned @foundry-rs/anvil), or pass --anvil PATH, or set ANVIL_BIN"
+    )
+}

@@ -1,0 +1,310 @@
+//! Asks every node at once. Per node, the calls for all transaction hashes
+//! (plus `eth_chainId` when a chain is expected) go out as JSON-RPC batches of
+//! `batch_size` calls; the answers feed one [`Tally`] per transaction as they
+//! arrive, and as soon as every verdict is settled the nodes still out are
+//! dropped (reported `skipped`) unless `--wait-all`. A global deadline and an
+//! interrupt signal end the run early with every node accounted for.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use alloy::primitives::{Bytes, U64};
+use futures::{StreamExt, stream::FuturesUnordered};
+use serde_json::{json, value::RawValue};
+use tokio::{sync::Semaphore, time::Instant};
+
+use crate::{
+    abi::DecodeError,
+    config::{CheckConfig, Node},
+    report::{self, Answer, CheckReport, NodeStatus},
+    rpc::{Call, CallResult, NodeFailure, RpcClient, clean},
+    tally::Tally,
+};
+
+/// Batches in flight to one node at a time.
+const BATCHES_IN_FLIGHT_PER_NODE: usize = 4;
+
+/// The answers of one batch: a node and a run of consecutive transactions.
+struct BatchAnswers {
+    node: usize,
+    first_tx: usize,
+    statuses: Vec<(NodeStatus, Option<crate::abi::VoteValue>)>,
+    latency: Duration,
+    attempts: u32,
+}
+
+/// Runs the check; `interrupt` resolving ends it early (Ctrl-C, SIGTERM).
+pub async fn run(
+    config: &CheckConfig,
+    client: &RpcClient,
+    interrupt: impl Future<Output = ()>,
+) -> CheckReport {
+    let start = Instant::now();
+    let node_deadline = start + config.limits.timeout;
+    let run_deadline = start + config.limits.deadline;
+    let uint_votes = matches!(config.function.kind(), crate::abi::VoteKind::Uint(_));
+
+    let mut tallies: Vec<Tally> = config
+        .txs
+        .iter()
+        .map(|_| Tally::new(config.threshold, config.total_weight, uint_votes))
+        .collect();
+    let mut answers: Vec<Vec<Option<Answer>>> = config
+        .txs
+        .iter()
+        .map(|_| vec![None; config.nodes.len()])
+        .collect();
+    let mut open = tallies.iter().filter(|t| t.settled().is_none()).count();
+
+    let calldata: Arc<Vec<Bytes>> = Arc::new(
+        config
+            .txs
+            .iter()
+            .map(|h| config.function.calldata(*h))
+            .collect(),
+    );
+    let mut batches = FuturesUnordered::new();
+    for node in &config.nodes {
+        let permits = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT_PER_NODE));
+        for first_tx in (0..config.txs.len()).step_by(config.limits.batch_size) {
+            let count = config.limits.batch_size.min(config.txs.len() - first_tx);
+            let permits = permits.clone();
+            let calldata = calldata.clone();
+            batches.push(async move {
+                let _permit = permits.acquire().await;
+                ask(
+                    config,
+                    client,
+                    node,
+                    &calldata[first_tx..first_tx + count],
+                    first_tx,
+                    start,
+                    node_deadline,
+                )
+                .await
+            });
+        }
+    }
+
+    let mut interrupted = false;
+    let deadline_hit = tokio::time::sleep_until(run_deadline);
+    tokio::pin!(interrupt, deadline_hit);
+    while !batches.is_empty() && (open > 0 || config.wait_all) {
+        tokio::select! {
+            Some(batch) = batches.next() => {
+                let weight = config.nodes[batch.node].weight;
+                for (offset, (status, vote)) in batch.statuses.into_iter().enumerate() {
+                    let tx = batch.first_tx + offset;
+                    let was_open = tallies[tx].settled().is_none();
+                    match vote {
+                        Some(v) => tallies[tx].record_vote(weight, v),
+                        None => tallies[tx].record_failure(weight),
+                    }
+                    if was_open && tallies[tx].settled().is_some() {
+                        open -= 1;
+                    }
+                    answers[tx][batch.node] = Some(Answer {
+                        status,
+                        vote,
+                        latency: Some(batch.latency),
+                        attempts: batch.attempts,
+                    });
+                }
+            }
+            () = &mut deadline_hit => {
+                tracing::warn!("run deadline reached with nodes still out");
+                break;
+            }
+            () = &mut interrupt => {
+                interrupted = true;
+                break;
+            }
+        }
+    }
+    drop(batches);
+
+    // Every node not heard from gets the reason it was not.
+    let missing = if interrupted {
+        NodeStatus::Interrupted
+    } else if open > 0 || config.wait_all {
+        NodeStatus::Timeout
+    } else {
+        NodeStatus::Skipped
+    };
+    let answers = answers
+        .into_iter()
+        .map(|row| {
+            row.into_iter()
+                .map(|a| a.unwrap_or_else(|| Answer::without_response(missing.clone())))
+                .collect()
+        })
+        .collect();
+    report::build(config, answers, &tallies, start.elapsed(), interrupted)
+}
+
+/// Asks one node about a run of transactions (one batch, with retries).
+async fn ask(
+    config: &CheckConfig,
+    client: &RpcClient,
+    node: &Node,
+    calldata: &[Bytes],
+    first_tx: usize,
+    start: Instant,
+    deadline: Instant,
+) -> BatchAnswers {
+    let block = config.block.0;
+    let mut calls = Vec::with_capacity(calldata.len() + 1);
+    if config.chain_id.is_some() {
+        calls.push(Call {
+            method: "eth_chainId",
+            params: json!([]),
+        });
+    }
+    for data in calldata {
+        let mut tx = json!({ "to": config.contract, "data": data });
+        if let Some(from) = node.from {
+            tx["from"] = json!(from);
+        }
+        calls.push(Call {
+            method: "eth_call",
+            params: json!([tx, block]),
+        });
+    }
+
+    let outcome = client.batch(&node.url, &calls, deadline).await;
+    let mut attempts = outcome.attempts;
+    let fail_all = |status: NodeStatus| vec![(status, None); calldata.len()];
+    let statuses = match outcome.results {
+        Err(failure) => {
+            tracing::info!(node = %node.label(), error = %failure, "node failed");
+            fail_all(failure_status(failure))
+        }
+        Ok(mut results) => {
+            let chain_check = config
+                .chain_id
+                .map(|expected| (expected, results.remove(0)));
+            match chain_check.map(|(expected, r)| check_chain(expected, r)) {
+                Some(Err(status)) => fail_all(status),
+                _ => {
+                    let mut statuses: Vec<_> = results
+                        .into_iter()
+                        .map(|r| vote_status(config, r))
+                        .collect();
+                    // An empty result means no code, or no such function: ask which.
+                    if statuses.iter().any(|(s, _)| *s == NodeStatus::NoContract) {
+                        let code = client
+                            .batch(
+                                &node.url,
+                                &[Call {
+                                    method: "eth_getCode",
+                                    params: json!([config.contract, block]),
+                                }],
+                                deadline,
+                            )
+                            .await;
+                        attempts += code.attempts;
+                        let has_code = match code.results {
+                            Ok(mut r) => match r.remove(0) {
+                                Ok(raw) => serde_json::from_str::<Bytes>(raw.get())
+                                    .ok()
+                                    .map(|b| !b.is_empty()),
+                                Err(_) => None,
+                            },
+                            Err(_) => None,
+                        };
+                        for (status, _) in statuses
+                            .iter_mut()
+                            .filter(|(s, _)| *s == NodeStatus::NoContract)
+                        {
+                            *status = match has_code {
+                                Some(false) => NodeStatus::NoContract,
+                                Some(true) => NodeStatus::NoFunction,
+                                None => NodeStatus::BadResponse {
+                                    reason: "empty result, and eth_getCode gave no usable answer"
+                                        .into(),
+                                },
+                            };
+                        }
+                    }
+                    statuses
+                }
+            }
+        }
+    };
+    BatchAnswers {
+        node: node.index,
+        first_tx,
+        statuses,
+        latency: start.elapsed(),
+        attempts,
+    }
+}
+
+fn failure_status(failure: NodeFailure) -> NodeStatus {
+    match failure {
+        NodeFailure::Timeout => NodeStatus::Timeout,
+        NodeFailure::Connect(message) => NodeStatus::ConnectError { message },
+        NodeFailure::Http(http_status) => NodeStatus::HttpError { http_status },
+        NodeFailure::Rpc { code, message } => NodeStatus::RpcError { code, message },
+        NodeFailure::BadResponse(reason) => NodeStatus::BadResponse { reason },
+    }
+}
+
+fn check_chain(expected: u64, result: CallResult) -> Result<(), NodeStatus> {
+    let raw = result.map_err(|e| NodeStatus::RpcError {
+        code: e.code,
+        message: clean(&e.message),
+    })?;
+    let id: U64 = serde_json::from_str(raw.get()).map_err(|_| NodeStatus::BadResponse {
+        reason: "eth_chainId result is not a quantity".into(),
+    })?;
+    let id = id.to::<u64>();
+    if id == expected {
+        Ok(())
+    } else {
+        Err(NodeStatus::WrongChain { chain_id: id })
+    }
+}
+
+fn vote_status(
+    config: &CheckConfig,
+    result: CallResult,
+) -> (NodeStatus, Option<crate::abi::VoteValue>) {
+    match result {
+        Ok(raw) => decode_result(config, &raw),
+        Err(e) if e.code == 3 || e.message.to_ascii_lowercase().contains("revert") => {
+            let data: Bytes = e
+                .data
+                .as_ref()
+                .and_then(|d| serde_json::from_str::<Bytes>(d.get()).ok())
+                .unwrap_or_default();
+            let reason = if data.is_empty() {
+                clean(&e.message)
+            } else {
+                clean(&config.function.describe_revert(&data))
+            };
+            (NodeStatus::Reverted { reason }, None)
+        }
+        Err(e) => (
+            NodeStatus::RpcError {
+                code: e.code,
+                message: clean(&e.message),
+            },
+            None,
+        ),
+    }
+}
+
+fn decode_result(
+    config: &CheckConfig,
+    raw: &RawValue,
+) -> (NodeStatus, Option<crate::abi::VoteValue>) {
+    let bad = |reason: String| (NodeStatus::BadResponse { reason }, None);
+    let Ok(data) = serde_json::from_str::<Bytes>(raw.get()) else {
+        return bad("eth_call result is not hex data".into());
+    };
+    match config.function.decode(&data) {
+        Ok(vote) => (NodeStatus::Ok { vote: vote.into() }, Some(vote)),
+        Err(DecodeError::Empty) => (NodeStatus::NoContract, None),
+        Err(e) => bad(e.to_string()),
+    }
+}

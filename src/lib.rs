@@ -1,0 +1,94 @@
+//! quorum-check: ask every configured Ethereum node at once whether it voted
+//! for a transaction, sum the votes against a threshold, report the verdict.
+//!
+//! The flow of a check: [`cli`] (flags) → [`config`] (validated settings) →
+//! [`fanout`] (all nodes at once over [`rpc`]) → [`tally`] (pure arithmetic)
+//! → [`report`] (data) → [`render`] (text / JSON). [`devnet`] runs local anvil
+//! fleets for the `devnet` and `demo` commands and for the tests.
+
+#![forbid(unsafe_code)]
+
+pub mod abi;
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod devnet;
+pub mod fanout;
+pub mod logging;
+pub mod node_url;
+pub mod render;
+pub mod report;
+pub mod rpc;
+pub mod tally;
+pub mod threshold;
+
+use clap::{CommandFactory, FromArgMatches, parser::ValueSource};
+
+use crate::{
+    cli::{Cli, Command},
+    config::NodeSource,
+};
+
+/// Exit code for usage, configuration and input errors.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Parses the command line. `Err` carries clap's error (help and version
+/// included) for the caller to print.
+pub fn parse_cli() -> Result<(Cli, Option<NodeSource>), clap::Error> {
+    let matches = Cli::command().try_get_matches()?;
+    // A node source given on the command line beats one from the environment.
+    let prefer = matches.subcommand_matches("check").and_then(|m| {
+        let from_cli = |id: &str| m.value_source(id) == Some(ValueSource::CommandLine);
+        match (from_cli("rpc"), from_cli("nodes")) {
+            (true, false) => Some(NodeSource::Rpc),
+            (false, true) => Some(NodeSource::NodesFile),
+            _ => None,
+        }
+    });
+    Ok((Cli::from_arg_matches(&matches)?, prefer))
+}
+
+/// Runs a parsed command; returns the process exit code.
+pub async fn run(cli: Cli, prefer: Option<NodeSource>) -> anyhow::Result<u8> {
+    match &cli.command {
+        Command::Check(args) => cmd::check::run(args, prefer).await,
+        Command::Devnet(args) => cmd::devnet::run(args).await,
+        Command::Demo(args) => cmd::demo::run(args).await,
+    }
+}
+
+/// An error chain on one line: "context: cause: root cause".
+pub fn one_line(e: &anyhow::Error) -> String {
+    format!("{e:#}").replace(['\n', '\r'], " ")
+}
+
+/// Prints a clap error: help and version as clap renders them (exit 0),
+/// anything else as one `quorum-check: error:` line naming the culprit (exit 2).
+pub fn cli_error(e: clap::Error) -> std::process::ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let code = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            EXIT_USAGE
+        } else {
+            0
+        };
+        let _ = e.print();
+        return std::process::ExitCode::from(code);
+    }
+    let rendered = e.render().to_string();
+    let message: Vec<&str> = rendered
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let message = message.join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    eprintln!("quorum-check: error: {message} (see --help)");
+    std::process::ExitCode::from(EXIT_USAGE)
+}

@@ -1,0 +1,32 @@
+//! Diagnostics on stderr through `tracing`. Only this crate's events pass
+//! below `warn`: dependencies' debug and trace output (HTTP clients log raw
+//! request lines, whose paths hold API keys) never reaches the terminal,
+//! whatever `RUST_LOG` asks for.
+
+use tracing::Level;
+use tracing_subscriber::{
+    EnvFilter, filter::filter_fn, layer::SubscriberExt, util::SubscriberInitExt,
+};
+
+/// Installs the subscriber: `-v` info, `-vv` debug, `-vvv` trace; `RUST_LOG`
+/// overrides the level.
+pub fn init(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let own_or_warn =
+        filter_fn(|meta| meta.target().starts_with("quorum_check") || *meta.level() <= Level::WARN);
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(own_or_warn)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false),
+        )
+        .try_init();
+}

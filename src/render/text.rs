@@ -1,0 +1,130 @@
+//! Human-readable output: per transaction a table of the nodes' answers, then
+//! the verdict line ("Transaction confirmed: 0x… (yes 7 of 10, threshold 7)").
+
+use std::io::{self, Write};
+
+use crate::{
+    report::{CheckReport, NodeStatus, TxReport, VoteJson},
+    tally::Verdict,
+};
+
+/// Writes `report` as text; `quiet` prints only the verdict lines.
+pub fn render(report: &CheckReport, quiet: bool, out: &mut impl Write) -> io::Result<()> {
+    for (i, tx) in report.txs.iter().enumerate() {
+        if !quiet {
+            if i > 0 {
+                writeln!(out)?;
+            }
+            table(tx, out)?;
+        }
+        writeln!(out, "{}", verdict_line(tx))?;
+    }
+    if !quiet && report.txs.len() > 1 {
+        let s = &report.summary;
+        writeln!(
+            out,
+            "\n{} transactions: {} confirmed, {} rejected, {} inconclusive ({:.0} ms)",
+            report.txs.len(),
+            s.confirmed,
+            s.rejected,
+            s.inconclusive,
+            report.elapsed_ms
+        )?;
+    }
+    if report.interrupted {
+        writeln!(
+            out,
+            "(interrupted: nodes not heard from are marked interrupted)"
+        )?;
+    }
+    Ok(())
+}
+
+/// "Transaction confirmed: 0x… (yes 7 of 10, threshold 7)".
+pub fn verdict_line(tx: &TxReport) -> String {
+    let uint_votes = tx.nodes.iter().any(|n| {
+        matches!(
+            n.status,
+            NodeStatus::Ok {
+                vote: VoteJson::Uint(_)
+            }
+        )
+    });
+    let tally = if uint_votes {
+        format!("yes {}, threshold {}", tx.yes, tx.threshold)
+    } else {
+        format!(
+            "yes {} of {}, threshold {}",
+            tx.yes, tx.total_weight, tx.threshold
+        )
+    };
+    let mut line = format!("{}: {:#x} ({tally})", tx.verdict.phrase(), tx.tx_hash);
+    if let (Verdict::Inconclusive, Some(reason)) = (tx.verdict, &tx.reason) {
+        line.push_str(" — ");
+        line.push_str(reason);
+    }
+    line
+}
+
+fn table(tx: &TxReport, out: &mut impl Write) -> io::Result<()> {
+    writeln!(out, "tx {:#x}", tx.tx_hash)?;
+    let name_width = tx
+        .nodes
+        .iter()
+        .map(|n| n.name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 48);
+    let show_from = tx.nodes.iter().any(|n| n.from.is_some());
+    write!(
+        out,
+        "  {:>3}  {:<name_width$}  {:>6}  {:<13}  {:>6}  {:>9}",
+        "#", "NODE", "WEIGHT", "STATUS", "VOTE", "LATENCY"
+    )?;
+    if show_from {
+        write!(out, "  {:<42}", "FROM")?;
+    }
+    writeln!(out, "  DETAIL")?;
+    for n in &tx.nodes {
+        let vote = match &n.status {
+            NodeStatus::Ok {
+                vote: VoteJson::Bool(true),
+            } => "yes".to_string(),
+            NodeStatus::Ok {
+                vote: VoteJson::Bool(false),
+            } => "no".to_string(),
+            NodeStatus::Ok {
+                vote: VoteJson::Uint(v),
+            } => v.clone(),
+            _ => "-".to_string(),
+        };
+        let latency = n
+            .latency_ms
+            .map(|ms| format!("{ms:.1} ms"))
+            .unwrap_or_else(|| "-".into());
+        let name: String = n.name.chars().take(name_width).collect();
+        write!(
+            out,
+            "  {:>3}  {name:<name_width$}  {:>6}  {:<13}  {vote:>6}  {latency:>9}",
+            n.node,
+            n.weight,
+            n.status.name()
+        )?;
+        if show_from {
+            let from = n
+                .from
+                .map(|a| a.to_checksum(None))
+                .unwrap_or_else(|| "-".into());
+            write!(out, "  {from:<42}")?;
+        }
+        let mut detail = n.status.detail().unwrap_or_default();
+        if n.attempts > 1 {
+            if !detail.is_empty() {
+                detail.push_str("; ");
+            }
+            detail.push_str(&format!("{} attempts", n.attempts));
+        }
+        writeln!(out, "  {detail}")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,303 @@
+//! The result of a check as data: per transaction the verdict, the tally and
+//! every node's answer. Built from the fan-out's raw answers; rendered by
+//! [`crate::render`]. Its serde form is the JSON schema (`schema_version` 1,
+//! documented in the README): fields may be added, never renamed.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use alloy::primitives::{Address, B256};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    abi::VoteValue,
+    config::CheckConfig,
+    tally::{Tally, Verdict},
+};
+
+/// Version of the JSON document's shape.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What one node answered for one transaction. Serialised with a `status`
+/// tag, e.g. `{"status": "http_error", "http_status": 429}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum NodeStatus {
+    /// A valid vote.
+    Ok { vote: VoteJson },
+    /// No answer within the node's time budget.
+    Timeout,
+    /// The connection failed or broke.
+    ConnectError { message: String },
+    /// The node answered with a non-success HTTP status.
+    HttpError { http_status: u16 },
+    /// The node answered with a JSON-RPC error.
+    RpcError { code: i64, message: String },
+    /// The call reverted.
+    Reverted { reason: String },
+    /// Nothing is deployed at the contract address on this node.
+    NoContract,
+    /// The contract exists but answered the call with no data: it has no such function.
+    NoFunction,
+    /// An answer that is not a valid vote.
+    BadResponse { reason: String },
+    /// The node serves another chain than `--chain-id`.
+    WrongChain { chain_id: u64 },
+    /// Not waited for: every verdict was settled before this node answered.
+    Skipped,
+    /// The run was interrupted (Ctrl-C, SIGTERM) before this node answered.
+    Interrupted,
+}
+
+impl NodeStatus {
+    /// The `status` tag, as in the JSON.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Ok { .. } => "ok",
+            Self::Timeout => "timeout",
+            Self::ConnectError { .. } => "connect_error",
+            Self::HttpError { .. } => "http_error",
+            Self::RpcError { .. } => "rpc_error",
+            Self::Reverted { .. } => "reverted",
+            Self::NoContract => "no_contract",
+            Self::NoFunction => "no_function",
+            Self::BadResponse { .. } => "bad_response",
+            Self::WrongChain { .. } => "wrong_chain",
+            Self::Skipped => "skipped",
+            Self::Interrupted => "interrupted",
+        }
+    }
+
+    /// A one-line explanation for anything but `ok`.
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            Self::Ok { .. } | Self::Skipped | Self::Interrupted | Self::Timeout => None,
+            Self::ConnectError { message } => Some(message.clone()),
+            Self::HttpError { http_status } => Some(format!("HTTP {http_status}")),
+            Self::RpcError { code, message } => Some(format!("{code}: {message}")),
+            Self::Reverted { reason } => Some(reason.clone()),
+            Self::NoContract => Some("no code at the contract address".into()),
+            Self::NoFunction => {
+                Some("contract has code but returned no data for the function".into())
+            }
+            Self::BadResponse { reason } => Some(reason.clone()),
+            Self::WrongChain { chain_id } => Some(format!("chain id {chain_id}")),
+        }
+    }
+}
+
+/// A vote as it appears in JSON: `true`/`false`, or a uint as a decimal string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum VoteJson {
+    Bool(bool),
+    Uint(String),
+}
+
+impl From<VoteValue> for VoteJson {
+    fn from(v: VoteValue) -> Self {
+        match v {
+            VoteValue::Bool(b) => Self::Bool(b),
+            VoteValue::Uint(u) => Self::Uint(u.to_string()),
+        }
+    }
+}
+
+/// One node's part in one transaction's verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeReport {
+    /// Position in the configuration, 1-based.
+    pub node: usize,
+    /// The node's name, or its redacted URL.
+    pub name: String,
+    /// Scheme, host and port only.
+    pub url: String,
+    pub weight: u64,
+    pub from: Option<Address>,
+    #[serde(flatten)]
+    pub status: NodeStatus,
+    /// Weight this answer added to "yes" (as a decimal string: uint votes can be huge).
+    pub contribution: String,
+    /// Milliseconds from the start of the run to this node's answer.
+    pub latency_ms: Option<f64>,
+    /// HTTP requests made for this answer (more than 1 when retried).
+    pub attempts: u32,
+}
+
+/// The verdict for one transaction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TxReport {
+    pub tx_hash: B256,
+    pub verdict: Verdict,
+    /// Why the verdict is inconclusive; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+    pub yes: u128,
+    pub no: u128,
+    pub undecided: u128,
+    pub threshold: u128,
+    pub total_weight: u128,
+    pub nodes: Vec<NodeReport>,
+}
+
+/// How the threshold was given and what it came to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThresholdReport {
+    pub spec: String,
+    pub value: u128,
+}
+
+/// Counts of verdicts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub confirmed: usize,
+    pub rejected: usize,
+    pub inconclusive: usize,
+}
+
+/// The whole run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckReport {
+    pub schema_version: u32,
+    pub contract: Address,
+    pub function: String,
+    pub block: String,
+    pub chain_id: Option<u64>,
+    pub threshold: ThresholdReport,
+    pub total_weight: u128,
+    pub node_count: usize,
+    pub elapsed_ms: f64,
+    pub interrupted: bool,
+    pub summary: Summary,
+    pub txs: Vec<TxReport>,
+}
+
+impl CheckReport {
+    /// The exit code: 0 all confirmed, 1 some rejected and none inconclusive,
+    /// 3 some inconclusive.
+    pub fn exit_code(&self) -> u8 {
+        if self.summary.inconclusive > 0 {
+            3
+        } else if self.summary.rejected > 0 {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+/// One node's answer for one transaction, as the fan-out collected it.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: NodeStatus,
+    pub vote: Option<VoteValue>,
+    pub latency: Option<Duration>,
+    pub attempts: u32,
+}
+
+impl Answer {
+    /// An answer that came from no response at all (skipped, interrupted, …).
+    pub fn without_response(status: NodeStatus) -> Self {
+        Self {
+            status,
+            vote: None,
+            latency: None,
+            attempts: 0,
+        }
+    }
+}
+
+/// Assembles the report. `answers[tx][node]` and `tallies[tx]` come from the fan-out.
+pub fn build(
+    config: &CheckConfig,
+    answers: Vec<Vec<Answer>>,
+    tallies: &[Tally],
+    elapsed: Duration,
+    interrupted: bool,
+) -> CheckReport {
+    let mut summary = Summary::default();
+    let txs = config
+        .txs
+        .iter()
+        .zip(answers)
+        .zip(tallies)
+        .map(|((tx_hash, answers), tally)| {
+            let verdict = tally.verdict();
+            match verdict {
+                Verdict::Confirmed => summary.confirmed += 1,
+                Verdict::Rejected => summary.rejected += 1,
+                Verdict::Inconclusive => summary.inconclusive += 1,
+            }
+            let reason = (verdict == Verdict::Inconclusive)
+                .then(|| inconclusive_reason(config, &answers, tally));
+            let nodes = config
+                .nodes
+                .iter()
+                .zip(answers)
+                .map(|(node, answer)| NodeReport {
+                    node: node.index + 1,
+                    name: node.label(),
+                    url: node.url.redacted().to_string(),
+                    weight: node.weight,
+                    from: node.from,
+                    contribution: answer
+                        .vote
+                        .map(|v| v.contribution(node.weight))
+                        .unwrap_or(0)
+                        .to_string(),
+                    status: answer.status,
+                    latency_ms: answer
+                        .latency
+                        .map(|d| (d.as_secs_f64() * 1e4).round() / 10.0),
+                    attempts: answer.attempts,
+                })
+                .collect();
+            TxReport {
+                tx_hash: *tx_hash,
+                verdict,
+                reason,
+                yes: tally.yes(),
+                no: tally.no(),
+                undecided: tally.undecided(),
+                threshold: tally.threshold(),
+                total_weight: tally.total_weight(),
+                nodes,
+            }
+        })
+        .collect();
+    CheckReport {
+        schema_version: SCHEMA_VERSION,
+        contract: config.contract,
+        function: config.function.signature(),
+        block: config.block.to_string(),
+        chain_id: config.chain_id,
+        threshold: ThresholdReport {
+            spec: config.threshold_spec.to_string(),
+            value: config.threshold,
+        },
+        total_weight: config.total_weight,
+        node_count: config.nodes.len(),
+        elapsed_ms: (elapsed.as_secs_f64() * 1e4).round() / 10.0,
+        interrupted,
+        summary,
+        txs,
+    }
+}
+
+fn inconclusive_reason(config: &CheckConfig, answers: &[Answer], tally: &Tally) -> String {
+    let mut by_status: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut count = 0;
+    for (node, answer) in config.nodes.iter().zip(answers) {
+        if answer.vote.is_none() {
+            *by_status.entry(answer.status.name()).or_default() += 1;
+            count += node.weight.min(1) as usize;
+        }
+    }
+    let statuses: Vec<String> = by_status.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    format!(
+        "{count} node(s) with weight {} gave no valid answer ({}); yes {} is short of threshold {}, but their votes could still reach it",
+        tally.undecided(),
+        statuses.join(", "),
+        tally.yes(),
+        tally.threshold()
+    )
+}

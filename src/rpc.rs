@@ -1,0 +1,424 @@
+//! JSON-RPC over HTTP for the fan-out: one batch request per call, bounded in
+//! time (a node's whole budget, retries included) and in size (the body is cut
+//! off while reading), with retries for transient failures only, and strict
+//! matching of the answers to the calls. Request and response types are
+//! alloy's; the HTTP client is reqwest, which alloy itself uses, driven here
+//! directly because alloy's transport neither bounds a body nor exposes the
+//! HTTP status and `Retry-After` that retry decisions need.
+
+use std::time::Duration;
+
+use alloy::rpc::json_rpc::{ErrorPayload, Id, Request, Response, ResponsePacket, ResponsePayload};
+use serde_json::value::RawValue;
+use tokio::time::Instant;
+
+use crate::node_url::NodeUrl;
+
+/// One call in a batch.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: &'static str,
+    pub params: serde_json::Value,
+}
+
+/// A call's answer: its `result`, or the node's JSON-RPC error for it.
+pub type CallResult = Result<Box<RawValue>, ErrorPayload>;
+
+/// Why a node gave no usable answer to a whole batch.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NodeFailure {
+    #[error("timed out")]
+    Timeout,
+    #[error("{0}")]
+    Connect(String),
+    #[error("HTTP status {0}")]
+    Http(u16),
+    #[error("JSON-RPC error {code}: {message}")]
+    Rpc { code: i64, message: String },
+    #[error("{0}")]
+    BadResponse(String),
+}
+
+impl NodeFailure {
+    /// Whether trying again may help.
+    fn is_transient(&self) -> bool {
+        match self {
+            Self::Connect(_) => true,
+            Self::Http(status) => *status == 429 || (500..600).contains(status),
+            Self::Rpc { code, .. } => is_rate_limit(*code),
+            Self::Timeout | Self::BadResponse(_) => false,
+        }
+    }
+}
+
+/// JSON-RPC error codes that providers use for "slow down".
+fn is_rate_limit(code: i64) -> bool {
+    matches!(code, -32005 | 429)
+}
+
+/// The outcome of [`RpcClient::batch`].
+#[derive(Debug)]
+pub struct BatchOutcome {
+    /// One result per call, in call order.
+    pub results: Result<Vec<CallResult>, NodeFailure>,
+    /// HTTP requests made (1 + retries).
+    pub attempts: u32,
+}
+
+/// First backoff step; doubles per retry, with jitter.
+const BACKOFF_BASE: Duration = Duration::from_millis(100);
+/// Longest wait between two attempts, `Retry-After` included.
+const BACKOFF_CAP: Duration = Duration::from_secs(5);
+/// Longest error text kept from a node.
+const MAX_MESSAGE: usize = 200;
+
+/// Sends batches to nodes.
+#[derive(Debug, Clone)]
+pub struct RpcClient {
+    http: reqwest::Client,
+    retries: u32,
+    max_response_bytes: u64,
+}
+
+impl RpcClient {
+    /// A client; `retries` is per batch, `max_response_bytes` bounds each body.
+    pub fn new(retries: u32, max_response_bytes: u64) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .user_agent(concat!("quorum-check/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| anyhow::anyhow!("cannot set up the HTTP client: {}", e.without_url()))?;
+        Ok(Self {
+            http,
+            retries,
+            max_response_bytes,
+        })
+    }
+
+    /// Sends `calls` to `url` as one JSON-RPC batch, retrying transient
+    /// failures with backoff, all before `deadline`.
+    pub async fn batch(&self, url: &NodeUrl, calls: &[Call], deadline: Instant) -> BatchOutcome {
+        let body = match encode_batch(calls) {
+            Ok(body) => body,
+            Err(e) => {
+                return BatchOutcome {
+                    results: Err(NodeFailure::BadResponse(e)),
+                    attempts: 0,
+                };
+            }
+        };
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let attempt =
+                tokio::time::timeout_at(deadline, self.attempt(url, body.clone(), calls.len()));
+            let (failure, retry_after) = match attempt.await {
+                Err(_) => {
+                    return BatchOutcome {
+                        results: Err(NodeFailure::Timeout),
+                        attempts,
+                    };
+                }
+                Ok(Ok(results)) => match results
+                    .iter()
+                    .find_map(|r| r.as_ref().err().filter(|e| is_rate_limit(e.code)))
+                {
+                    // A rate-limited call inside the batch: the batch is worth retrying.
+                    Some(e) if attempts <= self.retries => (
+                        NodeFailure::Rpc {
+                            code: e.code,
+                            message: clean(&e.message),
+                        },
+                        None,
+                    ),
+                    _ => {
+                        return BatchOutcome {
+                            results: Ok(results),
+                            attempts,
+                        };
+                    }
+                },
+                Ok(Err((failure, retry_after))) => (failure, retry_after),
+            };
+            if !failure.is_transient() || attempts > self.retries {
+                return BatchOutcome {
+                    results: Err(failure),
+                    attempts,
+                };
+            }
+            let wait = retry_after
+                .map(|d| d.min(BACKOFF_CAP))
+                .unwrap_or_else(|| backoff(attempts));
+            if Instant::now() + wait >= deadline {
+                return BatchOutcome {
+                    results: Err(failure),
+                    attempts,
+                };
+            }
+            tracing::debug!(node = %url, attempt = attempts, ?wait, error = %failure, "retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// One HTTP round trip. On failure, also any `Retry-After` the node sent.
+    async fn attempt(
+        &self,
+        url: &NodeUrl,
+        body: Vec<u8>,
+        expected: usize,
+    ) -> Result<Vec<CallResult>, (NodeFailure, Option<Duration>)> {
+        let response = self
+            .http
+            .post(url.expose().clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| (transport_failure(&e), None))?;
+        let status = response.status();
+        if !status.is_success() {
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            return Err((NodeFailure::Http(status.as_u16()), retry_after));
+        }
+        let body = read_bounded(response, self.max_response_bytes)
+            .await
+            .map_err(|f| (f, None))?;
+        decode_batch(&body, expected).map_err(|f| (f, None))
+    }
+}
+
+fn encode_batch(calls: &[Call]) -> Result<Vec<u8>, String> {
+    let requests: Vec<Request<&serde_json::Value>> = calls
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Request::new(c.method, Id::Number(i as u64), &c.params))
+        .collect();
+    serde_json::to_vec(&requests).map_err(|e| format!("cannot encode request: {e}"))
+}
+
+/// Reads a body, giving up as soon as it grows past `limit`.
+async fn read_bounded(mut response: reqwest::Response, limit: u64) -> Result<Vec<u8>, NodeFailure> {
+    let too_large = || NodeFailure::BadResponse(format!("response too large (over {limit} bytes)"));
+    if response.content_length().is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| transport_failure(&e))? {
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Matches a batch answer to the `expected` calls (ids `0..expected`).
+/// Answers may come in any order (JSON-RPC 2.0 allows it); a missing,
+/// duplicated or unknown id makes the whole answer a bad response.
+pub fn decode_batch(body: &[u8], expected: usize) -> Result<Vec<CallResult>, NodeFailure> {
+    let bad = |m: String| NodeFailure::BadResponse(m);
+    let packet: ResponsePacket = serde_json::from_slice(body).map_err(|e| {
+        let what = if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() {
+            "not a JSON-RPC response"
+        } else {
+            "not JSON"
+        };
+        bad(format!("{what} ({})", clean(&e.to_string())))
+    })?;
+    let responses = match packet {
+        ResponsePacket::Batch(responses) => responses,
+        // A single object to a batch: the node refused the batch as a whole.
+        ResponsePacket::Single(Response {
+            payload: ResponsePayload::Failure(e),
+            ..
+        }) => {
+            return Err(NodeFailure::Rpc {
+                code: e.code,
+                message: clean(&e.message),
+            });
+        }
+        ResponsePacket::Single(_) => {
+            return Err(bad("a single result where a batch was expected".into()));
+        }
+    };
+    let mut slots: Vec<Option<CallResult>> = (0..expected).map(|_| None).collect();
+    for response in responses {
+        let index = match response.id {
+            Id::Number(n) if (n as usize) < expected && n <= usize::MAX as u64 => n as usize,
+            other => {
+                return Err(bad(format!(
+                    "answer with unexpected id {}",
+                    clean(&other.to_string())
+                )));
+            }
+        };
+        if slots[index].is_some() {
+            return Err(bad(format!("two answers with id {index}")));
+        }
+        slots[index] = Some(match response.payload {
+            ResponsePayload::Success(result) => Ok(result),
+            ResponsePayload::Failure(e) => Err(e),
+        });
+    }
+    let missing = slots.iter().filter(|s| s.is_none()).count();
+    if missing > 0 {
+        return Err(bad(format!(
+            "batch answer is missing {missing} of {expected} calls"
+        )));
+    }
+    Ok(slots.into_iter().flatten().collect())
+}
+
+/// Classifies a transport error without its URL.
+fn transport_failure(e: &reqwest::Error) -> NodeFailure {
+    if e.is_timeout() {
+        return NodeFailure::Timeout;
+    }
+    // Walk to the innermost cause: hyper and std describe it best
+    // ("Connection refused", "connection closed before message completed").
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    let detail = clean(&cause.to_string());
+    let what = if e.is_connect() {
+        "connection failed"
+    } else {
+        "connection error"
+    };
+    NodeFailure::Connect(format!("{what}: {detail}"))
+}
+
+/// Exponential backoff with jitter for retry number `attempt` (1-based).
+fn backoff(attempt: u32) -> Duration {
+    let step = BACKOFF_BASE.saturating_mul(1 << attempt.saturating_sub(1).min(10));
+    let step = step.min(BACKOFF_CAP);
+    // Between half and the whole step, so that many clients do not retry in lockstep.
+    step.mul_f64(0.5 + fastrand::f64() * 0.5)
+}
+
+/// Node-supplied text made safe to print on one line: bounded, no control characters.
+pub fn clean(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .take(MAX_MESSAGE)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if s.chars().count() > MAX_MESSAGE {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(r: &CallResult) -> &str {
+        r.as_ref().unwrap().get()
+    }
+
+    #[test]
+    fn matches_answers_by_id_in_any_order() {
+        let body = br#"[{"jsonrpc":"2.0","id":1,"result":"0x02"},{"jsonrpc":"2.0","id":0,"result":"0x01"}]"#;
+        let results = decode_batch(body, 2).unwrap();
+        assert_eq!(ok(&results[0]), "\"0x01\"");
+        assert_eq!(ok(&results[1]), "\"0x02\"");
+    }
+
+    #[test]
+    fn per_call_errors_stay_per_call() {
+        let body = br#"[{"jsonrpc":"2.0","id":0,"error":{"code":3,"message":"execution reverted","data":"0x"}},{"jsonrpc":"2.0","id":1,"result":"0x"}]"#;
+        let results = decode_batch(body, 2).unwrap();
+        assert_eq!(results[0].as_ref().unwrap_err().code, 3);
+        assert!(results[1].is_ok());
+    }
+
+    #[test]
+    fn rejects_missing_duplicate_and_unknown_ids() {
+        let cases: [(&[u8], &str); 5] = [
+            (br#"[{"jsonrpc":"2.0","id":0,"result":"0x01"}]"#, "missing 1 of 2"),
+            (br#"[{"jsonrpc":"2.0","id":0,"result":"0x01"},{"jsonrpc":"2.0","id":0,"result":"0x01"}]"#, "two answers"),
+            (br#"[{"jsonrpc":"2.0","id":0,"result":"0x01"},{"jsonrpc":"2.0","id":7,"result":"0x01"}]"#, "unexpected id 7"),
+            (br#"[{"jsonrpc":"2.0","id":"0","result":"0x01"},{"jsonrpc":"2.0","id":1,"result":"0x01"}]"#, "unexpected id"),
+            (br#"{"jsonrpc":"2.0","id":0,"result":"0x01"}"#, "single result"),
+        ];
+        for (body, expected) in cases {
+            let err = decode_batch(body, 2).unwrap_err();
+            assert!(
+                matches!(&err, NodeFailure::BadResponse(m) if m.contains(expected)),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn garbage_is_a_bad_response() {
+        for body in [
+            &b"<html>502</html>"[..],
+            b"",
+            b"{\"a\":1}",
+            b"[1,2]",
+            b"[{\"id\":0}]",
+            b"\xff\xfe",
+        ] {
+            assert!(
+                matches!(decode_batch(body, 1), Err(NodeFailure::BadResponse(_))),
+                "{body:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_single_error_object_fails_the_batch() {
+        let body =
+            br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32005,"message":"rate limited"}}"#;
+        let err = decode_batch(body, 3).unwrap_err();
+        assert_eq!(
+            err,
+            NodeFailure::Rpc {
+                code: -32005,
+                message: "rate limited".into()
+            }
+        );
+        assert!(err.is_transient());
+    }
+
+    #[test]
+    fn transient_classification() {
+        assert!(NodeFailure::Http(429).is_transient());
+        assert!(NodeFailure::Http(503).is_transient());
+        assert!(!NodeFailure::Http(401).is_transient());
+        assert!(NodeFailure::Connect("refused".into()).is_transient());
+        assert!(!NodeFailure::BadResponse("x".into()).is_transient());
+        assert!(
+            !NodeFailure::Rpc {
+                code: -32601,
+                message: "no".into()
+            }
+            .is_transient()
+        );
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for attempt in 1..20 {
+            let d = backoff(attempt);
+            assert!(d <= BACKOFF_CAP);
+            assert!(
+                d >= (BACKOFF_BASE.saturating_mul(1 << (attempt - 1).min(10))).min(BACKOFF_CAP) / 2
+            );
+        }
+    }
+
+    #[test]
+    fn clean_bounds_and_flattens() {
+        assert_eq!(clean("a\nb"), "a b");
+        assert_eq!(clean(&"x".repeat(500)).chars().count(), MAX_MESSAGE + 1);
+    }
+}
