@@ -13,7 +13,7 @@ use alloy::{
     network::TransactionBuilder,
     node_bindings::{Anvil, AnvilInstance},
     primitives::{Address, B256, Bytes, U256, hex},
-    providers::{Provider, ProviderBuilder},
+    providers::{Provider, ProviderBuilder, RootProvider},
     rpc::types::TransactionRequest,
     sol,
     sol_types::SolCall,
@@ -61,6 +61,9 @@ pub struct NodeSpec {
 #[derive(Debug)]
 pub struct Fleet {
     nodes: Vec<AnvilInstance>,
+    /// One client per node, without fillers: anvil fills nonce, gas and fees
+    /// of `eth_sendTransaction` itself, saving a round trip per field.
+    providers: Vec<RootProvider>,
 }
 
 /// How long one anvil may take to say it is listening.
@@ -101,10 +104,14 @@ impl Fleet {
                 }
             }
         }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(Self { nodes }),
+        if let Some(e) = first_error {
+            return Err(e);
         }
+        let providers = nodes
+            .iter()
+            .map(|n| ProviderBuilder::default().connect_http(n.endpoint_url()))
+            .collect();
+        Ok(Self { nodes, providers })
     }
 
     /// Starts `n` default nodes.
@@ -249,8 +256,7 @@ impl Fleet {
 
     /// Mines `blocks` empty blocks on node `i`.
     pub async fn mine(&self, i: usize, blocks: u64) -> anyhow::Result<()> {
-        let provider = ProviderBuilder::new().connect_http(self.url(i).parse()?);
-        provider
+        self.providers[i]
             .raw_request::<_, serde_json::Value>("anvil_mine".into(), (U256::from(blocks),))
             .await?;
         Ok(())
@@ -273,7 +279,7 @@ impl Fleet {
     /// Sends a transaction through anvil's unlocked account and returns the
     /// created contract's address, if any. Anvil mines it at once.
     async fn send(&self, i: usize, tx: TransactionRequest) -> anyhow::Result<Option<Address>> {
-        let provider = ProviderBuilder::new().connect_http(self.url(i).parse()?);
+        let provider = &self.providers[i];
         let pending = provider
             .send_transaction(tx)
             .await

@@ -3,6 +3,8 @@
 //! request lines, whose paths hold API keys) never reaches the terminal,
 //! whatever `RUST_LOG` asks for.
 
+use std::io::IsTerminal;
+
 use tracing::Level;
 use tracing_subscriber::{
     EnvFilter, filter::filter_fn, layer::SubscriberExt, util::SubscriberInitExt,
@@ -26,6 +28,7 @@ pub fn init(verbose: u8) {
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal())
                 .with_target(false),
         )
         .try_init();

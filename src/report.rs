@@ -227,8 +227,8 @@ pub fn build(
                 Verdict::Rejected => summary.rejected += 1,
                 Verdict::Inconclusive => summary.inconclusive += 1,
             }
-            let reason = (verdict == Verdict::Inconclusive)
-                .then(|| inconclusive_reason(config, &answers, tally));
+            let reason =
+                (verdict == Verdict::Inconclusive).then(|| inconclusive_reason(&answers, tally));
             let nodes = config
                 .nodes
                 .iter()
@@ -283,15 +283,12 @@ pub fn build(
     }
 }
 
-fn inconclusive_reason(config: &CheckConfig, answers: &[Answer], tally: &Tally) -> String {
+fn inconclusive_reason(answers: &[Answer], tally: &Tally) -> String {
     let mut by_status: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut count = 0;
-    for (node, answer) in config.nodes.iter().zip(answers) {
-        if answer.vote.is_none() {
-            *by_status.entry(answer.status.name()).or_default() += 1;
-            count += node.weight.min(1) as usize;
-        }
+    for answer in answers.iter().filter(|a| a.vote.is_none()) {
+        *by_status.entry(answer.status.name()).or_default() += 1;
     }
+    let count: usize = by_status.values().sum();
     let statuses: Vec<String> = by_status.iter().map(|(s, n)| format!("{n} {s}")).collect();
     format!(
         "{count} node(s) with weight {} gave no valid answer ({}); yes {} is short of threshold {}, but their votes could still reach it",

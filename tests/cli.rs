@@ -1,0 +1,369 @@
+//! The CLI's contract: usage errors (exit 2, one line naming the culprit,
+//! before any network call), configuration precedence, and that no URL with
+//! its key is ever printed.
+
+mod support;
+
+use std::net::TcpListener;
+
+use quorum_check::report::NodeStatus;
+use support::*;
+
+const KEY: &str = "sk_test_DO_NOT_PRINT_4f9a2b";
+const CONTRACT: &str = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+
+fn hash() -> String {
+    hex(tx(1))
+}
+
+/// A port with nothing listening (bound, then released).
+fn closed_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Valid arguments but for the ones a test overrides.
+fn base(cli: &Cli) -> Vec<String> {
+    let _ = cli;
+    [
+        "check",
+        "--rpc",
+        &format!("http://127.0.0.1:{}/", closed_port()),
+        "--contract",
+        CONTRACT,
+        "--tx",
+        &hash(),
+        "--abi",
+        &abi("Voting.json"),
+        "--timeout",
+        "2s",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn with(mut args: Vec<String>, flag: &str, value: &str) -> Vec<String> {
+    match args.iter().position(|a| a == flag) {
+        Some(i) => args[i + 1] = value.to_string(),
+        None => args.extend([flag.to_string(), value.to_string()]),
+    }
+    args
+}
+
+#[test]
+fn bad_hashes_are_named() {
+    let cli = Cli::new();
+    for bad in ["0x1234", "0xzz", &"ab".repeat(33), ""] {
+        cli.run(with(base(&cli), "--tx", bad))
+            .assert_usage_error("--tx");
+    }
+    let file = cli.write("txs.txt", &format!("{}\n# fine\nnot-a-hash\n", hash()));
+    let mut args = base(&cli);
+    args.extend(["--tx-file".into(), path_str(&file)]);
+    cli.run(args).assert_usage_error("line 3 of");
+}
+
+#[test]
+fn bad_addresses_are_named() {
+    let cli = Cli::new();
+    for bad in [
+        "0x12",
+        "0xZZbDB2315678afecb367f032d93F642f64180aa3",
+        "0x5FbDB2315678afecb367f032d93F642f64180aA3",
+    ] {
+        cli.run(with(base(&cli), "--contract", bad))
+            .assert_usage_error("--contract");
+    }
+    let nodes = cli.write(
+        "nodes.toml",
+        "[[node]]\nurl = \"http://127.0.0.1:1\"\nfrom = \"0xnope\"\n",
+    );
+    let mut args = base(&cli);
+    args.drain(1..3);
+    args.extend(["--nodes".into(), path_str(&nodes)]);
+    cli.run(args).assert_usage_error("from");
+}
+
+#[test]
+fn bad_abis_are_named() {
+    let cli = Cli::new();
+    cli.run(with(base(&cli), "--abi", "missing.json"))
+        .assert_usage_error("missing.json");
+    let garbage = cli.write("garbage.json", "{ not json");
+    cli.run(with(base(&cli), "--abi", &path_str(&garbage)))
+        .assert_usage_error("garbage.json");
+    // Right name, wrong types.
+    let wrong = cli.write(
+        "wrong.json",
+        r#"[{"type":"function","name":"vote","stateMutability":"view","inputs":[{"name":"h","type":"uint256"}],"outputs":[{"name":"","type":"bool"}]}]"#,
+    );
+    cli.run(with(base(&cli), "--abi", &path_str(&wrong)))
+        .assert_usage_error("vote(uint256)");
+    cli.run(with(base(&cli), "--function", "ballot"))
+        .assert_usage_error("'ballot'");
+    cli.run(with(base(&cli), "--function", "castVote"))
+        .assert_usage_error("castVote(bytes32,bool)");
+}
+
+#[test]
+fn bad_thresholds_are_named() {
+    let cli = Cli::new();
+    for (bad, named) in [
+        ("seven", "seven"),
+        ("0", "at least 1"),
+        ("2", "outside 1..=1"),
+        ("150%", "150%"),
+        ("3/2", "3/2"),
+    ] {
+        cli.run(with(base(&cli), "--threshold", bad))
+            .assert_usage_error(named);
+    }
+}
+
+#[test]
+fn bad_durations_blocks_and_numbers_are_named() {
+    let cli = Cli::new();
+    cli.run(with(base(&cli), "--timeout", "soon"))
+        .assert_usage_error("--timeout");
+    cli.run(with(base(&cli), "--block", "yesterday"))
+        .assert_usage_error("yesterday");
+    cli.run(with(base(&cli), "--chain-id", "main"))
+        .assert_usage_error("--chain-id");
+    cli.run(with(base(&cli), "--batch-size", "0"))
+        .assert_usage_error("--batch-size");
+}
+
+#[test]
+fn missing_nodes_contract_or_hashes_are_named() {
+    let cli = Cli::new();
+    let args = base(&cli);
+    let without = |flag: &str| {
+        let mut a = args.clone();
+        let i = a.iter().position(|x| x == flag).unwrap();
+        a.drain(i..i + 2);
+        a
+    };
+    cli.run(without("--rpc"))
+        .assert_usage_error("no nodes configured");
+    cli.run(without("--contract"))
+        .assert_usage_error("--contract");
+    cli.run(without("--tx"))
+        .assert_usage_error("no transaction hash");
+}
+
+#[test]
+fn malformed_nodes_files_are_named_without_their_keys() {
+    let cli = Cli::new();
+    let cases = [
+        ("empty.toml", String::new(), "no [[node]]"),
+        (
+            "syntax.toml",
+            format!("[[node]]\nurl = \"https://x.example/{KEY}\" oops\n"),
+            "line 2",
+        ),
+        (
+            "scheme.toml",
+            format!("[[node]]\nname = \"n1\"\nurl = \"wss://x.example/{KEY}\"\n"),
+            "node #1 (n1)",
+        ),
+        (
+            "weight.toml",
+            format!("[[node]]\nurl = \"https://x.example/{KEY}\"\nweight = 0\n"),
+            "weight",
+        ),
+        (
+            "field.toml",
+            format!("[[node]]\nurl = \"https://x.example/{KEY}\"\nwieght = 2\n"),
+            "wieght",
+        ),
+    ];
+    for (name, text, named) in cases {
+        let file = cli.write(name, &text);
+        let mut args = base(&cli);
+        args.drain(1..3);
+        args.extend(["--nodes".into(), path_str(&file)]);
+        let run = cli.run(args);
+        run.assert_usage_error(named);
+        run.assert_usage_error(name);
+        assert!(!run.stderr().contains(KEY), "{}", run.stderr());
+    }
+    cli.run({
+        let mut a = base(&cli);
+        a.drain(1..3);
+        a.extend(["--nodes".into(), "nowhere.toml".into()]);
+        a
+    })
+    .assert_usage_error("nowhere.toml");
+}
+
+#[test]
+fn bad_rpc_urls_are_numbered_not_echoed() {
+    let cli = Cli::new();
+    let args = with(base(&cli), "--rpc", &format!("ftp://host/{KEY}"));
+    let run = cli.run(args);
+    run.assert_usage_error("RPC URL #1");
+    assert!(!run.stderr().contains(KEY));
+    let run = cli.run_env(with(base(&cli), "--rpc", "http://127.0.0.1:1"), &[]);
+    assert_ne!(
+        run.code(),
+        2,
+        "a valid setup is not a usage error: {}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn the_key_never_appears_in_any_format_or_log_level() {
+    let cli = Cli::new();
+    let port = closed_port();
+    let urls = [
+        format!("http://127.0.0.1:{port}/v2/{KEY}"),
+        format!("http://user:{KEY}@127.0.0.1:{port}/?apikey={KEY}"),
+    ];
+    for format in ["text", "json"] {
+        for verbosity in [None, Some("-vv"), Some("-vvv")] {
+            let mut args = base(&cli);
+            args.drain(1..3);
+            for url in &urls {
+                args.extend(["--rpc".into(), url.clone()]);
+            }
+            args.extend([
+                "--format".into(),
+                format.into(),
+                "--retries".into(),
+                "1".into(),
+            ]);
+            args.extend(verbosity.map(String::from));
+            for env in [&[][..], &[("RUST_LOG", "trace")][..]] {
+                let run = cli.run_env(&args, env);
+                assert_eq!(
+                    run.code(),
+                    3,
+                    "unreachable nodes: inconclusive; {}",
+                    run.stderr()
+                );
+                let all = format!("{}{}", run.stdout(), run.stderr());
+                assert!(
+                    !all.contains(KEY),
+                    "key leaked ({format}, {verbosity:?}, {env:?}):\n{all}"
+                );
+                assert!(
+                    all.contains(&format!("127.0.0.1:{port}")),
+                    "the redacted host is shown: {all}"
+                );
+            }
+        }
+    }
+    // --help shows environment variable names, not the values behind them.
+    let run = cli.run_env(["check", "--help"], &[("QUORUM_RPC_URLS", &urls[0])]);
+    assert_eq!(run.code(), 0);
+    assert!(!run.stdout().contains(KEY), "{}", run.stdout());
+    assert!(run.stdout().contains("QUORUM_RPC_URLS"));
+}
+
+#[test]
+fn unreachable_nodes_are_reported_as_connect_errors() {
+    let cli = Cli::new();
+    let run = cli.run(with(with(base(&cli), "--format", "json"), "--retries", "0"));
+    assert_eq!(run.code(), 3);
+    let report = run.report();
+    assert!(matches!(
+        report.txs[0].nodes[0].status,
+        NodeStatus::ConnectError { .. }
+    ));
+    assert_eq!(report.txs[0].nodes[0].attempts, 1);
+}
+
+#[test]
+fn flag_beats_environment_beats_dotenv() {
+    let cli = Cli::new();
+    let args: Vec<String> = {
+        let mut a = base(&cli);
+        let i = a.iter().position(|x| x == "--tx").unwrap();
+        a.drain(i..i + 2);
+        a.extend([
+            "--format".into(),
+            "json".into(),
+            "--retries".into(),
+            "0".into(),
+        ]);
+        a
+    };
+    // .env alone: its threshold is used (and a bad one is named).
+    cli.write(
+        ".env",
+        &format!("QUORUM_TX={}\nQUORUM_THRESHOLD=nonsense\n", hash()),
+    );
+    cli.run(&args).assert_usage_error("nonsense");
+    // The environment beats .env.
+    let run = cli.run_env(&args, &[("QUORUM_THRESHOLD", "1")]);
+    assert_eq!(run.code(), 3, "{}", run.stderr());
+    assert_eq!(run.report().threshold.spec, "1");
+    // A flag beats both.
+    let run = cli.run_env(
+        with(args.clone(), "--threshold", "all"),
+        &[("QUORUM_THRESHOLD", "1")],
+    );
+    assert_eq!(run.report().threshold.spec, "all");
+    // --rpc on the command line beats QUORUM_NODES from the environment.
+    let run = cli.run_env(
+        with(args.clone(), "--threshold", "1"),
+        &[("QUORUM_NODES", "/nonexistent.toml")],
+    );
+    assert_eq!(run.code(), 3, "{}", run.stderr());
+    // Both node sources from the same level are ambiguous.
+    let mut only_env = args.clone();
+    only_env.drain(1..3);
+    cli.run_env(
+        with(only_env, "--threshold", "1"),
+        &[
+            ("QUORUM_NODES", "/nonexistent.toml"),
+            ("QUORUM_RPC_URLS", "http://127.0.0.1:1"),
+        ],
+    )
+    .assert_usage_error("use one of them");
+}
+
+#[test]
+fn a_malformed_dotenv_is_an_error_without_its_content() {
+    let cli = Cli::new();
+    cli.write(
+        ".env",
+        &format!("QUORUM_RPC_URLS='https://x.example/{KEY}\n"),
+    );
+    let run = cli.run(base(&cli));
+    run.assert_usage_error(".env");
+    assert!(!run.stderr().contains(KEY));
+}
+
+#[test]
+fn help_and_version_exit_zero() {
+    let cli = Cli::new();
+    let run = cli.run(["--version"]);
+    assert_eq!(run.code(), 0);
+    assert!(run.stdout().starts_with("quorum-check "));
+    let run = cli.run(["check", "--help"]);
+    assert_eq!(run.code(), 0);
+    for flag in [
+        "--rpc",
+        "--nodes",
+        "--contract",
+        "--abi",
+        "--function",
+        "--tx",
+        "--tx-file",
+        "--threshold",
+        "--block",
+        "--chain-id",
+        "--timeout",
+        "--wait-all",
+        "--format",
+    ] {
+        assert!(run.stdout().contains(flag), "{flag} missing from help");
+    }
+    cli.run(["frobnicate"]).assert_usage_error("frobnicate");
+}
