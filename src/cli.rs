@@ -94,7 +94,8 @@ pub struct CheckArgs {
     )]
     pub threshold: ThresholdSpec,
 
-    /// Block to read votes at: latest, safe, finalized, pending, earliest or a number.
+    /// Block to read votes at: latest, safe, finalized, pending, earliest, a number, or pinned
+    /// (one block for all nodes: the highest that the threshold's weight of nodes has reached).
     #[arg(
         long,
         value_name = "BLOCK",

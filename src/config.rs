@@ -50,7 +50,13 @@ impl Node {
 
 /// Which block to read votes at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BlockSpec(pub BlockNumberOrTag);
+pub enum BlockSpec {
+    /// A tag or number, passed to every node as is.
+    At(BlockNumberOrTag),
+    /// One block for all nodes: the highest that nodes holding the
+    /// threshold's weight have reached (costs one extra round trip).
+    Pinned,
+}
 
 impl FromStr for BlockSpec {
     type Err = String;
@@ -63,6 +69,7 @@ impl FromStr for BlockSpec {
             "finalized" => BlockNumberOrTag::Finalized,
             "pending" => BlockNumberOrTag::Pending,
             "earliest" => BlockNumberOrTag::Earliest,
+            "pinned" => return Ok(Self::Pinned),
             _ => {
                 let n = if let Some(hex) = t.strip_prefix("0x") {
                     u64::from_str_radix(hex, 16).ok()
@@ -73,22 +80,23 @@ impl FromStr for BlockSpec {
                 };
                 let n = n.ok_or_else(|| {
                     format!(
-                        "invalid block '{}': expected latest, safe, finalized, pending, earliest or a block number",
+                        "invalid block '{}': expected latest, safe, finalized, pending, earliest, pinned or a block number",
                         printable(s)
                     )
                 })?;
                 BlockNumberOrTag::Number(n)
             }
         };
-        Ok(Self(tag))
+        Ok(Self::At(tag))
     }
 }
 
 impl fmt::Display for BlockSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            BlockNumberOrTag::Number(n) => write!(f, "{n}"),
-            other => write!(f, "{other}"),
+        match self {
+            Self::At(BlockNumberOrTag::Number(n)) => write!(f, "{n}"),
+            Self::At(other) => write!(f, "{other}"),
+            Self::Pinned => f.write_str("pinned"),
         }
     }
 }
@@ -414,22 +422,14 @@ mod tests {
 
     #[test]
     fn block_specs() {
-        assert_eq!(
-            "latest".parse::<BlockSpec>().unwrap().0,
-            BlockNumberOrTag::Latest
-        );
-        assert_eq!(
-            "Finalized".parse::<BlockSpec>().unwrap().0,
-            BlockNumberOrTag::Finalized
-        );
-        assert_eq!(
-            "1234".parse::<BlockSpec>().unwrap().0,
-            BlockNumberOrTag::Number(1234)
-        );
-        assert_eq!(
-            "0x10".parse::<BlockSpec>().unwrap().0,
-            BlockNumberOrTag::Number(16)
-        );
+        let at = |s: &str| s.parse::<BlockSpec>().unwrap();
+        assert_eq!(at("latest"), BlockSpec::At(BlockNumberOrTag::Latest));
+        assert_eq!(at("Finalized"), BlockSpec::At(BlockNumberOrTag::Finalized));
+        assert_eq!(at("1234"), BlockSpec::At(BlockNumberOrTag::Number(1234)));
+        assert_eq!(at("0x10"), BlockSpec::At(BlockNumberOrTag::Number(16)));
+        assert_eq!(at("pinned"), BlockSpec::Pinned);
+        assert_eq!(at("pinned").to_string(), "pinned");
+        assert_eq!(at("1234").to_string(), "1234");
         assert!("yesterday".parse::<BlockSpec>().is_err());
         assert!("-1".parse::<BlockSpec>().is_err());
     }

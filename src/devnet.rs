@@ -254,6 +254,17 @@ impl Fleet {
         Ok(())
     }
 
+    /// Replaces the code at `address` on node `i` (anvil_setCode).
+    pub async fn set_code(&self, i: usize, address: Address, code: &[u8]) -> anyhow::Result<()> {
+        self.providers[i]
+            .raw_request::<_, serde_json::Value>(
+                "anvil_setCode".into(),
+                (address, Bytes::copy_from_slice(code)),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Mines `blocks` empty blocks on node `i`.
     pub async fn mine(&self, i: usize, blocks: u64) -> anyhow::Result<()> {
         self.providers[i]

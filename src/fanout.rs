@@ -7,14 +7,17 @@
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use alloy::primitives::{Bytes, U64};
+use alloy::{
+    eips::BlockNumberOrTag,
+    primitives::{Bytes, U64},
+};
 use futures::{StreamExt, stream::FuturesUnordered};
 use serde_json::{json, value::RawValue};
 use tokio::{sync::Semaphore, time::Instant};
 
 use crate::{
     abi::DecodeError,
-    config::{CheckConfig, Node},
+    config::{BlockSpec, CheckConfig, Node},
     report::{self, Answer, CheckReport, NodeStatus},
     rpc::{Call, CallResult, NodeFailure, RpcClient, clean},
     tally::Tally,
@@ -22,6 +25,17 @@ use crate::{
 
 /// Batches in flight to one node at a time.
 const BATCHES_IN_FLIGHT_PER_NODE: usize = 4;
+
+/// What every batch of the main round trip shares.
+#[derive(Clone, Copy)]
+struct Round<'a> {
+    config: &'a CheckConfig,
+    client: &'a RpcClient,
+    block: BlockNumberOrTag,
+    start: Instant,
+    /// The nodes' time budget ends here.
+    deadline: Instant,
+}
 
 /// The answers of one batch: a node and a run of consecutive transactions.
 struct BatchAnswers {
@@ -42,19 +56,59 @@ pub async fn run(
     let node_deadline = start + config.limits.timeout;
     let run_deadline = start + config.limits.deadline;
     let uint_votes = matches!(config.function.kind(), crate::abi::VoteKind::Uint(_));
+    let n_nodes = config.nodes.len();
 
     let mut tallies: Vec<Tally> = config
         .txs
         .iter()
         .map(|_| Tally::new(config.threshold, config.total_weight, uint_votes))
         .collect();
-    let mut answers: Vec<Vec<Option<Answer>>> = config
-        .txs
-        .iter()
-        .map(|_| vec![None; config.nodes.len()])
-        .collect();
+    let mut answers: Vec<Vec<Option<Answer>>> =
+        config.txs.iter().map(|_| vec![None; n_nodes]).collect();
+    tokio::pin!(interrupt);
+
+    // With --block pinned, a first round trip fixes one block for everyone.
+    let (block, pinned_block, early) = match config.block {
+        BlockSpec::At(tag) => (tag, None, vec![None; n_nodes]),
+        BlockSpec::Pinned => {
+            let needed = if uint_votes {
+                config.total_weight / 2 + 1
+            } else {
+                config.threshold
+            };
+            tokio::select! {
+                pin = pin_block(config, client, needed, start, node_deadline) => {
+                    (BlockNumberOrTag::Number(pin.block), Some(pin.block), pin.early)
+                }
+                () = &mut interrupt => {
+                    let answers = answers
+                        .into_iter()
+                        .map(|row| row.into_iter().map(|_| Answer::without_response(NodeStatus::Interrupted)).collect())
+                        .collect();
+                    return report::build(config, answers, &tallies, start.elapsed(), true, None);
+                }
+            }
+        }
+    };
+    // Nodes settled by the first round trip (failed, or lagging) are not asked again.
+    for (node, early) in early.into_iter().enumerate() {
+        if let Some(answer) = early {
+            for (tx, tally) in tallies.iter_mut().enumerate() {
+                tally.record_failure(config.nodes[node].weight);
+                answers[tx][node] = Some(answer.clone());
+            }
+        }
+    }
     let mut open = tallies.iter().filter(|t| t.settled().is_none()).count();
 
+    let round = Round {
+        config,
+        client,
+        block,
+        start,
+        deadline: node_deadline,
+    };
+    let round = &round;
     let calldata: Arc<Vec<Bytes>> = Arc::new(
         config
             .txs
@@ -63,7 +117,11 @@ pub async fn run(
             .collect(),
     );
     let mut batches = FuturesUnordered::new();
-    for node in &config.nodes {
+    for node in config
+        .nodes
+        .iter()
+        .filter(|n| answers.first().is_none_or(|row| row[n.index].is_none()))
+    {
         let permits = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT_PER_NODE));
         for first_tx in (0..config.txs.len()).step_by(config.limits.batch_size) {
             let count = config.limits.batch_size.min(config.txs.len() - first_tx);
@@ -71,23 +129,15 @@ pub async fn run(
             let calldata = calldata.clone();
             batches.push(async move {
                 let _permit = permits.acquire().await;
-                ask(
-                    config,
-                    client,
-                    node,
-                    &calldata[first_tx..first_tx + count],
-                    first_tx,
-                    start,
-                    node_deadline,
-                )
-                .await
+                let calldata = &calldata[first_tx..first_tx + count];
+                ask(round, node, calldata, first_tx).await
             });
         }
     }
 
     let mut interrupted = false;
     let deadline_hit = tokio::time::sleep_until(run_deadline);
-    tokio::pin!(interrupt, deadline_hit);
+    tokio::pin!(deadline_hit);
     while !batches.is_empty() && (open > 0 || config.wait_all) {
         tokio::select! {
             Some(batch) = batches.next() => {
@@ -138,20 +188,136 @@ pub async fn run(
                 .collect()
         })
         .collect();
-    report::build(config, answers, &tallies, start.elapsed(), interrupted)
+    report::build(
+        config,
+        answers,
+        &tallies,
+        start.elapsed(),
+        interrupted,
+        pinned_block,
+    )
+}
+
+/// The outcome of the `--block pinned` round trip.
+struct Pin {
+    block: u64,
+    /// Per node: its final answer when the round trip already settled it
+    /// (failed, or lagging behind the pinned block).
+    early: Vec<Option<Answer>>,
+}
+
+/// Asks every node for its head and pins the highest block that nodes with
+/// `needed` weight have reached. Once heads covering `needed` are in, slower
+/// nodes get a grace period as long as the wait so far (at least 20 ms);
+/// nodes still silent after it are read at the pinned block all the same.
+async fn pin_block(
+    config: &CheckConfig,
+    client: &RpcClient,
+    needed: u128,
+    start: Instant,
+    deadline: Instant,
+) -> Pin {
+    let mut early: Vec<Option<Answer>> = vec![None; config.nodes.len()];
+    // (head, weight, node, latency) of every node that reported its head.
+    let mut heads: Vec<(u64, u64, usize, Duration)> = Vec::new();
+    let mut asks: FuturesUnordered<_> = config
+        .nodes
+        .iter()
+        .map(|node| async move {
+            let call = Call {
+                method: "eth_blockNumber",
+                params: json!([]),
+            };
+            let outcome = client
+                .batch(&node.url, std::slice::from_ref(&call), deadline)
+                .await;
+            let head =
+                outcome
+                    .results
+                    .map_err(failure_status)
+                    .and_then(|mut r| match r.remove(0) {
+                        Ok(raw) => serde_json::from_str::<U64>(raw.get())
+                            .map(|h| h.to::<u64>())
+                            .map_err(|_| NodeStatus::BadResponse {
+                                reason: "eth_blockNumber result is not a quantity".into(),
+                            }),
+                        Err(e) => Err(NodeStatus::RpcError {
+                            code: e.code,
+                            message: clean(&e.message),
+                        }),
+                    });
+            (node.index, head, outcome.attempts, start.elapsed())
+        })
+        .collect();
+    let mut grace_until: Option<Instant> = None;
+    loop {
+        let next = match grace_until {
+            Some(until) => match tokio::time::timeout_at(until, asks.next()).await {
+                Ok(next) => next,
+                Err(_) => break,
+            },
+            None => asks.next().await,
+        };
+        let Some((node, head, attempts, latency)) = next else {
+            break;
+        };
+        match head {
+            Ok(head) => heads.push((head, config.nodes[node].weight, node, latency)),
+            Err(status) => {
+                early[node] = Some(Answer {
+                    status,
+                    vote: None,
+                    latency: Some(latency),
+                    attempts,
+                })
+            }
+        }
+        let covered: u128 = heads.iter().map(|h| u128::from(h.1)).sum();
+        if grace_until.is_none() && covered >= needed {
+            let waited = start.elapsed().max(Duration::from_millis(20));
+            grace_until = Some((Instant::now() + waited).min(deadline));
+        }
+    }
+    drop(asks);
+
+    // The highest head that nodes holding `needed` weight have all reached;
+    // with too few heads, the lowest one seen (every answering node can serve it).
+    heads.sort_unstable_by_key(|h| std::cmp::Reverse(h.0));
+    let mut covered = 0u128;
+    let mut block = heads.last().map(|h| h.0).unwrap_or(0);
+    for (head, weight, _, _) in &heads {
+        covered += u128::from(*weight);
+        if covered >= needed {
+            block = *head;
+            break;
+        }
+    }
+    tracing::info!(block, nodes = heads.len(), "pinned block");
+
+    // Nodes that reported a lower head are lagging: not asked, not counted.
+    for &(head, _, node, latency) in heads.iter().filter(|h| h.0 < block) {
+        early[node] = Some(Answer {
+            status: NodeStatus::Lagging {
+                head,
+                lag: block - head,
+            },
+            vote: None,
+            latency: Some(latency),
+            attempts: 1,
+        });
+    }
+    Pin { block, early }
 }
 
 /// Asks one node about a run of transactions (one batch, with retries).
-async fn ask(
-    config: &CheckConfig,
-    client: &RpcClient,
-    node: &Node,
-    calldata: &[Bytes],
-    first_tx: usize,
-    start: Instant,
-    deadline: Instant,
-) -> BatchAnswers {
-    let block = config.block.0;
+async fn ask(round: &Round<'_>, node: &Node, calldata: &[Bytes], first_tx: usize) -> BatchAnswers {
+    let Round {
+        config,
+        client,
+        block,
+        start,
+        deadline,
+    } = *round;
     let mut calls = Vec::with_capacity(calldata.len() + 1);
     if config.chain_id.is_some() {
         calls.push(Call {

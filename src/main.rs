@@ -1,5 +1,7 @@
 //! The `quorum-check` binary: load `.env`, parse flags, run, map to an exit code.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use quorum_check::{EXIT_USAGE, logging, parse_cli, run};
@@ -36,7 +38,11 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    match runtime.block_on(run(cli, prefer)) {
+    let outcome = runtime.block_on(run(cli, prefer));
+    // Do not wait for stragglers (a DNS lookup on a blocking thread, a pooled
+    // connection): the report is out, the deadline promise holds.
+    runtime.shutdown_background();
+    match outcome {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("quorum-check: error: {}", quorum_check::one_line(&e));

@@ -46,6 +46,8 @@ pub enum NodeStatus {
     Skipped,
     /// The run was interrupted (Ctrl-C, SIGTERM) before this node answered.
     Interrupted,
+    /// With `--block pinned`: the node's head is behind the pinned block.
+    Lagging { head: u64, lag: u64 },
 }
 
 impl NodeStatus {
@@ -64,6 +66,7 @@ impl NodeStatus {
             Self::WrongChain { .. } => "wrong_chain",
             Self::Skipped => "skipped",
             Self::Interrupted => "interrupted",
+            Self::Lagging { .. } => "lagging",
         }
     }
 
@@ -81,6 +84,9 @@ impl NodeStatus {
             }
             Self::BadResponse { reason } => Some(reason.clone()),
             Self::WrongChain { chain_id } => Some(format!("chain id {chain_id}")),
+            Self::Lagging { head, lag } => {
+                Some(format!("head {head}, {lag} blocks behind the pinned block"))
+            }
         }
     }
 }
@@ -161,6 +167,8 @@ pub struct CheckReport {
     pub contract: Address,
     pub function: String,
     pub block: String,
+    /// With `--block pinned`: the block every node was read at.
+    pub pinned_block: Option<u64>,
     pub chain_id: Option<u64>,
     pub threshold: ThresholdReport,
     pub total_weight: u128,
@@ -213,6 +221,7 @@ pub fn build(
     tallies: &[Tally],
     elapsed: Duration,
     interrupted: bool,
+    pinned_block: Option<u64>,
 ) -> CheckReport {
     let mut summary = Summary::default();
     let txs = config
@@ -269,6 +278,7 @@ pub fn build(
         contract: config.contract,
         function: config.function.signature(),
         block: config.block.to_string(),
+        pinned_block,
         chain_id: config.chain_id,
         threshold: ThresholdReport {
             spec: config.threshold_spec.to_string(),

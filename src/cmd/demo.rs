@@ -41,7 +41,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<u8> {
             threshold_spec: ThresholdSpec::Absolute(THRESHOLD),
             threshold: THRESHOLD,
             total_weight: NODES as u128,
-            block: BlockSpec(alloy::eips::BlockNumberOrTag::Latest),
+            block: BlockSpec::At(alloy::eips::BlockNumberOrTag::Latest),
             chain_id: Some(31337),
             limits: Limits {
                 timeout: std::time::Duration::from_secs(10),

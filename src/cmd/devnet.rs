@@ -37,10 +37,24 @@ pub async fn run(args: &DevnetArgs) -> anyhow::Result<u8> {
         .collect();
 
     eprintln!("starting {n} anvil nodes…");
-    let fleet = Fleet::start(&anvil, &specs).await?;
-    let contract = fleet.deploy_all(Contract::Voting).await?;
+    // Listen for a stop before starting anything: a signal during start-up
+    // then drops the half-built fleet (killing its nodes) instead of the process.
+    let shutdown = super::shutdown_signal();
+    tokio::pin!(shutdown);
     let approvals: Vec<bool> = (0..n).map(|i| i < approve).collect();
-    fleet.cast_votes(contract, &txs, &approvals).await?;
+    let setup = async {
+        let fleet = Fleet::start(&anvil, &specs).await?;
+        let contract = fleet.deploy_all(Contract::Voting).await?;
+        fleet.cast_votes(contract, &txs, &approvals).await?;
+        anyhow::Ok((fleet, contract))
+    };
+    let (fleet, contract) = tokio::select! {
+        ready = setup => ready?,
+        () = &mut shutdown => {
+            eprintln!("stopped during start-up");
+            return Ok(0);
+        }
+    };
 
     let urls = fleet.urls().join(",");
     let tx_list = txs
@@ -69,7 +83,7 @@ pub async fn run(args: &DevnetArgs) -> anyhow::Result<u8> {
         approve.max(1),
     );
     eprintln!("fleet is up; Ctrl-C or SIGTERM stops it");
-    super::shutdown_signal().await;
+    shutdown.await;
     drop(fleet);
     eprintln!("stopped all {n} anvil nodes");
     Ok(0)

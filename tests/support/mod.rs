@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::{
     path::{Path, PathBuf},
     process::Output,

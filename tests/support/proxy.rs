@@ -1,0 +1,376 @@
+//! A fault-injecting HTTP proxy for tests and benchmarks: it sits in front of
+//! a real anvil node on its own 127.0.0.1 port and, per [`Fault`], delays,
+//! hangs, closes, answers with an HTTP error, rewrites or corrupts the JSON-RPC
+//! answer, or streams without end. It counts HTTP requests and JSON-RPC calls.
+//! Every loop it runs is bounded in bytes and time, so nothing outlives a test.
+
+#![allow(dead_code)]
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+    task::JoinHandle,
+};
+
+/// A rewrite of the upstream's JSON answer.
+pub type Rewrite = Arc<dyn Fn(&mut serde_json::Value) + Send + Sync>;
+
+/// What the proxy does to each request.
+#[derive(Clone)]
+pub enum Fault {
+    /// Pass through unchanged.
+    None,
+    /// Wait this long before answering (after the upstream answered).
+    Delay(Duration),
+    /// Read the request, then never answer.
+    Hang,
+    /// Read the request, then close the connection without answering.
+    Close,
+    /// Answer every request with this HTTP status (and `Retry-After`, if set).
+    Status { code: u16, retry_after: Option<u64> },
+    /// The first `n` requests get `code` (with `Retry-After`, if set), then pass through.
+    FailFirst {
+        n: usize,
+        code: u16,
+        retry_after: Option<u64>,
+    },
+    /// Answer 200 with a body that is not JSON.
+    NotJson,
+    /// Answer 200 with this JSON body instead of the upstream's.
+    Body(String),
+    /// Rewrite the upstream's JSON answer.
+    Rewrite(Rewrite),
+    /// Announce the full length, send half the body, close.
+    Truncate,
+    /// Stream a body without end (bounded: 1 GiB or 60 s).
+    Endless,
+    /// Send the upstream's answer one byte every `interval`.
+    Trickle(Duration),
+}
+
+impl Fault {
+    /// A lying node: every 32-byte `eth_call` result 0 becomes 1 and 1 becomes 0.
+    pub fn flip_votes() -> Self {
+        Self::rewrite(|v| {
+            for_each_result(v, |r| {
+                if let Some(s) = r.as_str()
+                    && s.len() == 66
+                {
+                    let flipped = match &s[65..] {
+                        "0" => format!("{}1", &s[..65]),
+                        "1" => format!("{}0", &s[..65]),
+                        _ => return,
+                    };
+                    *r = serde_json::Value::String(flipped);
+                }
+            })
+        })
+    }
+
+    /// Replace every 32-byte `eth_call` result by `hex`.
+    pub fn result(hex: &'static str) -> Self {
+        Self::rewrite(move |v| {
+            for_each_result(v, |r| {
+                if r.as_str().is_some_and(|s| s.len() == 66) {
+                    *r = serde_json::Value::String(hex.into());
+                }
+            })
+        })
+    }
+
+    pub fn rewrite(f: impl Fn(&mut serde_json::Value) + Send + Sync + 'static) -> Self {
+        Self::Rewrite(Arc::new(f))
+    }
+}
+
+fn for_each_result(v: &mut serde_json::Value, mut f: impl FnMut(&mut serde_json::Value)) {
+    match v {
+        serde_json::Value::Array(items) => {
+            for item in items {
+                if let Some(r) = item.get_mut("result") {
+                    f(r);
+                }
+            }
+        }
+        other => {
+            if let Some(r) = other.get_mut("result") {
+                f(r);
+            }
+        }
+    }
+}
+
+/// A running proxy; stops accepting when dropped.
+pub struct Proxy {
+    pub url: String,
+    pub port: u16,
+    requests: Arc<AtomicUsize>,
+    calls: Arc<AtomicUsize>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct Shared {
+    upstream: String,
+    fault: Fault,
+    client: reqwest::Client,
+    requests: Arc<AtomicUsize>,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Proxy {
+    /// Starts a proxy to `upstream` on a free 127.0.0.1 port.
+    pub async fn start(upstream: &str, fault: Fault) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let shared = Arc::new(Shared {
+            upstream: upstream.to_string(),
+            fault,
+            client: reqwest::Client::new(),
+            requests: requests.clone(),
+            calls: calls.clone(),
+        });
+        let task = tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                let _ = stream.set_nodelay(true);
+                conns.spawn(serve(stream, shared.clone()));
+            }
+        });
+        Self {
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            requests,
+            calls,
+            task,
+        }
+    }
+
+    /// HTTP requests received.
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    /// JSON-RPC calls received (a batch counts each call).
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+const MAX_REQUEST: usize = 64 * 1024 * 1024;
+
+/// Serves one connection: requests one after another (keep-alive).
+async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
+    let mut buf = Vec::with_capacity(8192);
+    loop {
+        let Some(body) = read_request(&mut stream, &mut buf).await else {
+            return;
+        };
+        let n = shared.requests.fetch_add(1, Ordering::SeqCst);
+        let calls = match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(serde_json::Value::Array(a)) => a.len(),
+            _ => 1,
+        };
+        shared.calls.fetch_add(calls, Ordering::SeqCst);
+
+        match &shared.fault {
+            Fault::Hang => {
+                // Hold the connection open, bounded.
+                tokio::time::sleep(Duration::from_secs(120)).await;
+                return;
+            }
+            Fault::Close => return,
+            Fault::Status { code, retry_after } => {
+                let extra = retry_after
+                    .map(|s| format!("Retry-After: {s}\r\n"))
+                    .unwrap_or_default();
+                if write_response(&mut stream, *code, &extra, b"{\"error\":\"injected\"}")
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                continue;
+            }
+            Fault::FailFirst {
+                n: first,
+                code,
+                retry_after,
+            } if n < *first => {
+                let extra = retry_after
+                    .map(|s| format!("Retry-After: {s}\r\n"))
+                    .unwrap_or_default();
+                if write_response(&mut stream, *code, &extra, b"injected failure")
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                continue;
+            }
+            Fault::NotJson => {
+                if write_response(&mut stream, 200, "", b"<html>502 Bad Gateway</html>")
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                continue;
+            }
+            Fault::Body(text) => {
+                if write_response(&mut stream, 200, "", text.as_bytes())
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                continue;
+            }
+            Fault::Endless => {
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n[";
+                if stream.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let chunk = vec![b' '; 64 * 1024];
+                let started = std::time::Instant::now();
+                for _ in 0..(1024 * 1024 / 64) {
+                    if started.elapsed() > Duration::from_secs(60)
+                        || stream.write_all(&chunk).await.is_err()
+                    {
+                        return;
+                    }
+                }
+                return;
+            }
+            _ => {}
+        }
+
+        let upstream = shared
+            .client
+            .post(&shared.upstream)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await;
+        let Ok(upstream) = upstream else {
+            let _ = write_response(&mut stream, 502, "", b"upstream down").await;
+            return;
+        };
+        let status = upstream.status().as_u16();
+        let mut answer = upstream
+            .bytes()
+            .await
+            .map(|b| b.to_vec())
+            .unwrap_or_default();
+
+        match &shared.fault {
+            Fault::Delay(d) => tokio::time::sleep(*d).await,
+            Fault::Rewrite(f) => {
+                if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&answer) {
+                    f(&mut v);
+                    answer = serde_json::to_vec(&v).expect("json");
+                }
+            }
+            Fault::Truncate => {
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                    answer.len()
+                );
+                let _ = stream.write_all(head.as_bytes()).await;
+                let _ = stream.write_all(&answer[..answer.len() / 2]).await;
+                return;
+            }
+            Fault::Trickle(every) => {
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                    answer.len()
+                );
+                if stream.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                for byte in answer.iter().take(10_000) {
+                    tokio::time::sleep(*every).await;
+                    if stream.write_all(&[*byte]).await.is_err() {
+                        return;
+                    }
+                }
+                return;
+            }
+            _ => {}
+        }
+        if write_response(&mut stream, status, "", &answer)
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Reads one HTTP/1.1 request; returns its body, or `None` when the peer is gone.
+async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Vec<u8>> {
+    let header_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        if buf.len() > 64 * 1024 {
+            return None;
+        }
+        let mut chunk = [0u8; 8192];
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..header_end]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    if length > MAX_REQUEST {
+        return None;
+    }
+    while buf.len() < header_end + length {
+        let mut chunk = vec![0u8; 64 * 1024];
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let body = buf[header_end..header_end + length].to_vec();
+    buf.drain(..header_end + length);
+    Some(body)
+}
+
+async fn write_response(
+    stream: &mut TcpStream,
+    status: u16,
+    extra: &str,
+    body: &[u8],
+) -> std::io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n",
+        body.len()
+    );
+    let mut out = head.into_bytes();
+    out.extend_from_slice(body);
+    stream.write_all(&out).await
+}
