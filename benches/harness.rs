@@ -1,0 +1,414 @@
+//! The benchmark harness: real anvil fleets behind latency-injecting,
+//! request-counting proxies; the release binary timed over repeated runs.
+//!
+//! - `cargo bench --bench harness` — the full scenarios (release build), a
+//!   markdown table on stdout and in `target/bench/report.md`.
+//! - under `cargo test` — smoke mode: tiny sizes, two runs, verdicts and
+//!   request counts asserted, no timing asserted.
+//!
+//! Peak RSS is measured exactly: the harness re-runs itself as a small
+//! parent (`--rss-of`) whose only child is quorum-check, and reads the
+//! child's `ru_maxrss` after waiting for it.
+
+#[path = "../tests/support/proxy.rs"]
+mod proxy;
+
+use std::{
+    fmt::Write as _,
+    path::PathBuf,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use alloy::primitives::{Address, B256, U256, keccak256};
+use proxy::{Fault, Proxy};
+use quorum_check::devnet::{Contract, Fleet, find_anvil};
+use serde_json::json;
+
+const BIN: &str = env!("CARGO_BIN_EXE_quorum-check");
+const ABI: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/abi/Voting.json");
+
+struct Mode {
+    smoke: bool,
+    runs: usize,
+}
+
+/// Timing of repeated runs, in milliseconds.
+struct Timing {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Timing {
+    fn of(mut samples: Vec<f64>) -> Self {
+        samples.sort_by(f64::total_cmp);
+        let n = samples.len();
+        let median = if n % 2 == 1 { samples[n / 2] } else { (samples[n / 2 - 1] + samples[n / 2]) / 2.0 };
+        Self { median, min: samples[0], max: samples[n - 1] }
+    }
+}
+
+/// One row of the report.
+struct Row {
+    scenario: &'static str,
+    target: String,
+    timing: Timing,
+    limit_ms: Option<f64>,
+    requests_per_node: Option<f64>,
+    peak_rss_mib: Option<f64>,
+    note: String,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--rss-of") {
+        rss_child(&args[i + 1..]);
+        return;
+    }
+    let smoke = !args.iter().any(|a| a == "--bench") || args.iter().any(|a| a == "--smoke");
+    let mode = Mode { smoke, runs: if smoke { 2 } else { 15 } };
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rows = rt.block_on(run_all(&mode));
+    let table = render(&rows, &mode);
+    println!("{table}");
+    if !smoke {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench");
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(dir.join("report.md"), &table);
+    }
+    println!("harness: {} scenarios, all verdicts as expected", rows.len());
+}
+
+async fn run_all(mode: &Mode) -> Vec<Row> {
+    let anvil = find_anvil(None).expect("anvil (run npm ci)");
+    let mut rows = vec![version(mode)];
+    rows.extend(s1_s2(mode, &anvil).await);
+    rows.extend(s3_s5(mode, &anvil).await);
+    rows.push(s4(mode, &anvil).await);
+    rows
+}
+
+/// `quorum-check --version`.
+fn version(mode: &Mode) -> Row {
+    let samples = (0..mode.runs * 2).map(|_| time_run(&["--version".to_string()], 0).0).collect();
+    Row {
+        scenario: "--version",
+        target: "≤ 5 ms".into(),
+        timing: Timing::of(samples),
+        limit_ms: None,
+        requests_per_node: None,
+        peak_rss_mib: None,
+        note: "process start to exit".into(),
+    }
+}
+
+/// S1: 10 nodes, no added delay, 1 hash. S2: delays 20, 40, … 200 ms, first 7 approve.
+async fn s1_s2(mode: &Mode, anvil: &std::path::Path) -> Vec<Row> {
+    let hash = keccak256("s1");
+    let fleet = Fleet::start_n(anvil, 10).await.unwrap();
+    let contract = fleet.deploy_all(Contract::Voting).await.unwrap();
+    let approvals: Vec<bool> = (0..10).map(|i| i < 7).collect();
+    fleet.cast_votes(contract, &[hash], &approvals).await.unwrap();
+    let mut rows = Vec::new();
+
+    // S1 straight to the nodes: start-up plus overhead.
+    let direct = check_args(&fleet.urls(), contract, &["--tx".into(), format!("{hash:#x}")], "7");
+    let samples = (0..mode.runs).map(|_| time_run(&direct, 0).0).collect();
+    rows.push(Row {
+        scenario: "S1 10 nodes, 1 hash, direct",
+        target: "≤ 25 ms".into(),
+        timing: Timing::of(samples),
+        limit_ms: None,
+        requests_per_node: None,
+        peak_rss_mib: Some(peak_rss(&direct)),
+        note: "no proxy: process start + fan-out + render".into(),
+    });
+
+    // S1 through the counting proxies.
+    let proxies = start_proxies(&fleet, |_| Fault::None).await;
+    let via = check_args(&urls(&proxies), contract, &["--tx".into(), format!("{hash:#x}")], "7");
+    let before = total_requests(&proxies);
+    let samples = (0..mode.runs).map(|_| time_run(&via, 0).0).collect();
+    let per_node = (total_requests(&proxies) - before) as f64 / (mode.runs * 10) as f64;
+    rows.push(Row {
+        scenario: "S1 10 nodes, 1 hash, via proxy",
+        target: "≤ 25 ms".into(),
+        timing: Timing::of(samples),
+        limit_ms: None,
+        requests_per_node: Some(per_node),
+        peak_rss_mib: None,
+        note: "requests per node include nodes skipped after settlement".into(),
+    });
+    drop(proxies);
+
+    // S2: node i answers after 20·(i+1) ms.
+    let proxies = start_proxies(&fleet, |i| Fault::Delay(Duration::from_millis(20 * (i as u64 + 1)))).await;
+    let args = check_args(&urls(&proxies), contract, &["--tx".into(), format!("{hash:#x}")], "7");
+    let samples = (0..mode.runs).map(|_| time_run(&args, 0).0).collect();
+    rows.push(Row {
+        scenario: "S2 delays 20…200 ms, 7 approve",
+        target: "≤ 1.15 × 140 ms = 161 ms".into(),
+        timing: Timing::of(samples),
+        limit_ms: Some(140.0),
+        requests_per_node: None,
+        peak_rss_mib: None,
+        note: "settles on the 7th answer; nodes 8–10 skipped".into(),
+    });
+    rows
+}
+
+/// S3: 10 nodes × N hashes; S5: the same with 20× the hashes.
+async fn s3_s5(mode: &Mode, anvil: &std::path::Path) -> Vec<Row> {
+    let (n3, n5) = if mode.smoke { (50, 300) } else { (1_000, 20_000) };
+    let fleet = Fleet::start_n(anvil, 10).await.unwrap();
+    let contract = fleet.deploy_all(Contract::Voting).await.unwrap();
+    let hashes: Vec<B256> = (0..n5 as u64).map(|i| keccak256(i.to_be_bytes())).collect();
+    // Votes are written straight into storage (anvil_setStorageAt, batched):
+    // casting 200,000 transactions would take longer than the benchmark.
+    for node in 0..7 {
+        set_votes(&fleet.url(node), contract, &hashes).await;
+    }
+    let proxies = start_proxies(&fleet, |_| Fault::None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut rows = Vec::new();
+    let mut s3_per_hash = 0.0;
+    for (scenario, n, runs) in [("S3", n3, mode.runs), ("S5", n5, mode.runs.min(5))] {
+        let file = dir.path().join(format!("{scenario}.txt"));
+        let list: String = hashes[..n].iter().map(|h| format!("{h:#x}\n")).collect();
+        std::fs::write(&file, list).unwrap();
+        let tx_args = ["--tx-file".to_string(), file.display().to_string(), "-q".into()];
+        let args = check_args(&urls(&proxies), contract, &tx_args, "7");
+        let before = total_requests(&proxies);
+        let samples: Vec<f64> = (0..runs).map(|_| time_run(&args, 0).0).collect();
+        let per_node = (total_requests(&proxies) - before) as f64 / (runs * 10) as f64;
+        let batches = n.div_ceil(100) as f64;
+        assert!(per_node <= batches + 1.0, "{scenario}: {per_node} requests per node for {batches} batches");
+        let timing = Timing::of(samples);
+        let rss = peak_rss(&args);
+        let per_hash = timing.median / n as f64;
+        let (scenario, target, note) = if scenario == "S3" {
+            s3_per_hash = per_hash;
+            let floor = floor_ms(&fleet, contract, &hashes[..n], runs).await;
+            (
+                "S3 10 nodes × 1,000 hashes",
+                "≤ 300 ms, ≤ 1.5 × floor, ≤ 11 req/node, ≤ 40 MiB".to_string(),
+                format!("floor (minimal client, same batches, straight to anvil): {floor:.1} ms → {:.2} × floor", timing.median / floor),
+            )
+        } else {
+            (
+                "S5 10 nodes × 20,000 hashes",
+                "≤ 150 MiB, per hash ≤ 1.5 × S3".to_string(),
+                format!("{:.4} ms per hash = {:.2} × S3's", per_hash, per_hash / s3_per_hash),
+            )
+        };
+        rows.push(Row {
+            scenario,
+            target,
+            timing,
+            limit_ms: None,
+            requests_per_node: Some(per_node),
+            peak_rss_mib: Some(rss),
+            note,
+        });
+    }
+    rows
+}
+
+/// S4: 100 nodes × 1 hash (10 anvils, each behind 10 proxy ports).
+async fn s4(mode: &Mode, anvil: &std::path::Path) -> Row {
+    let per_anvil = if mode.smoke { 2 } else { 10 };
+    let hash = keccak256("s4");
+    let fleet = Fleet::start_n(anvil, 10).await.unwrap();
+    let contract = fleet.deploy_all(Contract::Voting).await.unwrap();
+    let approvals: Vec<bool> = (0..10).map(|i| i < 6).collect();
+    fleet.cast_votes(contract, &[hash], &approvals).await.unwrap();
+    let mut proxies = Vec::new();
+    for i in 0..10 {
+        for _ in 0..per_anvil {
+            proxies.push(Proxy::start(&fleet.url(i), Fault::None).await);
+        }
+    }
+    // Majority of 100 is 51; 60 approve.
+    let args = check_args(&urls(&proxies), contract, &["--tx".into(), format!("{hash:#x}")], "majority");
+    let before = total_requests(&proxies);
+    let samples = (0..mode.runs).map(|_| time_run(&args, 0).0).collect();
+    let per_node = (total_requests(&proxies) - before) as f64 / (mode.runs * proxies.len()) as f64;
+    Row {
+        scenario: "S4 100 nodes × 1 hash",
+        target: "≤ 150 ms".into(),
+        timing: Timing::of(samples),
+        limit_ms: None,
+        requests_per_node: Some(per_node),
+        peak_rss_mib: Some(peak_rss(&args)),
+        note: format!("{} proxy ports over 10 anvils", proxies.len()),
+    }
+}
+
+fn check_args(urls: &[String], contract: Address, tx: &[String], threshold: &str) -> Vec<String> {
+    let mut args = vec!["check".to_string(), "--abi".into(), ABI.into(), "--contract".into(), format!("{contract:#x}")];
+    args.extend(["--threshold".into(), threshold.into(), "--format".into(), "json".into()]);
+    for u in urls {
+        args.extend(["--rpc".into(), u.clone()]);
+    }
+    args.extend(tx.iter().cloned());
+    args
+}
+
+/// Runs the binary once; returns the wall time (ms) and asserts the exit code.
+fn time_run(args: &[String], expected: i32) -> (f64, i32) {
+    let started = Instant::now();
+    let out = Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run quorum-check");
+    let ms = started.elapsed().as_secs_f64() * 1e3;
+    let code = out.status.code().unwrap_or(-1);
+    assert_eq!(code, expected, "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    (ms, code)
+}
+
+/// Peak RSS (MiB) of one run, via `--rss-of`.
+fn peak_rss(args: &[String]) -> f64 {
+    let me = std::env::current_exe().unwrap();
+    let out = Command::new(me).arg("--rss-of").arg(BIN).args(args).output().expect("rss child");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let kib: f64 = text.trim().parse().unwrap_or_else(|_| panic!("rss child said {text:?}"));
+    kib / 1024.0
+}
+
+/// In `--rss-of` mode: run the command as our only child, print its peak RSS in KiB.
+fn rss_child(cmd: &[String]) {
+    let status = Command::new(&cmd[0])
+        .args(&cmd[1..])
+        .env_clear()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("spawn");
+    assert!(status.code().is_some());
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).unwrap();
+    println!("{}", usage.max_rss());
+}
+
+async fn start_proxies(fleet: &Fleet, fault: impl Fn(usize) -> Fault) -> Vec<Proxy> {
+    let mut out = Vec::new();
+    for i in 0..fleet.len() {
+        out.push(Proxy::start(&fleet.url(i), fault(i)).await);
+    }
+    out
+}
+
+fn urls(proxies: &[Proxy]) -> Vec<String> {
+    proxies.iter().map(|p| p.url.clone()).collect()
+}
+
+fn total_requests(proxies: &[Proxy]) -> usize {
+    proxies.iter().map(Proxy::requests).sum()
+}
+
+/// Writes "approve" for every hash into Voting's `approvals` mapping (slot 0).
+async fn set_votes(url: &str, contract: Address, hashes: &[B256]) {
+    let client = reqwest::Client::new();
+    let one = format!("{:#x}", U256::from(1));
+    for chunk in hashes.chunks(1_000) {
+        let batch: Vec<_> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let mut key = [0u8; 64];
+                key[..32].copy_from_slice(h.as_slice());
+                let slot = keccak256(key);
+                json!({"jsonrpc": "2.0", "id": i, "method": "anvil_setStorageAt",
+                       "params": [contract, slot, format!("0x{:0>64}", one.trim_start_matches("0x"))]})
+            })
+            .collect();
+        let body = serde_json::to_vec(&batch).unwrap();
+        let req = client.post(url).header("content-type", "application/json").body(body);
+        let resp: serde_json::Value = serde_json::from_slice(&req.send().await.unwrap().bytes().await.unwrap()).unwrap();
+        assert!(resp.as_array().is_some_and(|a| a.iter().all(|r| r.get("result").is_some())), "{resp}");
+    }
+}
+
+/// The floor for S3: a minimal client sends the same batches (eth_call × 100
+/// per request) straight to every node at once; the time until 7 nodes have
+/// answered everything — what settles the verdicts. Median of `runs`.
+async fn floor_ms(fleet: &Fleet, contract: Address, hashes: &[B256], runs: usize) -> f64 {
+    let client = reqwest::Client::new();
+    let selector = &keccak256("vote(bytes32)")[..4];
+    let bodies: Vec<String> = hashes
+        .chunks(100)
+        .map(|chunk| {
+            let calls: Vec<_> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, h)| {
+                    let mut data = selector.to_vec();
+                    data.extend_from_slice(h.as_slice());
+                    json!({"jsonrpc": "2.0", "id": i, "method": "eth_call",
+                           "params": [{"to": contract, "data": alloy::primitives::hex::encode_prefixed(&data)}, "latest"]})
+                })
+                .collect();
+            serde_json::to_string(&calls).unwrap()
+        })
+        .collect();
+    let mut samples = Vec::new();
+    for _ in 0..runs.max(3) {
+        let started = Instant::now();
+        let mut nodes: futures::stream::FuturesUnordered<_> = (0..fleet.len())
+            .map(|i| {
+                let (client, url, bodies) = (client.clone(), fleet.url(i), bodies.clone());
+                async move {
+                    futures::future::join_all(bodies.into_iter().map(|b| {
+                        let req = client.post(&url).header("content-type", "application/json").body(b);
+                        async move { req.send().await.unwrap().bytes().await.unwrap() }
+                    }))
+                    .await
+                }
+            })
+            .collect();
+        use futures::StreamExt;
+        for _ in 0..7 {
+            nodes.next().await;
+        }
+        samples.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    Timing::of(samples).median
+}
+
+fn render(rows: &[Row], mode: &Mode) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} mode, {} runs per scenario, {} cores, {}",
+        if mode.smoke { "smoke" } else { "full" },
+        mode.runs,
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        cpu_model()
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(out, "| scenario | target | median ms | min–max ms | limit | ratio | req/node | peak RSS | note |");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        let limit = r.limit_ms.map(|l| format!("{l:.0} ms")).unwrap_or_else(|| "–".into());
+        let ratio = r.limit_ms.map(|l| format!("{:.2}", r.timing.median / l)).unwrap_or_else(|| "–".into());
+        let req = r.requests_per_node.map(|q| format!("{q:.1}")).unwrap_or_else(|| "–".into());
+        let rss = r.peak_rss_mib.map(|m| format!("{m:.1} MiB")).unwrap_or_else(|| "–".into());
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.1} | {:.1}–{:.1} | {limit} | {ratio} | {req} | {rss} | {} |",
+            r.scenario, r.target, r.timing.median, r.timing.min, r.timing.max, r.note
+        );
+    }
+    out
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_else(|| "unknown CPU".into())
+}
