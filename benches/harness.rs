@@ -44,8 +44,16 @@ impl Timing {
     fn of(mut samples: Vec<f64>) -> Self {
         samples.sort_by(f64::total_cmp);
         let n = samples.len();
-        let median = if n % 2 == 1 { samples[n / 2] } else { (samples[n / 2 - 1] + samples[n / 2]) / 2.0 };
-        Self { median, min: samples[0], max: samples[n - 1] }
+        let median = if n % 2 == 1 {
+            samples[n / 2]
+        } else {
+            (samples[n / 2 - 1] + samples[n / 2]) / 2.0
+        };
+        Self {
+            median,
+            min: samples[0],
+            max: samples[n - 1],
+        }
     }
 }
 
@@ -66,9 +74,23 @@ fn main() {
         rss_child(&args[i + 1..]);
         return;
     }
+    // Test runners list tests first (cargo-nextest): the smoke run is one test.
+    if args.iter().any(|a| a == "--list") {
+        if !args.iter().any(|a| a == "--ignored") {
+            println!("smoke: test");
+        }
+        return;
+    }
     let smoke = !args.iter().any(|a| a == "--bench") || args.iter().any(|a| a == "--smoke");
-    let mode = Mode { smoke, runs: if smoke { 2 } else { 15 } };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let mode = Mode {
+        smoke,
+        runs: if smoke { 2 } else { 15 },
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let rows = rt.block_on(run_all(&mode));
     let table = render(&rows, &mode);
     println!("{table}");
@@ -91,7 +113,9 @@ async fn run_all(mode: &Mode) -> Vec<Row> {
 
 /// `quorum-check --version`.
 fn version(mode: &Mode) -> Row {
-    let samples = (0..mode.runs * 2).map(|_| time_run(&["--version".to_string()], 0).0).collect();
+    let samples = (0..mode.runs * 2)
+        .map(|_| time_run(&["--version".to_string()], 0).0)
+        .collect();
     Row {
         scenario: "--version",
         target: "≤ 5 ms".into(),
@@ -183,7 +207,10 @@ async fn s3_s5(mode: &Mode, anvil: &std::path::Path) -> Vec<Row> {
         let samples: Vec<f64> = (0..runs).map(|_| time_run(&args, 0).0).collect();
         let per_node = (total_requests(&proxies) - before) as f64 / (runs * 10) as f64;
         let batches = n.div_ceil(100) as f64;
-        assert!(per_node <= batches + 1.0, "{scenario}: {per_node} requests per node for {batches} batches");
+        assert!(
+            per_node <= batches + 1.0,
+            "{scenario}: {per_node} requests per node for {batches} batches"
+        );
         let timing = Timing::of(samples);
         let rss = peak_rss(&args);
         let per_hash = timing.median / n as f64;
@@ -193,7 +220,10 @@ async fn s3_s5(mode: &Mode, anvil: &std::path::Path) -> Vec<Row> {
             (
                 "S3 10 nodes × 1,000 hashes",
                 "≤ 300 ms, ≤ 1.5 × floor, ≤ 11 req/node, ≤ 40 MiB".to_string(),
-                format!("floor (minimal client, same batches, straight to anvil): {floor:.1} ms → {:.2} × floor", timing.median / floor),
+                format!(
+                    "floor (minimal client, same batches, straight to anvil): {floor:.1} ms → {:.2} × floor",
+                    timing.median / floor
+                ),
             )
         } else {
             (
@@ -230,7 +260,12 @@ async fn s4(mode: &Mode, anvil: &std::path::Path) -> Row {
         }
     }
     // Majority of 100 is 51; 60 approve.
-    let args = check_args(&urls(&proxies), contract, &["--tx".into(), format!("{hash:#x}")], "majority");
+    let args = check_args(
+        &urls(&proxies),
+        contract,
+        &["--tx".into(), format!("{hash:#x}")],
+        "majority",
+    );
     let before = total_requests(&proxies);
     let samples = (0..mode.runs).map(|_| time_run(&args, 0).0).collect();
     let per_node = (total_requests(&proxies) - before) as f64 / (mode.runs * proxies.len()) as f64;
@@ -246,7 +281,13 @@ async fn s4(mode: &Mode, anvil: &std::path::Path) -> Row {
 }
 
 fn check_args(urls: &[String], contract: Address, tx: &[String], threshold: &str) -> Vec<String> {
-    let mut args = vec!["check".to_string(), "--abi".into(), ABI.into(), "--contract".into(), format!("{contract:#x}")];
+    let mut args = vec![
+        "check".to_string(),
+        "--abi".into(),
+        ABI.into(),
+        "--contract".into(),
+        format!("{contract:#x}"),
+    ];
     args.extend(["--threshold".into(), threshold.into(), "--format".into(), "json".into()]);
     for u in urls {
         args.extend(["--rpc".into(), u.clone()]);
@@ -274,9 +315,17 @@ fn time_run(args: &[String], expected: i32) -> (f64, i32) {
 /// Peak RSS (MiB) of one run, via `--rss-of`.
 fn peak_rss(args: &[String]) -> f64 {
     let me = std::env::current_exe().unwrap();
-    let out = Command::new(me).arg("--rss-of").arg(BIN).args(args).output().expect("rss child");
+    let out = Command::new(me)
+        .arg("--rss-of")
+        .arg(BIN)
+        .args(args)
+        .output()
+        .expect("rss child");
     let text = String::from_utf8_lossy(&out.stdout);
-    let kib: f64 = text.trim().parse().unwrap_or_else(|_| panic!("rss child said {text:?}"));
+    let kib: f64 = text
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("rss child said {text:?}"));
     kib / 1024.0
 }
 
@@ -328,8 +377,13 @@ async fn set_votes(url: &str, contract: Address, hashes: &[B256]) {
             .collect();
         let body = serde_json::to_vec(&batch).unwrap();
         let req = client.post(url).header("content-type", "application/json").body(body);
-        let resp: serde_json::Value = serde_json::from_slice(&req.send().await.unwrap().bytes().await.unwrap()).unwrap();
-        assert!(resp.as_array().is_some_and(|a| a.iter().all(|r| r.get("result").is_some())), "{resp}");
+        let resp: serde_json::Value =
+            serde_json::from_slice(&req.send().await.unwrap().bytes().await.unwrap()).unwrap();
+        assert!(
+            resp.as_array()
+                .is_some_and(|a| a.iter().all(|r| r.get("result").is_some())),
+            "{resp}"
+        );
     }
 }
 
@@ -390,13 +444,25 @@ fn render(rows: &[Row], mode: &Mode) -> String {
         cpu_model()
     );
     let _ = writeln!(out);
-    let _ = writeln!(out, "| scenario | target | median ms | min–max ms | limit | ratio | req/node | peak RSS | note |");
+    let _ = writeln!(
+        out,
+        "| scenario | target | median ms | min–max ms | limit | ratio | req/node | peak RSS | note |"
+    );
     let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         let limit = r.limit_ms.map(|l| format!("{l:.0} ms")).unwrap_or_else(|| "–".into());
-        let ratio = r.limit_ms.map(|l| format!("{:.2}", r.timing.median / l)).unwrap_or_else(|| "–".into());
-        let req = r.requests_per_node.map(|q| format!("{q:.1}")).unwrap_or_else(|| "–".into());
-        let rss = r.peak_rss_mib.map(|m| format!("{m:.1} MiB")).unwrap_or_else(|| "–".into());
+        let ratio = r
+            .limit_ms
+            .map(|l| format!("{:.2}", r.timing.median / l))
+            .unwrap_or_else(|| "–".into());
+        let req = r
+            .requests_per_node
+            .map(|q| format!("{q:.1}"))
+            .unwrap_or_else(|| "–".into());
+        let rss = r
+            .peak_rss_mib
+            .map(|m| format!("{m:.1} MiB"))
+            .unwrap_or_else(|| "–".into());
         let _ = writeln!(
             out,
             "| {} | {} | {:.1} | {:.1}–{:.1} | {limit} | {ratio} | {req} | {rss} | {} |",
@@ -409,6 +475,10 @@ fn render(rows: &[Row], mode: &Mode) -> String {
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into())
 }

@@ -65,13 +65,8 @@ impl fmt::Display for VoteValue {
 #[derive(Debug, thiserror::Error)]
 pub enum AbiError {
     #[error("cannot read ABI file {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error(
-        "ABI file {path} is not a JSON ABI array or an artifact with an \"abi\" field: {reason}"
-    )]
+    Read { path: String, source: std::io::Error },
+    #[error("ABI file {path} is not a JSON ABI array or an artifact with an \"abi\" field: {reason}")]
     Parse { path: String, reason: String },
     #[error("ABI file {path} has no function '{wanted}' (functions found: {found})")]
     Missing {
@@ -79,9 +74,7 @@ pub enum AbiError {
         wanted: String,
         found: String,
     },
-    #[error(
-        "function '{wanted}' in {path} is overloaded ({found}): pass the full signature with --function"
-    )]
+    #[error("function '{wanted}' in {path} is overloaded ({found}): pass the full signature with --function")]
     Ambiguous {
         path: String,
         wanted: String,
@@ -137,17 +130,12 @@ impl VoteFunction {
             path: path.into(),
             reason,
         };
-        let object =
-            serde_json::from_str::<ContractObject>(text).map_err(|e| parse_err(e.to_string()))?;
-        let abi = object
-            .abi
-            .ok_or_else(|| parse_err("no \"abi\" field".into()))?;
+        let object = serde_json::from_str::<ContractObject>(text).map_err(|e| parse_err(e.to_string()))?;
+        let abi = object.abi.ok_or_else(|| parse_err("no \"abi\" field".into()))?;
 
         let wanted_trim: String = wanted.chars().filter(|c| !c.is_whitespace()).collect();
         let candidates: Vec<&Function> = if wanted_trim.contains('(') {
-            abi.functions()
-                .filter(|f| f.signature() == wanted_trim)
-                .collect()
+            abi.functions().filter(|f| f.signature() == wanted_trim).collect()
         } else {
             abi.function(&wanted_trim)
                 .map(|v| v.iter().collect())
@@ -170,11 +158,7 @@ impl VoteFunction {
                 });
             }
             many => {
-                let found = many
-                    .iter()
-                    .map(|f| f.signature())
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let found = many.iter().map(|f| f.signature()).collect::<Vec<_>>().join(", ");
                 return Err(AbiError::Ambiguous {
                     path: path.into(),
                     wanted: wanted_trim,
@@ -207,11 +191,7 @@ impl VoteFunction {
             _ => return Err(shape_err()),
         };
         let errors = abi.errors().cloned().collect();
-        Ok(Self {
-            function,
-            kind,
-            errors,
-        })
+        Ok(Self { function, kind, errors })
     }
 
     /// What the function returns.
@@ -238,18 +218,12 @@ impl VoteFunction {
         if data.is_empty() {
             return Err(DecodeError::Empty);
         }
-        let word: [u8; 32] = data
-            .try_into()
-            .map_err(|_| DecodeError::Length(data.len()))?;
+        let word: [u8; 32] = data.try_into().map_err(|_| DecodeError::Length(data.len()))?;
         let value = U256::from_be_bytes(word);
         match self.kind {
-            VoteKind::Bool if value <= U256::from(1u8) => {
-                Ok(VoteValue::Bool(value == U256::from(1u8)))
-            }
+            VoteKind::Bool if value <= U256::from(1u8) => Ok(VoteValue::Bool(value == U256::from(1u8))),
             VoteKind::Bool => Err(DecodeError::NotBool),
-            VoteKind::Uint(bits) if bits == 256 || value.bit_len() <= bits => {
-                Ok(VoteValue::Uint(value))
-            }
+            VoteKind::Uint(bits) if bits == 256 || value.bit_len() <= bits => Ok(VoteValue::Uint(value)),
             VoteKind::Uint(bits) => Err(DecodeError::UintOverflow(bits)),
         }
     }
@@ -272,11 +246,7 @@ impl VoteFunction {
         }
         if data.len() >= 4 {
             let selector = &data[..4];
-            for error in self
-                .errors
-                .iter()
-                .filter(|e| e.selector().as_slice() == selector)
-            {
+            for error in self.errors.iter().filter(|e| e.selector().as_slice() == selector) {
                 if let Ok(args) = error.abi_decode_input(&data[4..]) {
                     let args: Vec<String> = args.iter().map(format_value).collect();
                     return format!("{}({})", error.name, args.join(", "));
@@ -284,10 +254,7 @@ impl VoteFunction {
             }
         }
         let shown = alloy::primitives::hex::encode_prefixed(&data[..data.len().min(36)]);
-        format!(
-            "unknown revert data {shown}{}",
-            if data.len() > 36 { "…" } else { "" }
-        )
+        format!("unknown revert data {shown}{}", if data.len() > 36 { "…" } else { "" })
     }
 }
 
@@ -296,11 +263,7 @@ fn parse_return_type(ty: &str) -> Option<VoteKind> {
         return Some(VoteKind::Bool);
     }
     let bits = ty.strip_prefix("uint")?;
-    let bits: usize = if bits.is_empty() {
-        256
-    } else {
-        bits.parse().ok()?
-    };
+    let bits: usize = if bits.is_empty() { 256 } else { bits.parse().ok()? };
     (bits.is_multiple_of(8) && (8..=256).contains(&bits)).then_some(VoteKind::Uint(bits))
 }
 
@@ -349,10 +312,7 @@ mod tests {
         let data = f.calldata(hash);
         assert_eq!(data.len(), 36);
         assert_eq!(&data[4..], hash.as_slice());
-        assert_eq!(
-            &data[..4],
-            &alloy::primitives::keccak256("vote(bytes32)")[..4]
-        );
+        assert_eq!(&data[..4], &alloy::primitives::keccak256("vote(bytes32)")[..4]);
     }
 
     #[test]
@@ -382,17 +342,8 @@ mod tests {
             VoteFunction::from_json(returns_string, "t", "vote"),
             Err(AbiError::Shape { .. })
         ));
-        for garbage in [
-            "",
-            "{",
-            "42",
-            r#"{"notabi": 1}"#,
-            r#"[{"type":"function"}]"#,
-        ] {
-            assert!(
-                VoteFunction::from_json(garbage, "g.json", "vote").is_err(),
-                "{garbage}"
-            );
+        for garbage in ["", "{", "42", r#"{"notabi": 1}"#, r#"[{"type":"function"}]"#] {
+            assert!(VoteFunction::from_json(garbage, "g.json", "vote").is_err(), "{garbage}");
         }
     }
 

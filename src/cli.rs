@@ -18,6 +18,16 @@ pub struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
+    /// Log line format on stderr.
+    #[arg(
+        long = "log-format",
+        value_enum,
+        env = "QUORUM_LOG_FORMAT",
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -30,6 +40,24 @@ pub enum Command {
     Devnet(DevnetArgs),
     /// Run the original script's scenario on a local 10-node fleet, then tear it down.
     Demo(DemoArgs),
+    /// Re-check every --interval until every transaction is confirmed or --deadline passes.
+    Watch(Box<WatchArgs>),
+    /// Health of each node: chain id, head block and age, client version, latency, contract code.
+    Nodes(Box<NodesArgs>),
+    /// Print a shell completion script (bash, zsh, fish, …) to stdout.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout.
+    Man,
+}
+
+/// Log line formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// Output formats of `check`.
@@ -37,10 +65,13 @@ pub enum Command {
 pub enum Format {
     Text,
     Json,
+    /// Prometheus text exposition format (node_exporter textfile collector).
+    Prometheus,
 }
 
+/// Where the nodes are and how to talk to them: shared by check, watch and nodes.
 #[derive(Debug, Args)]
-pub struct CheckArgs {
+pub struct EndpointArgs {
     /// JSON-RPC endpoint of a node (repeatable; env: comma-separated list).
     #[arg(
         long = "rpc",
@@ -55,17 +86,35 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE", env = "QUORUM_NODES")]
     pub nodes: Option<PathBuf>,
 
+    /// Expected chain id; a node on another chain is reported and not counted.
+    #[arg(long = "chain-id", value_name = "ID", env = "QUORUM_CHAIN_ID")]
+    pub chain_id: Option<u64>,
+
+    /// Time budget of each node, retries included (e.g. 500ms, 3s).
+    #[arg(long, value_name = "DURATION", env = "QUORUM_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Retries per node for transient failures (connection errors, 429, 5xx, rate limits).
+    #[arg(long, value_name = "N", env = "QUORUM_RETRIES", default_value_t = 2)]
+    pub retries: u32,
+
+    /// A node answer larger than this is cut off and reported as bad_response.
+    #[arg(long = "max-response-bytes", value_name = "BYTES", env = "QUORUM_MAX_RESPONSE_BYTES",
+          default_value_t = 16 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1024..))]
+    pub max_response_bytes: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub endpoints: EndpointArgs,
+
     /// Address of the voting contract.
     #[arg(long, value_name = "ADDRESS", env = "QUORUM_CONTRACT", value_parser = parse_address)]
     pub contract: Address,
 
     /// ABI of the voting contract: a JSON ABI array or a Foundry/Hardhat artifact.
-    #[arg(
-        long,
-        value_name = "PATH",
-        env = "QUORUM_ABI",
-        default_value = "abi/Voting.json"
-    )]
+    #[arg(long, value_name = "PATH", env = "QUORUM_ABI", default_value = "abi/Voting.json")]
     pub abi: PathBuf,
 
     /// The vote function: a name or a full signature such as vote(bytes32).
@@ -86,49 +135,23 @@ pub struct CheckArgs {
     pub tx_file: Option<PathBuf>,
 
     /// Yes-weight needed: N, majority, all, P% or A/B (shares round up).
-    #[arg(
-        long,
-        value_name = "THRESHOLD",
-        env = "QUORUM_THRESHOLD",
-        default_value = "majority"
-    )]
+    #[arg(long, value_name = "THRESHOLD", env = "QUORUM_THRESHOLD", default_value = "majority")]
     pub threshold: ThresholdSpec,
 
     /// Block to read votes at: latest, safe, finalized, pending, earliest, a number, or pinned
     /// (one block for all nodes: the highest that the threshold's weight of nodes has reached).
-    #[arg(
-        long,
-        value_name = "BLOCK",
-        env = "QUORUM_BLOCK",
-        default_value = "latest"
-    )]
+    #[arg(long, value_name = "BLOCK", env = "QUORUM_BLOCK", default_value = "latest")]
     pub block: BlockSpec,
 
-    /// Expected chain id; a node on another chain is reported and not counted.
-    #[arg(long = "chain-id", value_name = "ID", env = "QUORUM_CHAIN_ID")]
-    pub chain_id: Option<u64>,
-
-    /// Time budget of each node, retries included (e.g. 500ms, 3s).
-    #[arg(long, value_name = "DURATION", env = "QUORUM_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
-    pub timeout: Duration,
-
-    /// The whole run ends by then, whatever the nodes do [default: timeout + 1s].
+    /// The run ends by then, whatever the nodes do [default: timeout + 1s]. With watch: when
+    /// watching gives up [default: 10m].
     #[arg(long, value_name = "DURATION", env = "QUORUM_DEADLINE", value_parser = parse_duration)]
     pub deadline: Option<Duration>,
-
-    /// Retries per node for transient failures (connection errors, 429, 5xx, rate limits).
-    #[arg(long, value_name = "N", env = "QUORUM_RETRIES", default_value_t = 2)]
-    pub retries: u32,
 
     /// Calls per JSON-RPC batch request; longer hash lists are split into several batches.
     #[arg(long = "batch-size", value_name = "N", env = "QUORUM_BATCH_SIZE", default_value_t = 100,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub batch_size: u32,
-
-    /// A node answer larger than this is cut off and reported as bad_response.
-    #[arg(long = "max-response-bytes", value_name = "BYTES", env = "QUORUM_MAX_RESPONSE_BYTES",
-          default_value_t = 16 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1024..))]
-    pub max_response_bytes: u64,
 
     /// Wait for every node even after all verdicts are settled.
     #[arg(long = "wait-all")]
@@ -138,9 +161,48 @@ pub struct CheckArgs {
     #[arg(long, value_enum, env = "QUORUM_FORMAT", default_value = "text")]
     pub format: Format,
 
+    /// Write the output to FILE atomically (a temporary file renamed into place), not stdout.
+    #[arg(long, value_name = "FILE", env = "QUORUM_OUTPUT")]
+    pub output: Option<PathBuf>,
+
     /// Print only the verdict lines (text format).
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub check: CheckArgs,
+
+    /// Time between two rounds.
+    #[arg(long, value_name = "DURATION", env = "QUORUM_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub interval: Duration,
+}
+
+/// Output formats of `nodes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HealthFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct NodesArgs {
+    #[command(flatten)]
+    pub endpoints: EndpointArgs,
+
+    /// Also check that this contract has code on every node.
+    #[arg(long, value_name = "ADDRESS", env = "QUORUM_CONTRACT", value_parser = parse_address)]
+    pub contract: Option<Address>,
+
+    /// Weight the healthy nodes must hold (N, majority, all, P% or A/B); below it, exit 1.
+    #[arg(long, value_name = "THRESHOLD", env = "QUORUM_THRESHOLD", default_value = "majority")]
+    pub threshold: ThresholdSpec,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: HealthFormat,
 }
 
 #[derive(Debug, Args)]
@@ -185,10 +247,7 @@ pub struct DemoArgs {
 /// A 32-byte transaction hash: 64 hex digits, `0x` prefix optional.
 pub fn parse_tx_hash(s: &str) -> Result<B256, String> {
     let t = s.trim();
-    let hex = t
-        .strip_prefix("0x")
-        .or_else(|| t.strip_prefix("0X"))
-        .unwrap_or(t);
+    let hex = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t);
     if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(format!(
             "expected a 32-byte hash as 64 hex digits, got {} characters",
@@ -202,18 +261,14 @@ pub fn parse_tx_hash(s: &str) -> Result<B256, String> {
 /// address must carry a valid EIP-55 checksum, catching typos.
 pub fn parse_address(s: &str) -> Result<Address, String> {
     let t = s.trim();
-    let hex = t
-        .strip_prefix("0x")
-        .or_else(|| t.strip_prefix("0X"))
-        .unwrap_or(t);
+    let hex = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t);
     if hex.len() != 40 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(format!(
             "expected a 20-byte address as 40 hex digits, got {} characters",
             hex.chars().count()
         ));
     }
-    let mixed =
-        hex.bytes().any(|b| b.is_ascii_lowercase()) && hex.bytes().any(|b| b.is_ascii_uppercase());
+    let mixed = hex.bytes().any(|b| b.is_ascii_lowercase()) && hex.bytes().any(|b| b.is_ascii_uppercase());
     if mixed {
         return Address::parse_checksummed(format!("0x{hex}"), None)
             .map_err(|_| "mixed-case address with an invalid EIP-55 checksum".to_string());
@@ -225,12 +280,9 @@ pub fn parse_address(s: &str) -> Result<Address, String> {
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     let d = if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
-        t.parse::<u64>()
-            .map(Duration::from_secs)
-            .map_err(|e| e.to_string())?
+        t.parse::<u64>().map(Duration::from_secs).map_err(|e| e.to_string())?
     } else {
-        humantime::parse_duration(t)
-            .map_err(|e| format!("expected a duration such as 500ms or 3s ({e})"))?
+        humantime::parse_duration(t).map_err(|e| format!("expected a duration such as 500ms or 3s ({e})"))?
     };
     if d.is_zero() {
         return Err("duration must be greater than zero".into());
@@ -255,10 +307,7 @@ mod tests {
     fn hashes() {
         let h = "0x".to_string() + &"ab".repeat(32);
         assert_eq!(parse_tx_hash(&h).unwrap(), B256::repeat_byte(0xab));
-        assert_eq!(
-            parse_tx_hash(&"AB".repeat(32)).unwrap(),
-            B256::repeat_byte(0xab)
-        );
+        assert_eq!(parse_tx_hash(&"AB".repeat(32)).unwrap(), B256::repeat_byte(0xab));
         for bad in [
             "",
             "0x",

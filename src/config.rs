@@ -21,7 +21,7 @@ use serde::Deserialize;
 
 use crate::{
     abi::{VoteFunction, VoteKind},
-    cli::{CheckArgs, parse_address, parse_tx_hash},
+    cli::{CheckArgs, EndpointArgs, parse_address, parse_tx_hash},
     node_url::NodeUrl,
     threshold::{ThresholdSpec, printable},
 };
@@ -141,22 +141,8 @@ impl CheckConfig {
     /// Validates `args`. `prefer` says which node source wins when both are
     /// set (the one given on the command line beats one from the environment).
     pub fn from_args(args: &CheckArgs, prefer: Option<NodeSource>) -> anyhow::Result<Self> {
-        let nodes = match (&args.nodes, args.rpc.is_empty(), prefer) {
-            (Some(path), true, _) | (Some(path), false, Some(NodeSource::NodesFile)) => {
-                load_nodes_file(path)?
-            }
-            (None, false, _) | (Some(_), false, Some(NodeSource::Rpc)) => {
-                nodes_from_urls(&args.rpc)?
-            }
-            (Some(_), false, None) => {
-                bail!(
-                    "both --rpc/QUORUM_RPC_URLS and --nodes/QUORUM_NODES are set: use one of them"
-                )
-            }
-            (None, true, _) => bail!(
-                "no nodes configured: pass --rpc URL (repeatable), set QUORUM_RPC_URLS, or pass --nodes FILE"
-            ),
-        };
+        let nodes = resolve_nodes(&args.endpoints, prefer)?;
+        let endpoints = &args.endpoints;
 
         let function = VoteFunction::load(&args.abi, &args.function)?;
         let mut txs = args.tx.clone();
@@ -166,18 +152,14 @@ impl CheckConfig {
         let mut seen = HashSet::new();
         txs.retain(|h| seen.insert(*h));
         if txs.is_empty() {
-            bail!(
-                "no transaction hash given: pass --tx HASH, set QUORUM_TX, or pass --tx-file PATH"
-            );
+            bail!("no transaction hash given: pass --tx HASH, set QUORUM_TX, or pass --tx-file PATH");
         }
 
         let total_weight: u128 = nodes.iter().map(|n| u128::from(n.weight)).sum();
         let uint_votes = matches!(function.kind(), VoteKind::Uint(_));
         let threshold = args.threshold.resolve(total_weight, uint_votes)?;
 
-        let deadline = args
-            .deadline
-            .unwrap_or(args.timeout + Duration::from_secs(1));
+        let deadline = args.deadline.unwrap_or(endpoints.timeout + Duration::from_secs(1));
         Ok(Self {
             nodes,
             contract: args.contract,
@@ -187,16 +169,32 @@ impl CheckConfig {
             threshold,
             total_weight,
             block: args.block,
-            chain_id: args.chain_id,
+            chain_id: endpoints.chain_id,
             limits: Limits {
-                timeout: args.timeout,
+                timeout: endpoints.timeout,
                 deadline,
-                retries: args.retries,
+                retries: endpoints.retries,
                 batch_size: args.batch_size as usize,
-                max_response_bytes: args.max_response_bytes,
+                max_response_bytes: endpoints.max_response_bytes,
             },
             wait_all: args.wait_all,
         })
+    }
+}
+
+/// The configured nodes: from `--rpc` or the nodes file. `prefer` says which
+/// source wins when both are set (the one given on the command line beats
+/// one from the environment).
+pub fn resolve_nodes(args: &EndpointArgs, prefer: Option<NodeSource>) -> anyhow::Result<Vec<Node>> {
+    match (&args.nodes, args.rpc.is_empty(), prefer) {
+        (Some(path), true, _) | (Some(path), false, Some(NodeSource::NodesFile)) => load_nodes_file(path),
+        (None, false, _) | (Some(_), false, Some(NodeSource::Rpc)) => nodes_from_urls(&args.rpc),
+        (Some(_), false, None) => {
+            bail!("both --rpc/QUORUM_RPC_URLS and --nodes/QUORUM_NODES are set: use one of them")
+        }
+        (None, true, _) => {
+            bail!("no nodes configured: pass --rpc URL (repeatable), set QUORUM_RPC_URLS, or pass --nodes FILE")
+        }
     }
 }
 
@@ -206,8 +204,7 @@ pub fn nodes_from_urls(urls: &[String]) -> anyhow::Result<Vec<Node>> {
         .filter(|u| !u.trim().is_empty())
         .enumerate()
         .map(|(index, raw)| {
-            let url = NodeUrl::parse(raw)
-                .with_context(|| format!("RPC URL #{} is unusable", index + 1))?;
+            let url = NodeUrl::parse(raw).with_context(|| format!("RPC URL #{} is unusable", index + 1))?;
             Ok(Node {
                 index,
                 name: None,
@@ -238,8 +235,7 @@ struct NodeEntry {
 /// Parses a nodes file (TOML, `[[node]]` entries).
 pub fn load_nodes_file(path: &Path) -> anyhow::Result<Vec<Node>> {
     let shown = path.display();
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read nodes file {shown}"))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read nodes file {shown}"))?;
     parse_nodes_toml(&text).with_context(|| format!("nodes file {shown}"))
 }
 
@@ -248,9 +244,7 @@ pub fn parse_nodes_toml(text: &str) -> anyhow::Result<Vec<Node>> {
     // toml's own error display quotes the offending source line, which may be a
     // URL with its key: report only the position and the message.
     let file: NodesFile = toml::from_str(text).map_err(|e| {
-        let line = e
-            .span()
-            .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
         match line {
             Some(line) => anyhow::anyhow!("invalid TOML at line {line}: {}", e.message().trim()),
             None => anyhow::anyhow!("invalid TOML: {}", e.message().trim()),
@@ -268,8 +262,7 @@ pub fn parse_nodes_toml(text: &str) -> anyhow::Result<Vec<Node>> {
                 Some(name) => format!("node #{} ({})", index + 1, printable(name)),
                 None => format!("node #{}", index + 1),
             };
-            let url =
-                NodeUrl::parse(&entry.url).with_context(|| format!("{which}: invalid url"))?;
+            let url = NodeUrl::parse(&entry.url).with_context(|| format!("{which}: invalid url"))?;
             let weight = entry.weight.unwrap_or(1);
             if weight == 0 {
                 bail!("{which}: weight must be at least 1");
@@ -310,8 +303,7 @@ pub fn load_tx_file(path: &PathBuf) -> anyhow::Result<Vec<B256>> {
         (s, "stdin".to_string())
     } else {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read tx file {shown}"))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read tx file {shown}"))?;
         (text, shown)
     };
     parse_tx_lines(&text, &shown)
@@ -374,10 +366,7 @@ mod tests {
             ("[[node]]\nurl='http://x/SECRETKEY'\nweight=0\n", "weight"),
             ("[[node]]\nurl='http://x/SECRETKEY'\nweight=-1\n", "line 3"),
             ("[[node]]\nurl='http://x/SECRETKEY'\nfrom='0x12'\n", "from"),
-            (
-                "[[node]]\nurl='http://x/SECRETKEY'\ncolour='red'\n",
-                "colour",
-            ),
+            ("[[node]]\nurl='http://x/SECRETKEY'\ncolour='red'\n", "colour"),
             ("[[node]]\nurl='http://x/SECRETKEY' junk\n", "line 2"),
             (
                 "[[node]]\nname='a'\nurl='http://x/1'\n[[node]]\nname='a'\nurl='http://y/2'\n",
@@ -394,21 +383,11 @@ mod tests {
 
     #[test]
     fn tx_lines_skip_comments_and_name_bad_lines() {
-        let good = format!(
-            "# hashes\n\n0x{} # first\n{}\n",
-            "11".repeat(32),
-            "22".repeat(32)
-        );
+        let good = format!("# hashes\n\n0x{} # first\n{}\n", "11".repeat(32), "22".repeat(32));
         let hashes = parse_tx_lines(&good, "t.txt").unwrap();
-        assert_eq!(
-            hashes,
-            vec![B256::repeat_byte(0x11), B256::repeat_byte(0x22)]
-        );
+        assert_eq!(hashes, vec![B256::repeat_byte(0x11), B256::repeat_byte(0x22)]);
         let err = parse_tx_lines("0x1234\n", "t.txt").unwrap_err().to_string();
-        assert!(
-            err.contains("line 1 of t.txt") && err.contains("0x1234"),
-            "{err}"
-        );
+        assert!(err.contains("line 1 of t.txt") && err.contains("0x1234"), "{err}");
     }
 
     #[test]

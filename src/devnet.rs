@@ -93,14 +93,10 @@ impl Fleet {
             match task.await {
                 Ok(Ok(node)) => nodes.push(node),
                 Ok(Err(e)) => {
-                    first_error.get_or_insert_with(|| {
-                        anyhow::anyhow!("anvil node {} failed to start: {e}", i + 1)
-                    });
+                    first_error.get_or_insert_with(|| anyhow::anyhow!("anvil node {} failed to start: {e}", i + 1));
                 }
                 Err(e) => {
-                    first_error.get_or_insert_with(|| {
-                        anyhow::anyhow!("anvil node {} failed to start: {e}", i + 1)
-                    });
+                    first_error.get_or_insert_with(|| anyhow::anyhow!("anvil node {} failed to start: {e}", i + 1));
                 }
             }
         }
@@ -157,8 +153,7 @@ impl Fleet {
 
     /// Deploys `contract` from the first account of node `i`; returns its address.
     pub async fn deploy(&self, i: usize, contract: Contract) -> anyhow::Result<Address> {
-        let code =
-            hex::decode(contract.bytecode().trim()).context("contract bytecode is not hex")?;
+        let code = hex::decode(contract.bytecode().trim()).context("contract bytecode is not hex")?;
         let tx = TransactionRequest::default()
             .from(self.accounts(i)[0])
             .with_deploy_code(Bytes::from(code));
@@ -169,9 +164,7 @@ impl Fleet {
     /// Deploys `contract` on every node from the same account and nonce, so it
     /// has the same address everywhere (as a real multi-node setup would).
     pub async fn deploy_all(&self, contract: Contract) -> anyhow::Result<Address> {
-        let addresses =
-            futures::future::try_join_all((0..self.len()).map(|i| self.deploy(i, contract)))
-                .await?;
+        let addresses = futures::future::try_join_all((0..self.len()).map(|i| self.deploy(i, contract))).await?;
         let first = addresses[0];
         if addresses.iter().any(|a| *a != first) {
             bail!("the contract landed at different addresses on different nodes");
@@ -180,40 +173,19 @@ impl Fleet {
     }
 
     /// `Voting.castVote(tx, approve)` on node `i`.
-    pub async fn cast_vote(
-        &self,
-        i: usize,
-        contract: Address,
-        tx: B256,
-        approve: bool,
-    ) -> anyhow::Result<()> {
-        let data = VotingContract::castVoteCall {
-            txHash: tx,
-            approve,
-        }
-        .abi_encode();
+    pub async fn cast_vote(&self, i: usize, contract: Address, tx: B256, approve: bool) -> anyhow::Result<()> {
+        let data = VotingContract::castVoteCall { txHash: tx, approve }.abi_encode();
         self.call(i, self.accounts(i)[0], contract, data).await
     }
 
     /// `WeightedVoting.castVote(tx, weight)` on node `i`.
-    pub async fn cast_weight(
-        &self,
-        i: usize,
-        contract: Address,
-        tx: B256,
-        weight: U256,
-    ) -> anyhow::Result<()> {
+    pub async fn cast_weight(&self, i: usize, contract: Address, tx: B256, weight: U256) -> anyhow::Result<()> {
         let data = WeightedVotingContract::castVoteCall { txHash: tx, weight }.abi_encode();
         self.call(i, self.accounts(i)[0], contract, data).await
     }
 
     /// `VoterRegistry.addVoter(voter)` on node `i`, from its admin (first account).
-    pub async fn add_voter(
-        &self,
-        i: usize,
-        registry: Address,
-        voter: Address,
-    ) -> anyhow::Result<()> {
+    pub async fn add_voter(&self, i: usize, registry: Address, voter: Address) -> anyhow::Result<()> {
         let data = VoterRegistryContract::addVoterCall { voter }.abi_encode();
         self.call(i, self.accounts(i)[0], registry, data).await
     }
@@ -227,29 +199,18 @@ impl Fleet {
         tx: B256,
         approve: bool,
     ) -> anyhow::Result<()> {
-        let data = VoterRegistryContract::castVoteCall {
-            txHash: tx,
-            approve,
-        }
-        .abi_encode();
+        let data = VoterRegistryContract::castVoteCall { txHash: tx, approve }.abi_encode();
         self.call(i, voter, registry, data).await
     }
 
     /// Casts `approvals[i]` on node `i` for every hash in `txs`.
-    pub async fn cast_votes(
-        &self,
-        contract: Address,
-        txs: &[B256],
-        approvals: &[bool],
-    ) -> anyhow::Result<()> {
-        futures::future::try_join_all(approvals.iter().enumerate().map(
-            |(i, approve)| async move {
-                for tx in txs {
-                    self.cast_vote(i, contract, *tx, *approve).await?;
-                }
-                anyhow::Ok(())
-            },
-        ))
+    pub async fn cast_votes(&self, contract: Address, txs: &[B256], approvals: &[bool]) -> anyhow::Result<()> {
+        futures::future::try_join_all(approvals.iter().enumerate().map(|(i, approve)| async move {
+            for tx in txs {
+                self.cast_vote(i, contract, *tx, *approve).await?;
+            }
+            anyhow::Ok(())
+        }))
         .await?;
         Ok(())
     }
@@ -257,10 +218,7 @@ impl Fleet {
     /// Replaces the code at `address` on node `i` (anvil_setCode).
     pub async fn set_code(&self, i: usize, address: Address, code: &[u8]) -> anyhow::Result<()> {
         self.providers[i]
-            .raw_request::<_, serde_json::Value>(
-                "anvil_setCode".into(),
-                (address, Bytes::copy_from_slice(code)),
-            )
+            .raw_request::<_, serde_json::Value>("anvil_setCode".into(), (address, Bytes::copy_from_slice(code)))
             .await?;
         Ok(())
     }
@@ -273,13 +231,7 @@ impl Fleet {
         Ok(())
     }
 
-    async fn call(
-        &self,
-        i: usize,
-        from: Address,
-        to: Address,
-        data: Vec<u8>,
-    ) -> anyhow::Result<()> {
+    async fn call(&self, i: usize, from: Address, to: Address, data: Vec<u8>) -> anyhow::Result<()> {
         let tx = TransactionRequest::default()
             .from(from)
             .to(to)
@@ -315,10 +267,7 @@ pub fn find_anvil(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
         if path.is_file() {
             return Ok(path.to_path_buf());
         }
-        bail!(
-            "anvil not found at {} (from --anvil or ANVIL_BIN)",
-            path.display()
-        );
+        bail!("anvil not found at {} (from --anvil or ANVIL_BIN)", path.display());
     }
     if let Some(paths) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&paths) {

@@ -47,11 +47,7 @@ struct BatchAnswers {
 }
 
 /// Runs the check; `interrupt` resolving ends it early (Ctrl-C, SIGTERM).
-pub async fn run(
-    config: &CheckConfig,
-    client: &RpcClient,
-    interrupt: impl Future<Output = ()>,
-) -> CheckReport {
+pub async fn run(config: &CheckConfig, client: &RpcClient, interrupt: impl Future<Output = ()>) -> CheckReport {
     let start = Instant::now();
     let node_deadline = start + config.limits.timeout;
     let run_deadline = start + config.limits.deadline;
@@ -63,8 +59,7 @@ pub async fn run(
         .iter()
         .map(|_| Tally::new(config.threshold, config.total_weight, uint_votes))
         .collect();
-    let mut answers: Vec<Vec<Option<Answer>>> =
-        config.txs.iter().map(|_| vec![None; n_nodes]).collect();
+    let mut answers: Vec<Vec<Option<Answer>>> = config.txs.iter().map(|_| vec![None; n_nodes]).collect();
     tokio::pin!(interrupt);
 
     // With --block pinned, a first round trip fixes one block for everyone.
@@ -109,13 +104,7 @@ pub async fn run(
         deadline: node_deadline,
     };
     let round = &round;
-    let calldata: Arc<Vec<Bytes>> = Arc::new(
-        config
-            .txs
-            .iter()
-            .map(|h| config.function.calldata(*h))
-            .collect(),
-    );
+    let calldata: Arc<Vec<Bytes>> = Arc::new(config.txs.iter().map(|h| config.function.calldata(*h)).collect());
     let mut batches = FuturesUnordered::new();
     for node in config
         .nodes
@@ -188,14 +177,7 @@ pub async fn run(
                 .collect()
         })
         .collect();
-    report::build(
-        config,
-        answers,
-        &tallies,
-        start.elapsed(),
-        interrupted,
-        pinned_block,
-    )
+    report::build(config, answers, &tallies, start.elapsed(), interrupted, pinned_block)
 }
 
 /// The outcome of the `--block pinned` round trip.
@@ -210,13 +192,7 @@ struct Pin {
 /// `needed` weight have reached. Once heads covering `needed` are in, slower
 /// nodes get a grace period as long as the wait so far (at least 20 ms);
 /// nodes still silent after it are read at the pinned block all the same.
-async fn pin_block(
-    config: &CheckConfig,
-    client: &RpcClient,
-    needed: u128,
-    start: Instant,
-    deadline: Instant,
-) -> Pin {
+async fn pin_block(config: &CheckConfig, client: &RpcClient, needed: u128, start: Instant, deadline: Instant) -> Pin {
     let mut early: Vec<Option<Answer>> = vec![None; config.nodes.len()];
     // (head, weight, node, latency) of every node that reported its head.
     let mut heads: Vec<(u64, u64, usize, Duration)> = Vec::new();
@@ -228,24 +204,21 @@ async fn pin_block(
                 method: "eth_blockNumber",
                 params: json!([]),
             };
-            let outcome = client
-                .batch(&node.url, std::slice::from_ref(&call), deadline)
-                .await;
-            let head =
-                outcome
-                    .results
-                    .map_err(failure_status)
-                    .and_then(|mut r| match r.remove(0) {
-                        Ok(raw) => serde_json::from_str::<U64>(raw.get())
-                            .map(|h| h.to::<u64>())
-                            .map_err(|_| NodeStatus::BadResponse {
-                                reason: "eth_blockNumber result is not a quantity".into(),
-                            }),
-                        Err(e) => Err(NodeStatus::RpcError {
-                            code: e.code,
-                            message: clean(&e.message),
+            let outcome = client.batch(&node.url, std::slice::from_ref(&call), deadline).await;
+            let head = outcome
+                .results
+                .map_err(failure_status)
+                .and_then(|mut r| match r.remove(0) {
+                    Ok(raw) => serde_json::from_str::<U64>(raw.get())
+                        .map(|h| h.to::<u64>())
+                        .map_err(|_| NodeStatus::BadResponse {
+                            reason: "eth_blockNumber result is not a quantity".into(),
                         }),
-                    });
+                    Err(e) => Err(NodeStatus::RpcError {
+                        code: e.code,
+                        message: clean(&e.message),
+                    }),
+                });
             (node.index, head, outcome.attempts, start.elapsed())
         })
         .collect();
@@ -345,16 +318,11 @@ async fn ask(round: &Round<'_>, node: &Node, calldata: &[Bytes], first_tx: usize
             fail_all(failure_status(failure))
         }
         Ok(mut results) => {
-            let chain_check = config
-                .chain_id
-                .map(|expected| (expected, results.remove(0)));
+            let chain_check = config.chain_id.map(|expected| (expected, results.remove(0)));
             match chain_check.map(|(expected, r)| check_chain(expected, r)) {
                 Some(Err(status)) => fail_all(status),
                 _ => {
-                    let mut statuses: Vec<_> = results
-                        .into_iter()
-                        .map(|r| vote_status(config, r))
-                        .collect();
+                    let mut statuses: Vec<_> = results.into_iter().map(|r| vote_status(config, r)).collect();
                     // An empty result means no code, or no such function: ask which.
                     if statuses.iter().any(|(s, _)| *s == NodeStatus::NoContract) {
                         let code = client
@@ -370,23 +338,17 @@ async fn ask(round: &Round<'_>, node: &Node, calldata: &[Bytes], first_tx: usize
                         attempts += code.attempts;
                         let has_code = match code.results {
                             Ok(mut r) => match r.remove(0) {
-                                Ok(raw) => serde_json::from_str::<Bytes>(raw.get())
-                                    .ok()
-                                    .map(|b| !b.is_empty()),
+                                Ok(raw) => serde_json::from_str::<Bytes>(raw.get()).ok().map(|b| !b.is_empty()),
                                 Err(_) => None,
                             },
                             Err(_) => None,
                         };
-                        for (status, _) in statuses
-                            .iter_mut()
-                            .filter(|(s, _)| *s == NodeStatus::NoContract)
-                        {
+                        for (status, _) in statuses.iter_mut().filter(|(s, _)| *s == NodeStatus::NoContract) {
                             *status = match has_code {
                                 Some(false) => NodeStatus::NoContract,
                                 Some(true) => NodeStatus::NoFunction,
                                 None => NodeStatus::BadResponse {
-                                    reason: "empty result, and eth_getCode gave no usable answer"
-                                        .into(),
+                                    reason: "empty result, and eth_getCode gave no usable answer".into(),
                                 },
                             };
                         }
@@ -405,7 +367,7 @@ async fn ask(round: &Round<'_>, node: &Node, calldata: &[Bytes], first_tx: usize
     }
 }
 
-fn failure_status(failure: NodeFailure) -> NodeStatus {
+pub(crate) fn failure_status(failure: NodeFailure) -> NodeStatus {
     match failure {
         NodeFailure::Timeout => NodeStatus::Timeout,
         NodeFailure::Connect(message) => NodeStatus::ConnectError { message },
@@ -431,10 +393,7 @@ fn check_chain(expected: u64, result: CallResult) -> Result<(), NodeStatus> {
     }
 }
 
-fn vote_status(
-    config: &CheckConfig,
-    result: CallResult,
-) -> (NodeStatus, Option<crate::abi::VoteValue>) {
+fn vote_status(config: &CheckConfig, result: CallResult) -> (NodeStatus, Option<crate::abi::VoteValue>) {
     match result {
         Ok(raw) => decode_result(config, &raw),
         Err(e) if e.code == 3 || e.message.to_ascii_lowercase().contains("revert") => {
@@ -460,10 +419,7 @@ fn vote_status(
     }
 }
 
-fn decode_result(
-    config: &CheckConfig,
-    raw: &RawValue,
-) -> (NodeStatus, Option<crate::abi::VoteValue>) {
+fn decode_result(config: &CheckConfig, raw: &RawValue) -> (NodeStatus, Option<crate::abi::VoteValue>) {
     let bad = |reason: String| (NodeStatus::BadResponse { reason }, None);
     let Ok(data) = serde_json::from_str::<Bytes>(raw.get()) else {
         return bad("eth_call result is not hex data".into());

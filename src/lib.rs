@@ -14,8 +14,10 @@ pub mod cmd;
 pub mod config;
 pub mod devnet;
 pub mod fanout;
+pub mod health;
 pub mod logging;
 pub mod node_url;
+pub mod output;
 pub mod render;
 pub mod report;
 pub mod rpc;
@@ -37,7 +39,11 @@ pub const EXIT_USAGE: u8 = 2;
 pub fn parse_cli() -> Result<(Cli, Option<NodeSource>), clap::Error> {
     let matches = Cli::command().try_get_matches()?;
     // A node source given on the command line beats one from the environment.
-    let prefer = matches.subcommand_matches("check").and_then(|m| {
+    let prefer = matches.subcommand().and_then(|(_, m)| {
+        let known = |id: &str| m.ids().any(|i| i.as_str() == id);
+        if !known("rpc") || !known("nodes") {
+            return None;
+        }
         let from_cli = |id: &str| m.value_source(id) == Some(ValueSource::CommandLine);
         match (from_cli("rpc"), from_cli("nodes")) {
             (true, false) => Some(NodeSource::Rpc),
@@ -54,6 +60,17 @@ pub async fn run(cli: Cli, prefer: Option<NodeSource>) -> anyhow::Result<u8> {
         Command::Check(args) => cmd::check::run(args, prefer).await,
         Command::Devnet(args) => cmd::devnet::run(args).await,
         Command::Demo(args) => cmd::demo::run(args).await,
+        Command::Watch(args) => cmd::watch::run(args, prefer).await,
+        Command::Nodes(args) => cmd::nodes::run(args, prefer).await,
+        Command::Completions { shell } => {
+            let mut command = Cli::command();
+            clap_complete::generate(*shell, &mut command, "quorum-check", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(0)
+        }
     }
 }
 
@@ -68,9 +85,7 @@ pub fn cli_error(e: clap::Error) -> std::process::ExitCode {
     use clap::error::ErrorKind;
     if matches!(
         e.kind(),
-        ErrorKind::DisplayHelp
-            | ErrorKind::DisplayVersion
-            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
     ) {
         let code = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
             EXIT_USAGE

@@ -6,13 +6,13 @@
 use std::io::IsTerminal;
 
 use tracing::Level;
-use tracing_subscriber::{
-    EnvFilter, filter::filter_fn, layer::SubscriberExt, util::SubscriberInitExt,
-};
+
+use crate::cli::LogFormat;
+use tracing_subscriber::{EnvFilter, filter::filter_fn, layer::SubscriberExt, util::SubscriberInitExt};
 
 /// Installs the subscriber: `-v` info, `-vv` debug, `-vvv` trace; `RUST_LOG`
-/// overrides the level.
-pub fn init(verbose: u8) {
+/// overrides the level; `format` picks text or JSON lines.
+pub fn init(verbose: u8, format: LogFormat) {
     let default = match verbose {
         0 => "warn",
         1 => "info",
@@ -20,16 +20,16 @@ pub fn init(verbose: u8) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let own_or_warn =
-        filter_fn(|meta| meta.target().starts_with("quorum_check") || *meta.level() <= Level::WARN);
-    let _ = tracing_subscriber::registry()
-        .with(filter)
-        .with(own_or_warn)
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_ansi(std::io::stderr().is_terminal())
-                .with_target(false),
-        )
-        .try_init();
+    let own_or_warn = filter_fn(|meta| meta.target().starts_with("quorum_check") || *meta.level() <= Level::WARN);
+    let registry = tracing_subscriber::registry().with(filter).with(own_or_warn);
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Text => registry
+            .with(layer.with_ansi(std::io::stderr().is_terminal()))
+            .try_init(),
+        // One JSON object per line, for log shippers.
+        LogFormat::Json => registry.with(layer.json().with_ansi(false)).try_init(),
+    };
 }

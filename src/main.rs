@@ -27,11 +27,8 @@ fn main() -> ExitCode {
         Ok(parsed) => parsed,
         Err(e) => return quorum_check::cli_error(e),
     };
-    logging::init(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    logging::init(cli.verbose, cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("quorum-check: error: cannot start the async runtime: {e}");

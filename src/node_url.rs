@@ -86,11 +86,7 @@ mod tests {
             format!("https://user:{SECRET}@eth.example.com:8443/rpc"),
         ] {
             let url = NodeUrl::parse(&raw).unwrap();
-            for shown in [
-                url.to_string(),
-                format!("{url:?}"),
-                url.redacted().to_string(),
-            ] {
+            for shown in [url.to_string(), format!("{url:?}"), url.redacted().to_string()] {
                 assert!(!shown.contains(SECRET), "{shown}");
                 assert!(shown.contains("eth.example.com"), "{shown}");
             }

@@ -79,14 +79,10 @@ impl NodeStatus {
             Self::RpcError { code, message } => Some(format!("{code}: {message}")),
             Self::Reverted { reason } => Some(reason.clone()),
             Self::NoContract => Some("no code at the contract address".into()),
-            Self::NoFunction => {
-                Some("contract has code but returned no data for the function".into())
-            }
+            Self::NoFunction => Some("contract has code but returned no data for the function".into()),
             Self::BadResponse { reason } => Some(reason.clone()),
             Self::WrongChain { chain_id } => Some(format!("chain id {chain_id}")),
-            Self::Lagging { head, lag } => {
-                Some(format!("head {head}, {lag} blocks behind the pinned block"))
-            }
+            Self::Lagging { head, lag } => Some(format!("head {head}, {lag} blocks behind the pinned block")),
         }
     }
 }
@@ -236,8 +232,7 @@ pub fn build(
                 Verdict::Rejected => summary.rejected += 1,
                 Verdict::Inconclusive => summary.inconclusive += 1,
             }
-            let reason =
-                (verdict == Verdict::Inconclusive).then(|| inconclusive_reason(&answers, tally));
+            let reason = (verdict == Verdict::Inconclusive).then(|| inconclusive_reason(&answers, tally));
             let nodes = config
                 .nodes
                 .iter()
@@ -254,9 +249,7 @@ pub fn build(
                         .unwrap_or(0)
                         .to_string(),
                     status: answer.status,
-                    latency_ms: answer
-                        .latency
-                        .map(|d| (d.as_secs_f64() * 1e4).round() / 10.0),
+                    latency_ms: answer.latency.map(|d| (d.as_secs_f64() * 1e4).round() / 10.0),
                     attempts: answer.attempts,
                 })
                 .collect();

@@ -110,8 +110,7 @@ impl RpcClient {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let attempt =
-                tokio::time::timeout_at(deadline, self.attempt(url, body.clone(), calls.len()));
+            let attempt = tokio::time::timeout_at(deadline, self.attempt(url, body.clone(), calls.len()));
             let (failure, retry_after) = match attempt.await {
                 Err(_) => {
                     return BatchOutcome {
@@ -251,10 +250,7 @@ pub fn decode_batch(body: &[u8], expected: usize) -> Result<Vec<CallResult>, Nod
         let index = match response.id {
             Id::Number(n) if (n as usize) < expected && n <= usize::MAX as u64 => n as usize,
             other => {
-                return Err(bad(format!(
-                    "answer with unexpected id {}",
-                    clean(&other.to_string())
-                )));
+                return Err(bad(format!("answer with unexpected id {}", clean(&other.to_string()))));
             }
         };
         if slots[index].is_some() {
@@ -267,9 +263,7 @@ pub fn decode_batch(body: &[u8], expected: usize) -> Result<Vec<CallResult>, Nod
     }
     let missing = slots.iter().filter(|s| s.is_none()).count();
     if missing > 0 {
-        return Err(bad(format!(
-            "batch answer is missing {missing} of {expected} calls"
-        )));
+        return Err(bad(format!("batch answer is missing {missing} of {expected} calls")));
     }
     Ok(slots.into_iter().flatten().collect())
 }
@@ -343,9 +337,18 @@ mod tests {
     fn rejects_missing_duplicate_and_unknown_ids() {
         let cases: [(&[u8], &str); 5] = [
             (br#"[{"jsonrpc":"2.0","id":0,"result":"0x01"}]"#, "missing 1 of 2"),
-            (br#"[{"jsonrpc":"2.0","id":0,"result":"0x01"},{"jsonrpc":"2.0","id":0,"result":"0x01"}]"#, "two answers"),
-            (br#"[{"jsonrpc":"2.0","id":0,"result":"0x01"},{"jsonrpc":"2.0","id":7,"result":"0x01"}]"#, "unexpected id 7"),
-            (br#"[{"jsonrpc":"2.0","id":"0","result":"0x01"},{"jsonrpc":"2.0","id":1,"result":"0x01"}]"#, "unexpected id"),
+            (
+                br#"[{"jsonrpc":"2.0","id":0,"result":"0x01"},{"jsonrpc":"2.0","id":0,"result":"0x01"}]"#,
+                "two answers",
+            ),
+            (
+                br#"[{"jsonrpc":"2.0","id":0,"result":"0x01"},{"jsonrpc":"2.0","id":7,"result":"0x01"}]"#,
+                "unexpected id 7",
+            ),
+            (
+                br#"[{"jsonrpc":"2.0","id":"0","result":"0x01"},{"jsonrpc":"2.0","id":1,"result":"0x01"}]"#,
+                "unexpected id",
+            ),
             (br#"{"jsonrpc":"2.0","id":0,"result":"0x01"}"#, "single result"),
         ];
         for (body, expected) in cases {
@@ -376,8 +379,7 @@ mod tests {
 
     #[test]
     fn a_single_error_object_fails_the_batch() {
-        let body =
-            br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32005,"message":"rate limited"}}"#;
+        let body = br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32005,"message":"rate limited"}}"#;
         let err = decode_batch(body, 3).unwrap_err();
         assert_eq!(
             err,
@@ -410,9 +412,7 @@ mod tests {
         for attempt in 1..20 {
             let d = backoff(attempt);
             assert!(d <= BACKOFF_CAP);
-            assert!(
-                d >= (BACKOFF_BASE.saturating_mul(1 << (attempt - 1).min(10))).min(BACKOFF_CAP) / 2
-            );
+            assert!(d >= (BACKOFF_BASE.saturating_mul(1 << (attempt - 1).min(10))).min(BACKOFF_CAP) / 2);
         }
     }
 

@@ -179,11 +179,7 @@ mod tests {
             assert_eq!(t.settled(), None);
         }
         t.record_vote(1, VoteValue::Bool(false));
-        assert_eq!(
-            t.settled(),
-            Some(Verdict::Rejected),
-            "4 no of 10: at most 6 yes < 7"
-        );
+        assert_eq!(t.settled(), Some(Verdict::Rejected), "4 no of 10: at most 6 yes < 7");
     }
 
     #[test]

@@ -22,18 +22,10 @@ pub enum ThresholdSpec {
 /// Why a threshold cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ThresholdError {
-    #[error(
-        "invalid threshold '{0}': expected N, majority, all, P% (0 < P <= 100) or A/B (0 < A <= B)"
-    )]
+    #[error("invalid threshold '{0}': expected N, majority, all, P% (0 < P <= 100) or A/B (0 < A <= B)")]
     Syntax(String),
-    #[error(
-        "threshold {spec} resolves to {value}, outside 1..={total} (the total weight of the nodes)"
-    )]
-    OutOfRange {
-        spec: String,
-        value: u128,
-        total: u128,
-    },
+    #[error("threshold {spec} resolves to {value}, outside 1..={total} (the total weight of the nodes)")]
+    OutOfRange { spec: String, value: u128, total: u128 },
     #[error("threshold must be at least 1")]
     Zero,
     #[error(
@@ -185,11 +177,7 @@ fn parse_decimal(s: &str) -> Option<(u128, u128)> {
     }
     let den = 10u128.pow(frac.len() as u32);
     let int: u128 = if int.is_empty() { 0 } else { int.parse().ok()? };
-    let frac: u128 = if frac.is_empty() {
-        0
-    } else {
-        frac.parse().ok()?
-    };
+    let frac: u128 = if frac.is_empty() { 0 } else { frac.parse().ok()? };
     Some((int * den + frac, den))
 }
 
@@ -284,10 +272,7 @@ mod tests {
         let n: ThresholdSpec = "500".parse().unwrap();
         assert_eq!(n.resolve(3, true), Ok(500));
         let m: ThresholdSpec = "majority".parse().unwrap();
-        assert!(matches!(
-            m.resolve(3, true),
-            Err(ThresholdError::RelativeWithUint(_))
-        ));
+        assert!(matches!(m.resolve(3, true), Err(ThresholdError::RelativeWithUint(_))));
     }
 
     #[test]

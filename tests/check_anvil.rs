@@ -26,16 +26,9 @@ async fn seven_of_ten_confirms_and_six_rejects() {
     assert_eq!(report.schema_version, 1);
     assert_eq!(report.threshold.value, 7);
     let t = &report.txs[0];
-    assert_eq!(
-        (t.verdict, t.yes, t.no, t.undecided),
-        (Verdict::Confirmed, 7, 3, 0)
-    );
+    assert_eq!((t.verdict, t.yes, t.no, t.undecided), (Verdict::Confirmed, 7, 3, 0));
     assert_eq!(t.nodes.len(), 10);
-    assert!(
-        t.nodes
-            .iter()
-            .all(|n| matches!(n.status, NodeStatus::Ok { .. }))
-    );
+    assert!(t.nodes.iter().all(|n| matches!(n.status, NodeStatus::Ok { .. })));
     assert_eq!(t.nodes.iter().filter(|n| n.contribution == "1").count(), 7);
 
     let run = cli
@@ -62,18 +55,10 @@ async fn seven_of_ten_confirms_and_six_rejects() {
     assert_eq!(run.code(), 1);
     let report = run.report();
     assert_eq!((report.summary.confirmed, report.summary.rejected), (1, 1));
-    assert_eq!(
-        report.txs[0].tx_hash, yes7,
-        "reports keep the order of the hashes"
-    );
+    assert_eq!(report.txs[0].tx_hash, yes7, "reports keep the order of the hashes");
 
     // The text output carries the phrases scripts look for.
-    let mut args = check_args(
-        &fleet.urls(),
-        contract,
-        &[yes7, yes6],
-        &["--threshold", "7"],
-    );
+    let mut args = check_args(&fleet.urls(), contract, &[yes7, yes6], &["--threshold", "7"]);
     args.retain(|a| a != "json");
     let pos = args.iter().position(|a| a == "--format").unwrap();
     args.remove(pos);
@@ -101,10 +86,7 @@ async fn stopped_nodes_make_it_inconclusive_only_when_the_arithmetic_says_so() {
     let (a, b) = (tx(1), tx(2));
     let (mut fleet, contract) = voting_fleet(10, &[(a, 7)]).await;
     let approvals_b: Vec<bool> = (0..10).map(|i| i >= 3).collect();
-    fleet
-        .cast_votes(contract, &[b], &approvals_b)
-        .await
-        .unwrap();
+    fleet.cast_votes(contract, &[b], &approvals_b).await.unwrap();
     let urls = fleet.urls();
     for i in 7..10 {
         fleet.kill(i);
@@ -133,11 +115,7 @@ async fn stopped_nodes_make_it_inconclusive_only_when_the_arithmetic_says_so() {
         rb.reason
     );
     for n in &rb.nodes[7..] {
-        assert!(
-            matches!(n.status, NodeStatus::ConnectError { .. }),
-            "{:?}",
-            n.status
-        );
+        assert!(matches!(n.status, NodeStatus::ConnectError { .. }), "{:?}", n.status);
     }
 }
 
@@ -205,10 +183,7 @@ async fn uint_votes_are_summed_against_an_absolute_threshold() {
     let fleet = fleet(3).await;
     let contract = fleet.deploy_all(Contract::WeightedVoting).await.unwrap();
     for (i, w) in [100u64, 50, 0].into_iter().enumerate() {
-        fleet
-            .cast_weight(i, contract, h, U256::from(w))
-            .await
-            .unwrap();
+        fleet.cast_weight(i, contract, h, U256::from(w)).await.unwrap();
     }
     let cli = Cli::new();
     let args = |threshold: &str| {
@@ -230,9 +205,7 @@ async fn uint_votes_are_summed_against_an_absolute_threshold() {
             vote: quorum_check::report::VoteJson::Uint("100".into())
         }));
     // A relative threshold makes no sense for weights.
-    cli.run_async(args("majority"))
-        .await
-        .assert_usage_error("majority");
+    cli.run_async(args("majority")).await.assert_usage_error("majority");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -243,10 +216,7 @@ async fn voter_registry_reads_each_nodes_vote_through_its_from_address() {
     let voters: Vec<_> = fleet.accounts(0)[1..6].to_vec();
     for (i, voter) in voters.iter().enumerate() {
         fleet.add_voter(0, registry, *voter).await.unwrap();
-        fleet
-            .registry_vote(0, registry, *voter, h, i < 3)
-            .await
-            .unwrap();
+        fleet.registry_vote(0, registry, *voter, h, i < 3).await.unwrap();
     }
     let cli = Cli::new();
     let mut toml = String::new();
@@ -312,10 +282,7 @@ async fn a_node_without_the_contract_is_reported_and_not_counted() {
     assert_eq!(run.code(), 3, "{}", run.stderr());
     let t = &run.report().txs[0];
     assert_eq!(t.nodes[2].status, NodeStatus::NoContract);
-    assert_eq!(
-        (t.verdict, t.yes, t.undecided),
-        (Verdict::Inconclusive, 2, 1)
-    );
+    assert_eq!((t.verdict, t.yes, t.undecided), (Verdict::Inconclusive, 2, 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -334,18 +301,13 @@ async fn a_reverting_call_is_reported_as_reverted() {
         &[h],
         &["--function", "ballot", "--threshold", "1"],
     );
-    let i = args
-        .iter()
-        .position(|x| x.ends_with("Voting.json"))
-        .unwrap();
+    let i = args.iter().position(|x| x.ends_with("Voting.json")).unwrap();
     args[i] = path_str(&abi_path);
     let run = cli.run_async(args).await;
     assert_eq!(run.code(), 3, "{}", run.stderr());
     let t = &run.report().txs[0];
     assert!(
-        t.nodes
-            .iter()
-            .all(|n| matches!(n.status, NodeStatus::Reverted { .. })),
+        t.nodes.iter().all(|n| matches!(n.status, NodeStatus::Reverted { .. })),
         "{:?}",
         t.nodes
     );
@@ -362,23 +324,13 @@ async fn a_node_on_another_chain_is_excluded() {
             ..Default::default()
         },
     ];
-    let fleet = quorum_check::devnet::Fleet::start(&anvil(), &specs)
-        .await
-        .unwrap();
+    let fleet = quorum_check::devnet::Fleet::start(&anvil(), &specs).await.unwrap();
     let contract = fleet.deploy_all(Contract::Voting).await.unwrap();
-    fleet
-        .cast_votes(contract, &[h], &[true, true, true])
-        .await
-        .unwrap();
+    fleet.cast_votes(contract, &[h], &[true, true, true]).await.unwrap();
     let cli = Cli::new();
     // Without --chain-id the foreign node is counted like any other.
     let run = cli
-        .run_async(check_args(
-            &fleet.urls(),
-            contract,
-            &[h],
-            &["--threshold", "3"],
-        ))
+        .run_async(check_args(&fleet.urls(), contract, &[h], &["--threshold", "3"]))
         .await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let run = cli
@@ -412,10 +364,7 @@ async fn many_hashes_in_one_run_are_batched() {
     let contract = fleet.deploy_all(Contract::Voting).await.unwrap();
     // Even hashes approved by nodes 1 and 2, odd ones by nobody.
     let even: Vec<_> = hashes.iter().step_by(2).copied().collect();
-    fleet
-        .cast_votes(contract, &even, &[true, true, false])
-        .await
-        .unwrap();
+    fleet.cast_votes(contract, &even, &[true, true, false]).await.unwrap();
     let cli = Cli::new();
     let list: String = hashes.iter().map(|h| format!("{}\n", hex(*h))).collect();
     let file = cli.write("txs.txt", &format!("# generated\n{list}"));

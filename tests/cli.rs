@@ -18,11 +18,7 @@ fn hash() -> String {
 
 /// A port with nothing listening (bound, then released).
 fn closed_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Valid arguments but for the ones a test overrides.
@@ -58,8 +54,7 @@ fn with(mut args: Vec<String>, flag: &str, value: &str) -> Vec<String> {
 fn bad_hashes_are_named() {
     let cli = Cli::new();
     for bad in ["0x1234", "0xzz", &"ab".repeat(33), ""] {
-        cli.run(with(base(&cli), "--tx", bad))
-            .assert_usage_error("--tx");
+        cli.run(with(base(&cli), "--tx", bad)).assert_usage_error("--tx");
     }
     let file = cli.write("txs.txt", &format!("{}\n# fine\nnot-a-hash\n", hash()));
     let mut args = base(&cli);
@@ -119,8 +114,7 @@ fn bad_thresholds_are_named() {
         ("150%", "150%"),
         ("3/2", "3/2"),
     ] {
-        cli.run(with(base(&cli), "--threshold", bad))
-            .assert_usage_error(named);
+        cli.run(with(base(&cli), "--threshold", bad)).assert_usage_error(named);
     }
 }
 
@@ -147,12 +141,9 @@ fn missing_nodes_contract_or_hashes_are_named() {
         a.drain(i..i + 2);
         a
     };
-    cli.run(without("--rpc"))
-        .assert_usage_error("no nodes configured");
-    cli.run(without("--contract"))
-        .assert_usage_error("--contract");
-    cli.run(without("--tx"))
-        .assert_usage_error("no transaction hash");
+    cli.run(without("--rpc")).assert_usage_error("no nodes configured");
+    cli.run(without("--contract")).assert_usage_error("--contract");
+    cli.run(without("--tx")).assert_usage_error("no transaction hash");
 }
 
 #[test]
@@ -208,12 +199,7 @@ fn bad_rpc_urls_are_numbered_not_echoed() {
     run.assert_usage_error("RPC URL #1");
     assert!(!run.stderr().contains(KEY));
     let run = cli.run_env(with(base(&cli), "--rpc", "http://127.0.0.1:1"), &[]);
-    assert_ne!(
-        run.code(),
-        2,
-        "a valid setup is not a usage error: {}",
-        run.stderr()
-    );
+    assert_ne!(run.code(), 2, "a valid setup is not a usage error: {}", run.stderr());
 }
 
 #[test]
@@ -231,21 +217,11 @@ fn the_key_never_appears_in_any_format_or_log_level() {
             for url in &urls {
                 args.extend(["--rpc".into(), url.clone()]);
             }
-            args.extend([
-                "--format".into(),
-                format.into(),
-                "--retries".into(),
-                "1".into(),
-            ]);
+            args.extend(["--format".into(), format.into(), "--retries".into(), "1".into()]);
             args.extend(verbosity.map(String::from));
             for env in [&[][..], &[("RUST_LOG", "trace")][..]] {
                 let run = cli.run_env(&args, env);
-                assert_eq!(
-                    run.code(),
-                    3,
-                    "unreachable nodes: inconclusive; {}",
-                    run.stderr()
-                );
+                assert_eq!(run.code(), 3, "unreachable nodes: inconclusive; {}", run.stderr());
                 let all = format!("{}{}", run.stdout(), run.stderr());
                 assert!(
                     !all.contains(KEY),
@@ -271,10 +247,7 @@ fn unreachable_nodes_are_reported_as_connect_errors() {
     let run = cli.run(with(with(base(&cli), "--format", "json"), "--retries", "0"));
     assert_eq!(run.code(), 3);
     let report = run.report();
-    assert!(matches!(
-        report.txs[0].nodes[0].status,
-        NodeStatus::ConnectError { .. }
-    ));
+    assert!(matches!(report.txs[0].nodes[0].status, NodeStatus::ConnectError { .. }));
     assert_eq!(report.txs[0].nodes[0].attempts, 1);
 }
 
@@ -285,29 +258,18 @@ fn flag_beats_environment_beats_dotenv() {
         let mut a = base(&cli);
         let i = a.iter().position(|x| x == "--tx").unwrap();
         a.drain(i..i + 2);
-        a.extend([
-            "--format".into(),
-            "json".into(),
-            "--retries".into(),
-            "0".into(),
-        ]);
+        a.extend(["--format".into(), "json".into(), "--retries".into(), "0".into()]);
         a
     };
     // .env alone: its threshold is used (and a bad one is named).
-    cli.write(
-        ".env",
-        &format!("QUORUM_TX={}\nQUORUM_THRESHOLD=nonsense\n", hash()),
-    );
+    cli.write(".env", &format!("QUORUM_TX={}\nQUORUM_THRESHOLD=nonsense\n", hash()));
     cli.run(&args).assert_usage_error("nonsense");
     // The environment beats .env.
     let run = cli.run_env(&args, &[("QUORUM_THRESHOLD", "1")]);
     assert_eq!(run.code(), 3, "{}", run.stderr());
     assert_eq!(run.report().threshold.spec, "1");
     // A flag beats both.
-    let run = cli.run_env(
-        with(args.clone(), "--threshold", "all"),
-        &[("QUORUM_THRESHOLD", "1")],
-    );
+    let run = cli.run_env(with(args.clone(), "--threshold", "all"), &[("QUORUM_THRESHOLD", "1")]);
     assert_eq!(run.report().threshold.spec, "all");
     // --rpc on the command line beats QUORUM_NODES from the environment.
     let run = cli.run_env(
@@ -331,10 +293,7 @@ fn flag_beats_environment_beats_dotenv() {
 #[test]
 fn a_malformed_dotenv_is_an_error_without_its_content() {
     let cli = Cli::new();
-    cli.write(
-        ".env",
-        &format!("QUORUM_RPC_URLS='https://x.example/{KEY}\n"),
-    );
+    cli.write(".env", &format!("QUORUM_RPC_URLS='https://x.example/{KEY}\n"));
     let run = cli.run(base(&cli));
     run.assert_usage_error(".env");
     assert!(!run.stderr().contains(KEY));

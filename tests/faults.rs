@@ -65,12 +65,7 @@ async fn three_hanging_nodes_do_not_delay_a_confirmation() {
         .map(|i| if i >= 7 { Fault::Hang } else { Fault::None })
         .collect();
     let (_fleet, contract, proxies) = setup(10, 7, faults).await;
-    let (run, report) = check(
-        &proxies,
-        contract,
-        &["--threshold", "7", "--timeout", "10s"],
-    )
-    .await;
+    let (run, report) = check(&proxies, contract, &["--threshold", "7", "--timeout", "10s"]).await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
     assert_eq!(report.txs[0].verdict, Verdict::Confirmed);
     for i in 7..10 {
@@ -86,13 +81,7 @@ async fn three_hanging_nodes_do_not_delay_a_confirmation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_lying_nodes_cannot_block_a_confirmation() {
     let faults = (0..10)
-        .map(|i| {
-            if i < 2 {
-                Fault::flip_votes()
-            } else {
-                Fault::None
-            }
-        })
+        .map(|i| if i < 2 { Fault::flip_votes() } else { Fault::None })
         .collect();
     let (_fleet, contract, proxies) = setup(10, 10, faults).await;
     let (run, report) = check(&proxies, contract, &["--threshold", "7", "--wait-all"]).await;
@@ -110,13 +99,7 @@ async fn two_lying_nodes_cannot_block_a_confirmation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_lying_nodes_reject() {
     let faults = (0..10)
-        .map(|i| {
-            if i < 4 {
-                Fault::flip_votes()
-            } else {
-                Fault::None
-            }
-        })
+        .map(|i| if i < 4 { Fault::flip_votes() } else { Fault::None })
         .collect();
     let (_fleet, contract, proxies) = setup(10, 10, faults).await;
     let (run, report) = check(&proxies, contract, &["--threshold", "7", "--wait-all"]).await;
@@ -173,10 +156,7 @@ async fn a_retry_after_beyond_the_budget_gives_up_at_once() {
     )
     .await;
     assert_eq!(run.code(), 3);
-    assert_eq!(
-        node(&report, 0).status,
-        NodeStatus::HttpError { http_status: 429 }
-    );
+    assert_eq!(node(&report, 0).status, NodeStatus::HttpError { http_status: 429 });
     assert_eq!(proxy.requests(), 1);
     assert!(run.elapsed < Duration::from_secs(2), "{:?}", run.elapsed);
 }
@@ -193,10 +173,7 @@ async fn server_errors_are_retried_then_reported() {
         )
         .await;
         assert_eq!(run.code(), 3);
-        assert_eq!(
-            node(&report, 0).status,
-            NodeStatus::HttpError { http_status: code }
-        );
+        assert_eq!(node(&report, 0).status, NodeStatus::HttpError { http_status: code });
         assert_eq!((node(&report, 0).attempts, proxy.requests()), (3, 3));
         assert!(run.elapsed < Duration::from_secs(3));
     }
@@ -209,10 +186,7 @@ async fn server_errors_are_retried_then_reported() {
         &[],
     )
     .await;
-    assert_eq!(
-        node(&report, 0).status,
-        NodeStatus::HttpError { http_status: 401 }
-    );
+    assert_eq!(node(&report, 0).status, NodeStatus::HttpError { http_status: 401 });
     assert_eq!(proxy.requests(), 1);
 }
 
@@ -271,9 +245,7 @@ async fn wrong_ids_and_missing_entries_are_bad_responses() {
     });
     let (run, report, _p) = single(wrong_id, &[]).await;
     assert_eq!(run.code(), 3);
-    assert!(
-        matches!(&node(&report, 0).status, NodeStatus::BadResponse { reason } if reason.contains("unexpected id"))
-    );
+    assert!(matches!(&node(&report, 0).status, NodeStatus::BadResponse { reason } if reason.contains("unexpected id")));
 
     let missing = Fault::rewrite(|v| {
         if let Some(a) = v.as_array_mut() {
@@ -281,9 +253,7 @@ async fn wrong_ids_and_missing_entries_are_bad_responses() {
         }
     });
     let (_run, report, _p) = single(missing, &["--chain-id", "31337"]).await;
-    assert!(
-        matches!(&node(&report, 0).status, NodeStatus::BadResponse { reason } if reason.contains("missing"))
-    );
+    assert!(matches!(&node(&report, 0).status, NodeStatus::BadResponse { reason } if reason.contains("missing")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -341,11 +311,7 @@ async fn a_truncated_body_is_a_connection_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endless_body_is_cut_off() {
-    let (run, report, _p) = single(
-        Fault::Endless,
-        &["--max-response-bytes", "65536", "--timeout", "10s"],
-    )
-    .await;
+    let (run, report, _p) = single(Fault::Endless, &["--max-response-bytes", "65536", "--timeout", "10s"]).await;
     assert_eq!(run.code(), 3);
     assert!(
         matches!(&node(&report, 0).status, NodeStatus::BadResponse { reason } if reason.contains("too large")),
@@ -357,53 +323,25 @@ async fn an_endless_body_is_cut_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trickling_node_is_cut_off_at_its_timeout() {
-    let (run, report, _p) = single(
-        Fault::Trickle(Duration::from_millis(100)),
-        &["--timeout", "1s"],
-    )
-    .await;
+    let (run, report, _p) = single(Fault::Trickle(Duration::from_millis(100)), &["--timeout", "1s"]).await;
     assert_eq!(run.code(), 3);
     assert_eq!(node(&report, 0).status, NodeStatus::Timeout);
-    assert!(
-        run.elapsed < Duration::from_millis(2500),
-        "{:?}",
-        run.elapsed
-    );
+    assert!(run.elapsed < Duration::from_millis(2500), "{:?}", run.elapsed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_nodes_time_out_within_the_budget() {
-    let faults = (0..3)
-        .map(|_| Fault::Delay(Duration::from_secs(5)))
-        .collect();
+    let faults = (0..3).map(|_| Fault::Delay(Duration::from_secs(5))).collect();
     let (_fleet, contract, proxies) = setup(3, 3, faults).await;
-    let (run, report) = check(
-        &proxies,
-        contract,
-        &["--threshold", "2", "--timeout", "500ms"],
-    )
-    .await;
+    let (run, report) = check(&proxies, contract, &["--threshold", "2", "--timeout", "500ms"]).await;
     assert_eq!(run.code(), 3);
-    assert!(
-        report.txs[0]
-            .nodes
-            .iter()
-            .all(|n| n.status == NodeStatus::Timeout)
-    );
-    assert!(
-        run.elapsed < Duration::from_millis(1500),
-        "{:?}",
-        run.elapsed
-    );
+    assert!(report.txs[0].nodes.iter().all(|n| n.status == NodeStatus::Timeout));
+    assert!(run.elapsed < Duration::from_millis(1500), "{:?}", run.elapsed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_run_deadline_holds_whatever_the_nodes_do() {
-    let faults = vec![
-        Fault::Hang,
-        Fault::Trickle(Duration::from_millis(50)),
-        Fault::Endless,
-    ];
+    let faults = vec![Fault::Hang, Fault::Trickle(Duration::from_millis(50)), Fault::Endless];
     let (_fleet, contract, proxies) = setup(3, 3, faults).await;
     let (run, report) = check(
         &proxies,
@@ -423,18 +361,11 @@ async fn the_run_deadline_holds_whatever_the_nodes_do() {
     assert_eq!(run.code(), 3);
     assert_eq!(report.txs[0].nodes.len(), 3, "every node is reported");
     assert!(
-        report.txs[0]
-            .nodes
-            .iter()
-            .all(|n| n.status == NodeStatus::Timeout),
+        report.txs[0].nodes.iter().all(|n| n.status == NodeStatus::Timeout),
         "{:?}",
         report.txs[0].nodes
     );
-    assert!(
-        run.elapsed < Duration::from_millis(1800),
-        "{:?}",
-        run.elapsed
-    );
+    assert!(run.elapsed < Duration::from_millis(1800), "{:?}", run.elapsed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -466,10 +397,7 @@ async fn a_lagging_node_is_reported_with_pinned_blocks() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn empty_results_tell_no_contract_from_no_function() {
     let fleet = fleet(2).await;
-    let contract = fleet
-        .deploy(0, quorum_check::devnet::Contract::Voting)
-        .await
-        .unwrap();
+    let contract = fleet.deploy(0, quorum_check::devnet::Contract::Voting).await.unwrap();
     // Node 2: code that returns nothing for any call.
     fleet.set_code(1, contract, &[0x00]).await.unwrap();
     let run = Cli::new()
@@ -498,8 +426,7 @@ async fn empty_results_tell_no_contract_from_no_function() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_during_a_check_prints_the_report_so_far() {
-    let (_fleet, contract, proxies) =
-        setup(3, 3, vec![Fault::None, Fault::Hang, Fault::Hang]).await;
+    let (_fleet, contract, proxies) = setup(3, 3, vec![Fault::None, Fault::Hang, Fault::Hang]).await;
     let cli = Cli::new();
     let mut cmd = cli.command();
     cmd.args(check_args(
@@ -526,10 +453,7 @@ async fn sigterm_during_a_check_prints_the_report_so_far() {
     assert_eq!(output.status.code(), Some(3));
     let report: CheckReport = serde_json::from_slice(&output.stdout).unwrap();
     assert!(report.interrupted);
-    assert!(matches!(
-        report.txs[0].nodes[0].status,
-        NodeStatus::Ok { .. }
-    ));
+    assert!(matches!(report.txs[0].nodes[0].status, NodeStatus::Ok { .. }));
     assert_eq!(report.txs[0].nodes[1].status, NodeStatus::Interrupted);
     assert_eq!(report.txs[0].verdict, Verdict::Inconclusive);
 }

@@ -34,7 +34,11 @@ fn clean_anyhow<T>(r: anyhow::Result<T>) -> Result<(), TestCaseError> {
 
 /// Strings near the valid shapes, plus anything at all.
 fn hexish() -> impl Strategy<Value = String> {
-    prop_oneof![any::<String>(), "(0[xX])?[0-9a-fA-FgG ]{0,80}", "0x[0-9a-f]{64}[\\s\\S]{0,4}"]
+    prop_oneof![
+        any::<String>(),
+        "(0[xX])?[0-9a-fA-FgG ]{0,80}",
+        "0x[0-9a-f]{64}[\\s\\S]{0,4}"
+    ]
 }
 
 proptest! {

@@ -52,7 +52,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<u8> {
             },
             wait_all: true,
         };
-        let code = super::check::run_config(&config, args.format, false).await?;
+        let code = super::check::run_config(&config, args.format, false, None).await?;
         if code != expected {
             worst = worst.max(3);
         }

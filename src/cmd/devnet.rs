@@ -57,11 +57,7 @@ pub async fn run(args: &DevnetArgs) -> anyhow::Result<u8> {
     };
 
     let urls = fleet.urls().join(",");
-    let tx_list = txs
-        .iter()
-        .map(|t| format!("{t:#x}"))
-        .collect::<Vec<_>>()
-        .join(",");
+    let tx_list = txs.iter().map(|t| format!("{t:#x}")).collect::<Vec<_>>().join(",");
     println!(
         "# {n} anvil nodes up; {approve} approve and {} reject each transaction.",
         n - approve
@@ -76,10 +72,7 @@ pub async fn run(args: &DevnetArgs) -> anyhow::Result<u8> {
     println!(
         "quorum-check check --rpc {} --contract {contract:#x} --tx {} --threshold {}",
         fleet.urls().join(" --rpc "),
-        txs.iter()
-            .map(|t| format!("{t:#x}"))
-            .collect::<Vec<_>>()
-            .join(" --tx "),
+        txs.iter().map(|t| format!("{t:#x}")).collect::<Vec<_>>().join(" --tx "),
         approve.max(1),
     );
     eprintln!("fleet is up; Ctrl-C or SIGTERM stops it");

@@ -3,6 +3,8 @@
 pub mod check;
 pub mod demo;
 pub mod devnet;
+pub mod nodes;
+pub mod watch;
 
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM). The
 /// handlers are installed when this is called, not when first polled, so a

@@ -1,25 +1,32 @@
 //! Renderers: one per output format, each a pure function from a
 //! [`CheckReport`] to bytes on a writer.
 
+mod health;
 mod json;
+mod prometheus;
 mod text;
 
 use std::io::{self, Write};
 
+pub use health::render as health_text;
 pub use json::render as json;
-pub use text::render as text;
+pub use prometheus::render as prometheus;
+pub use text::{render as text, verdict_line};
 
 use crate::{cli::Format, report::CheckReport};
 
 /// Writes `report` in `format`; `quiet` keeps only the verdict lines (text).
+/// `timestamp` (Unix seconds) stamps the Prometheus output.
 pub fn render(
     report: &CheckReport,
     format: Format,
     quiet: bool,
-    out: &mut impl Write,
+    timestamp: f64,
+    out: &mut dyn Write,
 ) -> io::Result<()> {
     match format {
         Format::Text => text(report, quiet, out),
         Format::Json => json(report, out),
+        Format::Prometheus => prometheus(report, timestamp, out),
     }
 }

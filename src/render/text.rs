@@ -9,7 +9,7 @@ use crate::{
 };
 
 /// Writes `report` as text; `quiet` prints only the verdict lines.
-pub fn render(report: &CheckReport, quiet: bool, out: &mut impl Write) -> io::Result<()> {
+pub fn render(report: &CheckReport, quiet: bool, out: &mut dyn Write) -> io::Result<()> {
     for (i, tx) in report.txs.iter().enumerate() {
         if !quiet {
             if i > 0 {
@@ -32,10 +32,7 @@ pub fn render(report: &CheckReport, quiet: bool, out: &mut impl Write) -> io::Re
         )?;
     }
     if report.interrupted {
-        writeln!(
-            out,
-            "(interrupted: nodes not heard from are marked interrupted)"
-        )?;
+        writeln!(out, "(interrupted: nodes not heard from are marked interrupted)")?;
     }
     Ok(())
 }
@@ -53,10 +50,7 @@ pub fn verdict_line(tx: &TxReport) -> String {
     let tally = if uint_votes {
         format!("yes {}, threshold {}", tx.yes, tx.threshold)
     } else {
-        format!(
-            "yes {} of {}, threshold {}",
-            tx.yes, tx.total_weight, tx.threshold
-        )
+        format!("yes {} of {}, threshold {}", tx.yes, tx.total_weight, tx.threshold)
     };
     let mut line = format!("{}: {:#x} ({tally})", tx.verdict.phrase(), tx.tx_hash);
     if let (Verdict::Inconclusive, Some(reason)) = (tx.verdict, &tx.reason) {
@@ -66,7 +60,7 @@ pub fn verdict_line(tx: &TxReport) -> String {
     line
 }
 
-fn table(tx: &TxReport, out: &mut impl Write) -> io::Result<()> {
+fn table(tx: &TxReport, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "tx {:#x}", tx.tx_hash)?;
     let name_width = tx
         .nodes
@@ -111,10 +105,7 @@ fn table(tx: &TxReport, out: &mut impl Write) -> io::Result<()> {
             n.status.name()
         )?;
         if show_from {
-            let from = n
-                .from
-                .map(|a| a.to_checksum(None))
-                .unwrap_or_else(|| "-".into());
+            let from = n.from.map(|a| a.to_checksum(None)).unwrap_or_else(|| "-".into());
             write!(out, "  {from:<42}")?;
         }
         let mut detail = n.status.detail().unwrap_or_default();

@@ -41,10 +41,7 @@ pub async fn voting_fleet(n: usize, votes: &[(B256, usize)]) -> (Fleet, Address)
     let contract = fleet.deploy_all(Contract::Voting).await.expect("deploy");
     for (tx, k) in votes {
         let approvals: Vec<bool> = (0..n).map(|i| i < *k).collect();
-        fleet
-            .cast_votes(contract, &[*tx], &approvals)
-            .await
-            .expect("votes");
+        fleet.cast_votes(contract, &[*tx], &approvals).await.expect("votes");
     }
     (fleet, contract)
 }
@@ -168,10 +165,7 @@ impl Run {
         assert_eq!(err.lines().count(), 1, "one line: {err}");
         assert!(err.starts_with("quorum-check: error: "), "{err}");
         assert!(err.contains(culprit), "expected {culprit:?} in: {err}");
-        assert!(
-            !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
-            "{err}"
-        );
+        assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{err}");
     }
 }
 

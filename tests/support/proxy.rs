@@ -196,9 +196,7 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
             }
             Fault::Close => return,
             Fault::Status { code, retry_after } => {
-                let extra = retry_after
-                    .map(|s| format!("Retry-After: {s}\r\n"))
-                    .unwrap_or_default();
+                let extra = retry_after.map(|s| format!("Retry-After: {s}\r\n")).unwrap_or_default();
                 if write_response(&mut stream, *code, &extra, b"{\"error\":\"injected\"}")
                     .await
                     .is_err()
@@ -212,9 +210,7 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
                 code,
                 retry_after,
             } if n < *first => {
-                let extra = retry_after
-                    .map(|s| format!("Retry-After: {s}\r\n"))
-                    .unwrap_or_default();
+                let extra = retry_after.map(|s| format!("Retry-After: {s}\r\n")).unwrap_or_default();
                 if write_response(&mut stream, *code, &extra, b"injected failure")
                     .await
                     .is_err()
@@ -233,10 +229,7 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
                 continue;
             }
             Fault::Body(text) => {
-                if write_response(&mut stream, 200, "", text.as_bytes())
-                    .await
-                    .is_err()
-                {
+                if write_response(&mut stream, 200, "", text.as_bytes()).await.is_err() {
                     return;
                 }
                 continue;
@@ -249,9 +242,7 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
                 let chunk = vec![b' '; 64 * 1024];
                 let started = std::time::Instant::now();
                 for _ in 0..(1024 * 1024 / 64) {
-                    if started.elapsed() > Duration::from_secs(60)
-                        || stream.write_all(&chunk).await.is_err()
-                    {
+                    if started.elapsed() > Duration::from_secs(60) || stream.write_all(&chunk).await.is_err() {
                         return;
                     }
                 }
@@ -272,11 +263,7 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
             return;
         };
         let status = upstream.status().as_u16();
-        let mut answer = upstream
-            .bytes()
-            .await
-            .map(|b| b.to_vec())
-            .unwrap_or_default();
+        let mut answer = upstream.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
 
         match &shared.fault {
             Fault::Delay(d) => tokio::time::sleep(*d).await,
@@ -313,10 +300,7 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
             }
             _ => {}
         }
-        if write_response(&mut stream, status, "", &answer)
-            .await
-            .is_err()
-        {
+        if write_response(&mut stream, status, "", &answer).await.is_err() {
             return;
         }
     }
@@ -360,12 +344,7 @@ async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Vec<u
     Some(body)
 }
 
-async fn write_response(
-    stream: &mut TcpStream,
-    status: u16,
-    extra: &str,
-    body: &[u8],
-) -> std::io::Result<()> {
+async fn write_response(stream: &mut TcpStream, status: u16, extra: &str, body: &[u8]) -> std::io::Result<()> {
     let head = format!(
         "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n",
         body.len()

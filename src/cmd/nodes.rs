@@ -1,0 +1,37 @@
+//! `quorum-check nodes`: the health of every configured node, and whether
+//! the healthy ones can reach the threshold at all (exit 1 when they cannot).
+
+use crate::{
+    cli::{HealthFormat, NodesArgs},
+    config::{NodeSource, resolve_nodes},
+    health::{self, HealthCheck},
+    output, render,
+    rpc::RpcClient,
+};
+
+/// Checks the nodes; 0 when the healthy weight reaches the threshold, else 1.
+pub async fn run(args: &NodesArgs, prefer: Option<NodeSource>) -> anyhow::Result<u8> {
+    let endpoints = &args.endpoints;
+    let nodes = resolve_nodes(endpoints, prefer)?;
+    let total: u128 = nodes.iter().map(|n| u128::from(n.weight)).sum();
+    let threshold = args.threshold.resolve(total, false)?;
+    let client = RpcClient::new(endpoints.retries, endpoints.max_response_bytes)?;
+    let spec = HealthCheck {
+        nodes: &nodes,
+        chain_id: endpoints.chain_id,
+        contract: args.contract,
+        threshold,
+        timeout: endpoints.timeout,
+    };
+    let report = tokio::select! {
+        report = health::check(&spec, &client) => report,
+        () = super::shutdown_signal() => anyhow::bail!("interrupted"),
+    };
+    output::emit(None, |out| match args.format {
+        HealthFormat::Text => render::health_text(&report, out),
+        HealthFormat::Json => serde_json::to_writer_pretty(&mut *out, &report)
+            .map_err(std::io::Error::from)
+            .and_then(|()| out.write_all(b"\n")),
+    })?;
+    Ok(if report.quorum_reachable { 0 } else { 1 })
+}
