@@ -210,7 +210,7 @@ fn the_key_never_appears_in_any_format_or_log_level() {
         format!("http://127.0.0.1:{port}/v2/{KEY}"),
         format!("http://user:{KEY}@127.0.0.1:{port}/?apikey={KEY}"),
     ];
-    for format in ["text", "json"] {
+    for format in ["text", "json", "prometheus"] {
         for verbosity in [None, Some("-vv"), Some("-vvv")] {
             let mut args = base(&cli);
             args.drain(1..3);

@@ -1,0 +1,450 @@
+//! Running checks the way operators do: Prometheus metrics (parsed by a real
+//! parser), atomic output files, `watch` while votes arrive, `nodes` health,
+//! completions and man page, JSON logs, and the shipped examples.
+
+mod support;
+
+use std::{collections::HashMap, time::Duration};
+
+use clap::Parser;
+use quorum_check::{
+    cli::Cli as Args,
+    devnet::{Contract, Fleet, NodeSpec},
+    health::HealthReport,
+    report::NodeStatus,
+};
+use support::*;
+
+fn prometheus(text: &str) -> prometheus_parse::Scrape {
+    let lines = text.lines().map(|l| Ok(l.to_string()));
+    prometheus_parse::Scrape::parse(lines).expect("valid exposition format")
+}
+
+fn value(scrape: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
+    let sample = scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .unwrap_or_else(|| panic!("no {metric} {labels:?}"));
+    match sample.value {
+        prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => v,
+        ref other => panic!("{metric}: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_metrics_parse_and_carry_the_verdict_and_nodes() {
+    let (ok, no) = (tx(1), tx(2));
+    // ok: nodes 1-2 approve (confirmed). no: node 1 approves, node 3 is down (inconclusive).
+    let (mut fleet, contract) = voting_fleet(3, &[(ok, 2), (no, 1)]).await;
+    let urls = fleet.urls();
+    fleet.kill(2);
+    let cli = Cli::new();
+    let mut args = check_args(
+        &urls,
+        contract,
+        &[ok, no],
+        &["--threshold", "2", "--format", "prometheus", "--timeout", "2s"],
+    );
+    args.retain(|a| a != "json");
+    let first_format = args.iter().position(|a| a == "--format").unwrap();
+    args.remove(first_format);
+    let run = cli.run_async(args.clone()).await;
+    assert_eq!(run.code(), 3, "{}", run.stderr());
+    let scrape = prometheus(&run.stdout());
+    let (h_ok, h_no) = (hex(ok), hex(no));
+    assert_eq!(
+        value(
+            &scrape,
+            "quorum_check_tx_verdict",
+            &[("tx", &h_ok), ("verdict", "confirmed")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &scrape,
+            "quorum_check_tx_verdict",
+            &[("tx", &h_ok), ("verdict", "rejected")]
+        ),
+        0.0
+    );
+    assert_eq!(
+        value(
+            &scrape,
+            "quorum_check_tx_verdict",
+            &[("tx", &h_no), ("verdict", "inconclusive")]
+        ),
+        1.0
+    );
+    assert_eq!(value(&scrape, "quorum_check_tx_yes_weight", &[("tx", &h_ok)]), 2.0);
+    assert_eq!(
+        value(&scrape, "quorum_check_tx_threshold_weight", &[("tx", &h_ok)]),
+        2.0
+    );
+    assert_eq!(value(&scrape, "quorum_check_node_up", &[("node", &urls[0])]), 1.0);
+    assert_eq!(value(&scrape, "quorum_check_node_up", &[("node", &urls[2])]), 0.0);
+    assert_eq!(
+        value(
+            &scrape,
+            "quorum_check_node_status",
+            &[("node", &urls[2]), ("status", "connect_error")]
+        ),
+        1.0
+    );
+    assert!(value(&scrape, "quorum_check_run_timestamp_seconds", &[]) > 1.7e9);
+    assert!(value(&scrape, "quorum_check_run_duration_seconds", &[]) > 0.0);
+
+    // --output writes the same atomically; stdout stays empty.
+    let target = cli.path("metrics.prom");
+    args.extend(["--output".into(), path_str(&target)]);
+    let run = cli.run_async(args).await;
+    assert_eq!(run.code(), 3);
+    assert!(run.stdout().is_empty());
+    let scrape = prometheus(&std::fs::read_to_string(&target).unwrap());
+    assert_eq!(
+        value(
+            &scrape,
+            "quorum_check_tx_verdict",
+            &[("tx", &h_ok), ("verdict", "confirmed")]
+        ),
+        1.0
+    );
+    let leftovers = std::fs::read_dir(cli.dir.path())
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".tmp"));
+    assert_eq!(leftovers.count(), 0, "no temporary file left behind");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_labels_never_carry_keys() {
+    let key = "sk_live_PROM_KEY_123";
+    let cli = Cli::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://u:{key}@127.0.0.1:{port}/v2/{key}?k={key}");
+    let args = [
+        "check",
+        "--rpc",
+        &url,
+        "--contract",
+        "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+        "--tx",
+        &hex(tx(1)),
+        "--abi",
+        &abi("Voting.json"),
+        "--format",
+        "prometheus",
+        "--retries",
+        "0",
+    ];
+    let run = cli.run(args);
+    assert_eq!(run.code(), 3);
+    assert!(!run.stdout().contains(key) && !run.stderr().contains(key));
+    prometheus(&run.stdout());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_waits_for_votes_that_arrive_while_it_watches() {
+    let h = tx(3);
+    let (fleet, contract) = voting_fleet(3, &[]).await;
+    let mut args = check_args(
+        &fleet.urls(),
+        contract,
+        &[h],
+        &["--threshold", "2", "--interval", "200ms", "--deadline", "30s"],
+    );
+    args[0] = "watch".into();
+    let format = args.iter().position(|a| a == "--format").unwrap();
+    args.drain(format..format + 2);
+    let cli = Cli::new();
+    let watching = cli.run_async(args);
+    let voting = async {
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        fleet.cast_votes(contract, &[h], &[true, true, false]).await.unwrap();
+    };
+    let (run, ()) = tokio::join!(watching, voting);
+    assert_eq!(run.code(), 0, "{}\n{}", run.stdout(), run.stderr());
+    let out = run.stdout();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "only changes are printed: {out}");
+    assert!(lines[0].contains("start -> Transaction rejected"), "{out}");
+    assert!(lines[1].contains("rejected -> Transaction confirmed"), "{out}");
+    assert!(run.elapsed >= Duration::from_millis(1200));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_gives_up_at_its_deadline_with_the_last_verdict() {
+    let h = tx(4);
+    let (fleet, contract) = voting_fleet(3, &[(h, 1)]).await;
+    let mut args = check_args(
+        &fleet.urls(),
+        contract,
+        &[h],
+        &["--threshold", "2", "--interval", "300ms", "--deadline", "1500ms"],
+    );
+    args[0] = "watch".into();
+    let run = Cli::new().run_async(args).await;
+    assert_eq!(run.code(), 1, "rejected on the last round: {}", run.stderr());
+    assert!(
+        run.elapsed >= Duration::from_millis(1100) && run.elapsed < Duration::from_secs(5),
+        "{:?}",
+        run.elapsed
+    );
+    // JSON mode: one document at the end, changes on stderr.
+    let report = run.report();
+    assert_eq!(report.txs[0].yes, 1);
+    assert_eq!(run.stderr().matches("-> Transaction").count(), 1, "{}", run.stderr());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_reports_down_and_wrong_chain_nodes() {
+    let specs = vec![
+        NodeSpec::default(),
+        NodeSpec::default(),
+        NodeSpec {
+            chain_id: Some(999),
+            ..Default::default()
+        },
+    ];
+    let mut fleet = Fleet::start(&anvil(), &specs).await.unwrap();
+    let contract = fleet.deploy_all(Contract::Voting).await.unwrap();
+    let urls = fleet.urls();
+    fleet.kill(1);
+    let cli = Cli::new();
+    let args = |threshold: &str, format: &str| {
+        let mut a = vec![
+            "nodes".to_string(),
+            "--chain-id".into(),
+            "31337".into(),
+            "--contract".into(),
+        ];
+        a.extend([
+            format!("{contract:#x}"),
+            "--threshold".into(),
+            threshold.into(),
+            "--format".into(),
+            format.into(),
+        ]);
+        a.extend(["--timeout".into(), "2s".into(), "--retries".into(), "0".into()]);
+        for u in &urls {
+            a.extend(["--rpc".into(), u.clone()]);
+        }
+        a
+    };
+    let run = cli.run_async(args("2", "json")).await;
+    assert_eq!(run.code(), 1, "healthy weight 1 < 2: {}", run.stderr());
+    let report: HealthReport = serde_json::from_slice(&run.output.stdout).unwrap();
+    assert_eq!(
+        (report.healthy_weight, report.threshold, report.quorum_reachable),
+        (1, 2, false)
+    );
+    let [up, down, foreign] = &report.nodes[..] else {
+        panic!("3 nodes")
+    };
+    assert!(up.healthy && up.chain_id == Some(31337) && up.contract_has_code == Some(true));
+    assert!(
+        up.client_version
+            .as_deref()
+            .unwrap_or("")
+            .to_lowercase()
+            .contains("anvil"),
+        "{:?}",
+        up.client_version
+    );
+    assert!(up.head_block.is_some() && up.head_age_s.is_some());
+    assert!(!down.healthy && matches!(down.failure, Some(NodeStatus::ConnectError { .. })));
+    assert!(!foreign.healthy && foreign.chain_id == Some(999));
+    assert!(
+        foreign.problems.iter().any(|p| p.contains("chain 999")),
+        "{:?}",
+        foreign.problems
+    );
+
+    let run = cli.run_async(args("1", "text")).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let out = run.stdout();
+    assert!(
+        out.contains("Quorum reachable: healthy weight 1 of 3, threshold 1"),
+        "{out}"
+    );
+    assert!(out.contains("unhealthy"), "{out}");
+}
+
+#[test]
+fn completions_and_man_page_are_generated() {
+    let cli = Cli::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let run = cli.run(["completions", shell]);
+        assert_eq!(run.code(), 0);
+        let out = run.stdout();
+        assert!(
+            out.contains("quorum-check") && out.contains("watch") && out.contains("threshold"),
+            "{shell}"
+        );
+    }
+    cli.run(["completions", "tcsh"]).assert_usage_error("tcsh");
+    let run = cli.run(["man"]);
+    assert_eq!(run.code(), 0);
+    assert!(
+        run.stdout().starts_with(".ie") || run.stdout().contains(".TH"),
+        "{}",
+        &run.stdout()[..200]
+    );
+    assert!(run.stdout().contains("quorum\\-check"));
+}
+
+#[test]
+fn logs_can_be_json_lines() {
+    let cli = Cli::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let run = cli.run([
+        "check",
+        "-v",
+        "--log-format",
+        "json",
+        "--rpc",
+        &format!("http://127.0.0.1:{port}"),
+        "--contract",
+        "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+        "--tx",
+        &hex(tx(1)),
+        "--abi",
+        &abi("Voting.json"),
+        "--retries",
+        "0",
+    ]);
+    assert_eq!(run.code(), 3);
+    let err = run.stderr();
+    assert!(err.lines().count() >= 2, "{err}");
+    for line in err.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v.get("level").is_some() && v.get("fields").is_some(), "{line}");
+    }
+}
+
+/// `quorum-check ...` words as the CLI parser would take them.
+fn parses(words: &[&str]) {
+    if let Err(e) = Args::try_parse_from(words) {
+        panic!("{words:?} does not parse: {e}");
+    }
+}
+
+#[test]
+fn the_crontab_example_parses() {
+    let text = std::fs::read_to_string(repo().join("examples/crontab")).unwrap();
+    let entries: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .collect();
+    assert_eq!(entries.len(), 1);
+    let fields: Vec<&str> = entries[0].split_whitespace().collect();
+    for f in &fields[..5] {
+        assert!(
+            !f.is_empty() && f.chars().all(|c| c.is_ascii_digit() || "*/,-".contains(c)),
+            "schedule field {f}"
+        );
+    }
+    let command = entries[0].split("&&").nth(1).unwrap().split("||").next().unwrap();
+    let words: Vec<&str> = command.split_whitespace().collect();
+    assert_eq!(words[0], "quorum-check");
+    parses_with_env(&words);
+}
+
+/// The examples rely on .env for the contract: parse with it supplied as a flag.
+fn parses_with_env(words: &[&str]) {
+    let mut words = words.to_vec();
+    if !words.contains(&"--contract") {
+        words.extend(["--contract", "0x5FbDB2315678afecb367f032d93F642f64180aa3"]);
+    }
+    parses(&words);
+}
+
+#[test]
+fn the_systemd_units_parse() {
+    let service = std::fs::read_to_string(repo().join("examples/systemd/quorum-check.service")).unwrap();
+    let timer = std::fs::read_to_string(repo().join("examples/systemd/quorum-check.timer")).unwrap();
+    let sections = |text: &str| -> HashMap<String, Vec<(String, String)>> {
+        let mut out: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        let mut current = String::new();
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                current = name.to_string();
+                continue;
+            }
+            let (k, v) = line.split_once('=').unwrap_or_else(|| panic!("not key=value: {line}"));
+            assert!(!current.is_empty(), "{line} outside a section");
+            out.entry(current.clone())
+                .or_default()
+                .push((k.to_string(), v.to_string()));
+        }
+        out
+    };
+    let service = sections(&service);
+    let exec = &service["Service"].iter().find(|(k, _)| k == "ExecStart").unwrap().1;
+    let mut words: Vec<&str> = exec.split_whitespace().collect();
+    assert!(words[0].ends_with("/quorum-check"));
+    words[0] = "quorum-check";
+    parses_with_env(&words);
+    assert!(
+        service["Service"]
+            .iter()
+            .any(|(k, v)| k == "SuccessExitStatus" && v.contains('1') && v.contains('3'))
+    );
+    let timer = sections(&timer);
+    assert!(
+        timer["Timer"]
+            .iter()
+            .any(|(k, v)| k == "Unit" && v == "quorum-check.service")
+    );
+    assert!(timer.contains_key("Install"));
+}
+
+#[test]
+fn the_nodes_file_example_parses() {
+    let nodes = quorum_check::config::load_nodes_file(&repo().join("examples/nodes.toml")).unwrap();
+    assert_eq!(nodes.len(), 4);
+    assert!(nodes.iter().all(|n| n.name.is_some() && n.from.is_some()));
+    assert_eq!(nodes.iter().map(|n| n.weight).sum::<u64>(), 6);
+}
+
+#[test]
+fn the_env_examples_parse() {
+    use quorum_check::{cli::*, config::BlockSpec, node_url::NodeUrl, threshold::ThresholdSpec};
+    for file in ["examples/testnet.env", ".env.example"] {
+        let path = repo().join(file);
+        for item in dotenvy::from_path_iter(&path).unwrap() {
+            let (key, value) = item.unwrap();
+            let ok = match key.as_str() {
+                "QUORUM_RPC_URLS" => value.split(',').all(|u| NodeUrl::parse(u).is_ok()),
+                "QUORUM_NODES" => repo().join("examples").join(&value).is_file() || value.ends_with(".toml"),
+                "QUORUM_CONTRACT" => parse_address(&value).is_ok(),
+                "QUORUM_ABI" => repo().join(&value).is_file(),
+                "QUORUM_FUNCTION" => !value.is_empty(),
+                "QUORUM_TX" => value.split(',').all(|t| parse_tx_hash(t).is_ok()),
+                "QUORUM_THRESHOLD" => value.parse::<ThresholdSpec>().is_ok(),
+                "QUORUM_CHAIN_ID" | "QUORUM_RETRIES" | "QUORUM_BATCH_SIZE" | "QUORUM_MAX_RESPONSE_BYTES" => {
+                    value.parse::<u64>().is_ok()
+                }
+                "QUORUM_BLOCK" => value.parse::<BlockSpec>().is_ok(),
+                "QUORUM_TIMEOUT" | "QUORUM_DEADLINE" | "QUORUM_INTERVAL" => parse_duration(&value).is_ok(),
+                "QUORUM_FORMAT" => ["text", "json", "prometheus"].contains(&value.as_str()),
+                "QUORUM_LOG_FORMAT" => ["text", "json"].contains(&value.as_str()),
+                "ANVIL_BIN" | "QUORUM_OUTPUT" => true,
+                other => panic!("{file}: unknown variable {other}"),
+            };
+            assert!(ok, "{file}: {key}={value} does not parse");
+        }
+    }
+}
