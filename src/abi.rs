@@ -64,7 +64,7 @@ impl fmt::Display for VoteValue {
 /// Why the ABI or the function in it cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum AbiError {
-    #[error("cannot read ABI file {path}: {source}")]
+    #[error("cannot read ABI file {path}")]
     Read { path: String, source: std::io::Error },
     #[error("ABI file {path} is not a JSON ABI array or an artifact with an \"abi\" field: {reason}")]
     Parse { path: String, reason: String },

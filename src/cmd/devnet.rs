@@ -62,7 +62,10 @@ pub async fn run(args: &DevnetArgs) -> anyhow::Result<u8> {
         "# {n} anvil nodes up; {approve} approve and {} reject each transaction.",
         n - approve
     );
-    println!("# Paste into .env (or export), then run: quorum-check check --threshold 7");
+    println!(
+        "# Paste into .env (or export), then run: quorum-check check --threshold {}",
+        approve.max(1)
+    );
     println!("QUORUM_RPC_URLS={urls}");
     println!("QUORUM_CONTRACT={contract:#x}");
     println!("QUORUM_TX={tx_list}");
