@@ -7,13 +7,7 @@ use crate::health::HealthReport;
 
 /// Writes the health table.
 pub fn render(report: &HealthReport, out: &mut dyn Write) -> io::Result<()> {
-    let width = report
-        .nodes
-        .iter()
-        .map(|n| n.name.chars().count())
-        .max()
-        .unwrap_or(4)
-        .clamp(4, 48);
+    let width = super::name_width(report.nodes.iter().map(|n| n.name.as_str()));
     writeln!(
         out,
         "  {:>3}  {:<width$}  {:>6}  {:<9}  {:>8}  {:>10}  {:>8}  {:>9}  {:<8}  CLIENT / PROBLEMS",

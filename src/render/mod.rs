@@ -30,3 +30,8 @@ pub fn render(
         Format::Prometheus => prometheus(report, timestamp, out),
     }
 }
+
+/// Width of a NODE column: the longest name, between 4 and 48 characters.
+fn name_width<'a>(names: impl Iterator<Item = &'a str>) -> usize {
+    names.map(|n| n.chars().count()).max().unwrap_or(4).clamp(4, 48)
+}

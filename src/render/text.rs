@@ -62,13 +62,7 @@ pub fn verdict_line(tx: &TxReport) -> String {
 
 fn table(tx: &TxReport, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "tx {:#x}", tx.tx_hash)?;
-    let name_width = tx
-        .nodes
-        .iter()
-        .map(|n| n.name.chars().count())
-        .max()
-        .unwrap_or(4)
-        .clamp(4, 48);
+    let name_width = super::name_width(tx.nodes.iter().map(|n| n.name.as_str()));
     let show_from = tx.nodes.iter().any(|n| n.from.is_some());
     write!(
         out,
