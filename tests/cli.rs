@@ -326,3 +326,89 @@ fn help_and_version_exit_zero() {
     }
     cli.run(["frobnicate"]).assert_usage_error("frobnicate");
 }
+
+#[test]
+fn tx_hashes_can_come_from_stdin() {
+    use std::io::Write;
+    let cli = Cli::new();
+    let mut args = base(&cli);
+    let i = args.iter().position(|x| x == "--tx").unwrap();
+    args.drain(i..i + 2);
+    args.extend([
+        "--tx-file".into(),
+        "-".into(),
+        "--retries".into(),
+        "0".into(),
+        "--format".into(),
+        "json".into(),
+    ]);
+    let mut child = cli
+        .command()
+        .args(&args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = format!("# from a pipe\n{}\n{}\n", hash(), hex(tx(2)));
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: quorum_check::report::CheckReport = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report.txs.len(), 2);
+    assert_eq!(report.txs[1].tx_hash, tx(2));
+
+    let mut child = cli
+        .command()
+        .args(&args)
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"0x1234\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 1 of stdin"));
+}
+
+#[test]
+fn devnet_refuses_a_taken_port_and_leaves_no_anvil_behind() {
+    // Ports BASE, BASE+1, BASE+2 with BASE+1 taken: the second node cannot start.
+    let (base, _taken) = loop {
+        let base = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if base > 60000 {
+            continue;
+        }
+        if let Ok(l) = TcpListener::bind(("127.0.0.1", base + 1)) {
+            break (base, l);
+        }
+    };
+    let cli = Cli::new();
+    let run = cli.run_env(
+        ["devnet", "--nodes", "3", "--approve", "1", "--port", &base.to_string()],
+        &[("ANVIL_BIN", &anvil().display().to_string())],
+    );
+    assert_eq!(run.code(), 2);
+    let last = run.stderr().lines().last().unwrap_or_default().to_string();
+    assert!(
+        last.starts_with("quorum-check: error: ") && last.contains(&format!("port {}", base + 1)),
+        "{last}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    for port in [base, base + 2] {
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "an anvil is still up on {port}"
+        );
+    }
+}
+
+#[test]
+fn devnet_with_a_wrong_anvil_path_names_it() {
+    let cli = Cli::new();
+    let run = cli.run_env(
+        ["devnet", "--nodes", "1", "--approve", "1"],
+        &[("ANVIL_BIN", "/nonexistent/anvil")],
+    );
+    run.assert_usage_error("/nonexistent/anvil");
+}

@@ -24,6 +24,14 @@ pub async fn run(args: &DevnetArgs) -> anyhow::Result<u8> {
         bail!("--port {base}: {n} consecutive ports from there do not fit in 1..=65535");
     }
     let anvil = find_anvil(args.anvil.anvil.as_deref())?;
+    // A taken port would only show as anvil's start-up timing out: say so up front.
+    if let Some(base) = args.port {
+        for port in (0..n as u16).map(|i| base + i) {
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+                bail!("port {port} on 127.0.0.1 is in use (--port {base} needs {n} free ports from there)");
+            }
+        }
+    }
     let txs = if args.tx.is_empty() {
         vec![DEFAULT_TX]
     } else {
