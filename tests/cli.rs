@@ -412,3 +412,28 @@ fn devnet_with_a_wrong_anvil_path_names_it() {
     );
     run.assert_usage_error("/nonexistent/anvil");
 }
+
+#[test]
+fn https_endpoints_get_a_tls_client() {
+    // A plain TCP listener that is not TLS: the handshake fails, the node is a connect_error.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            drop(stream);
+        }
+    });
+    let cli = Cli::new();
+    let args = with(
+        with(base(&cli), "--rpc", &format!("https://127.0.0.1:{port}/")),
+        "--format",
+        "json",
+    );
+    let run = cli.run(with(args, "--retries", "0"));
+    assert_eq!(run.code(), 3, "{}", run.stderr());
+    assert!(matches!(
+        run.report().txs[0].nodes[0].status,
+        NodeStatus::ConnectError { .. }
+    ));
+    assert_eq!(run.report().txs[0].nodes[0].url, format!("https://127.0.0.1:{port}"));
+}
