@@ -135,11 +135,6 @@ impl Fleet {
         (0..self.len()).map(|i| self.url(i)).collect()
     }
 
-    /// Listen port of node `i`.
-    pub fn port(&self, i: usize) -> u16 {
-        self.nodes[i].port()
-    }
-
     /// Funded, unlocked accounts of node `i`.
     pub fn accounts(&self, i: usize) -> &[Address] {
         self.nodes[i].addresses()

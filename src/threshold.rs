@@ -115,11 +115,6 @@ impl fmt::Display for ThresholdSpec {
 }
 
 impl ThresholdSpec {
-    /// Whether the threshold depends on the total weight.
-    pub fn is_relative(&self) -> bool {
-        !matches!(self, Self::Absolute(_))
-    }
-
     /// The absolute weight needed, given the total weight `total` of the nodes.
     /// With `uint_votes` (votes are weights, not yes/no) only `N` is accepted
     /// and it is not bounded by the node weight.
