@@ -130,7 +130,8 @@ impl VoteFunction {
             path: path.into(),
             reason,
         };
-        let object = serde_json::from_str::<ContractObject>(text).map_err(|e| parse_err(e.to_string()))?;
+        let object =
+            serde_json::from_str::<ContractObject>(text).map_err(|e| parse_err(crate::rpc::clean(&e.to_string())))?;
         let abi = object.abi.ok_or_else(|| parse_err("no \"abi\" field".into()))?;
 
         let wanted_trim: String = wanted.chars().filter(|c| !c.is_whitespace()).collect();

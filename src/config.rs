@@ -246,8 +246,8 @@ pub fn parse_nodes_toml(text: &str) -> anyhow::Result<Vec<Node>> {
     let file: NodesFile = toml::from_str(text).map_err(|e| {
         let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
         match line {
-            Some(line) => anyhow::anyhow!("invalid TOML at line {line}: {}", e.message().trim()),
-            None => anyhow::anyhow!("invalid TOML: {}", e.message().trim()),
+            Some(line) => anyhow::anyhow!("invalid TOML at line {line}: {}", crate::rpc::clean(e.message().trim())),
+            None => anyhow::anyhow!("invalid TOML: {}", crate::rpc::clean(e.message().trim())),
         }
     })?;
     if file.node.is_empty() {

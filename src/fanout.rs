@@ -18,6 +18,7 @@ use tokio::{sync::Semaphore, time::Instant};
 use crate::{
     abi::DecodeError,
     config::{BlockSpec, CheckConfig, Node},
+    pin::pin_block,
     report::{self, Answer, CheckReport, NodeStatus},
     rpc::{Call, CallResult, NodeFailure, RpcClient, clean},
     tally::Tally,
@@ -178,108 +179,6 @@ pub async fn run(config: &CheckConfig, client: &RpcClient, interrupt: impl Futur
         })
         .collect();
     report::build(config, answers, &tallies, start.elapsed(), interrupted, pinned_block)
-}
-
-/// The outcome of the `--block pinned` round trip.
-struct Pin {
-    block: u64,
-    /// Per node: its final answer when the round trip already settled it
-    /// (failed, or lagging behind the pinned block).
-    early: Vec<Option<Answer>>,
-}
-
-/// Asks every node for its head and pins the highest block that nodes with
-/// `needed` weight have reached. Once heads covering `needed` are in, slower
-/// nodes get a grace period as long as the wait so far (at least 20 ms);
-/// nodes still silent after it are read at the pinned block all the same.
-async fn pin_block(config: &CheckConfig, client: &RpcClient, needed: u128, start: Instant, deadline: Instant) -> Pin {
-    let mut early: Vec<Option<Answer>> = vec![None; config.nodes.len()];
-    // (head, weight, node, latency) of every node that reported its head.
-    let mut heads: Vec<(u64, u64, usize, Duration)> = Vec::new();
-    let mut asks: FuturesUnordered<_> = config
-        .nodes
-        .iter()
-        .map(|node| async move {
-            let call = Call {
-                method: "eth_blockNumber",
-                params: json!([]),
-            };
-            let outcome = client.batch(&node.url, std::slice::from_ref(&call), deadline).await;
-            let head = outcome
-                .results
-                .map_err(failure_status)
-                .and_then(|mut r| match r.remove(0) {
-                    Ok(raw) => serde_json::from_str::<U64>(raw.get())
-                        .map(|h| h.to::<u64>())
-                        .map_err(|_| NodeStatus::BadResponse {
-                            reason: "eth_blockNumber result is not a quantity".into(),
-                        }),
-                    Err(e) => Err(NodeStatus::RpcError {
-                        code: e.code,
-                        message: clean(&e.message),
-                    }),
-                });
-            (node.index, head, outcome.attempts, start.elapsed())
-        })
-        .collect();
-    let mut grace_until: Option<Instant> = None;
-    loop {
-        let next = match grace_until {
-            Some(until) => match tokio::time::timeout_at(until, asks.next()).await {
-                Ok(next) => next,
-                Err(_) => break,
-            },
-            None => asks.next().await,
-        };
-        let Some((node, head, attempts, latency)) = next else {
-            break;
-        };
-        match head {
-            Ok(head) => heads.push((head, config.nodes[node].weight, node, latency)),
-            Err(status) => {
-                early[node] = Some(Answer {
-                    status,
-                    vote: None,
-                    latency: Some(latency),
-                    attempts,
-                })
-            }
-        }
-        let covered: u128 = heads.iter().map(|h| u128::from(h.1)).sum();
-        if grace_until.is_none() && covered >= needed {
-            let waited = start.elapsed().max(Duration::from_millis(20));
-            grace_until = Some((Instant::now() + waited).min(deadline));
-        }
-    }
-    drop(asks);
-
-    // The highest head that nodes holding `needed` weight have all reached;
-    // with too few heads, the lowest one seen (every answering node can serve it).
-    heads.sort_unstable_by_key(|h| std::cmp::Reverse(h.0));
-    let mut covered = 0u128;
-    let mut block = heads.last().map(|h| h.0).unwrap_or(0);
-    for (head, weight, _, _) in &heads {
-        covered += u128::from(*weight);
-        if covered >= needed {
-            block = *head;
-            break;
-        }
-    }
-    tracing::info!(block, nodes = heads.len(), "pinned block");
-
-    // Nodes that reported a lower head are lagging: not asked, not counted.
-    for &(head, _, node, latency) in heads.iter().filter(|h| h.0 < block) {
-        early[node] = Some(Answer {
-            status: NodeStatus::Lagging {
-                head,
-                lag: block - head,
-            },
-            vote: None,
-            latency: Some(latency),
-            attempts: 1,
-        });
-    }
-    Pin { block, early }
 }
 
 /// Asks one node about a run of transactions (one batch, with retries).

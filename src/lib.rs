@@ -18,6 +18,7 @@ pub mod health;
 pub mod logging;
 pub mod node_url;
 pub mod output;
+mod pin;
 pub mod render;
 pub mod report;
 pub mod rpc;
