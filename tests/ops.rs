@@ -196,7 +196,9 @@ async fn watch_gives_up_at_its_deadline_with_the_last_verdict() {
     );
     // JSON mode: one document at the end, changes on stderr.
     let report = run.report();
-    assert_eq!(report.txs[0].yes, 1);
+    // Two "no" settle it; the approving node may or may not have been heard first.
+    assert_eq!(report.txs[0].verdict, quorum_check::tally::Verdict::Rejected);
+    assert!(report.txs[0].no >= 2 && report.txs[0].yes <= 1, "{:?}", report.txs[0]);
     assert_eq!(run.stderr().matches("-> Transaction").count(), 1, "{}", run.stderr());
 }
 
