@@ -154,7 +154,7 @@ impl VoteFunction {
                 };
                 return Err(AbiError::Missing {
                     path: path.into(),
-                    wanted: crate::threshold::printable(wanted),
+                    wanted: crate::sanitize::printable(wanted),
                     found,
                 });
             }

@@ -23,7 +23,8 @@ use crate::{
     abi::{VoteFunction, VoteKind},
     cli::{CheckArgs, EndpointArgs, parse_address, parse_tx_hash},
     node_url::NodeUrl,
-    threshold::{ThresholdSpec, printable},
+    sanitize::printable,
+    threshold::ThresholdSpec,
 };
 
 /// One node to ask.

@@ -22,6 +22,7 @@ mod pin;
 pub mod render;
 pub mod report;
 pub mod rpc;
+pub mod sanitize;
 pub mod tally;
 pub mod threshold;
 

@@ -13,6 +13,7 @@ use serde_json::value::RawValue;
 use tokio::time::Instant;
 
 use crate::node_url::NodeUrl;
+pub use crate::sanitize::clean;
 
 /// One call in a batch.
 #[derive(Debug, Clone)]
@@ -69,8 +70,6 @@ pub struct BatchOutcome {
 const BACKOFF_BASE: Duration = Duration::from_millis(100);
 /// Longest wait between two attempts, `Retry-After` included.
 const BACKOFF_CAP: Duration = Duration::from_secs(5);
-/// Longest error text kept from a node.
-const MAX_MESSAGE: usize = 200;
 
 /// Sends batches to nodes.
 #[derive(Debug, Clone)]
@@ -81,9 +80,10 @@ pub struct RpcClient {
 }
 
 impl RpcClient {
-    /// A client; `retries` is per batch, `max_response_bytes` bounds each body;
-    /// `tls` says whether any endpoint is https.
-    pub fn new(retries: u32, max_response_bytes: u64, tls: bool) -> anyhow::Result<Self> {
+    /// A client for `nodes`; `retries` is per batch, `max_response_bytes`
+    /// bounds each body. TLS roots are loaded only when a node is https.
+    pub fn for_nodes(nodes: &[crate::config::Node], retries: u32, max_response_bytes: u64) -> anyhow::Result<Self> {
+        let tls = nodes.iter().any(|n| n.url.is_https());
         let mut builder = reqwest::Client::builder()
             .tcp_nodelay(true)
             .user_agent(concat!("quorum-check/", env!("CARGO_PKG_VERSION")));
@@ -303,19 +303,6 @@ fn backoff(attempt: u32) -> Duration {
     step.mul_f64(0.5 + fastrand::f64() * 0.5)
 }
 
-/// Node-supplied text made safe to print on one line: bounded, no control characters.
-pub fn clean(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .take(MAX_MESSAGE)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if s.chars().count() > MAX_MESSAGE {
-        out.push('…');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -426,6 +413,6 @@ mod tests {
     #[test]
     fn clean_bounds_and_flattens() {
         assert_eq!(clean("a\nb"), "a b");
-        assert_eq!(clean(&"x".repeat(500)).chars().count(), MAX_MESSAGE + 1);
+        assert_eq!(clean(&"x".repeat(500)).chars().count(), 201);
     }
 }

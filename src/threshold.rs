@@ -5,6 +5,8 @@
 
 use std::{fmt, str::FromStr};
 
+use crate::sanitize::printable;
+
 /// A threshold as written by the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ThresholdSpec {
@@ -174,19 +176,6 @@ fn parse_decimal(s: &str) -> Option<(u128, u128)> {
     let int: u128 = if int.is_empty() { 0 } else { int.parse().ok()? };
     let frac: u128 = if frac.is_empty() { 0 } else { frac.parse().ok()? };
     Some((int * den + frac, den))
-}
-
-/// Bounded, control-character-free echo of user input for error messages.
-pub(crate) fn printable(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .take(40)
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect();
-    if s.chars().count() > 40 {
-        out.push('…');
-    }
-    out
 }
 
 #[cfg(test)]

@@ -28,8 +28,7 @@ pub async fn run_config(config: &CheckConfig, format: Format, quiet: bool, out: 
 
 /// The HTTP client a check needs.
 pub fn client_for(config: &CheckConfig) -> anyhow::Result<RpcClient> {
-    let tls = config.nodes.iter().any(|n| n.url.is_https());
-    RpcClient::new(config.limits.retries, config.limits.max_response_bytes, tls)
+    RpcClient::for_nodes(&config.nodes, config.limits.retries, config.limits.max_response_bytes)
 }
 
 /// Renders `report` to stdout or, atomically, to `out`.

@@ -15,8 +15,7 @@ pub async fn run(args: &NodesArgs, prefer: Option<NodeSource>) -> anyhow::Result
     let nodes = resolve_nodes(endpoints, prefer)?;
     let total: u128 = nodes.iter().map(|n| u128::from(n.weight)).sum();
     let threshold = args.threshold.resolve(total, false)?;
-    let tls = nodes.iter().any(|n| n.url.is_https());
-    let client = RpcClient::new(endpoints.retries, endpoints.max_response_bytes, tls)?;
+    let client = RpcClient::for_nodes(&nodes, endpoints.retries, endpoints.max_response_bytes)?;
     let spec = HealthCheck {
         nodes: &nodes,
         chain_id: endpoints.chain_id,
