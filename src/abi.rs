@@ -1,7 +1,8 @@
-//! The voting contract's ABI: loading it (a plain ABI array or a Foundry /
-//! Hardhat artifact), finding the vote function, encoding its calldata and
-//! decoding what a node answers — strictly, so that a malformed answer is
-//! never mistaken for a vote. Pure apart from reading the file.
+//! The voting contract's ABI: the vote function from a human-readable
+//! signature (`vote(bytes32)(bool)`), from an ABI file (a plain ABI array or a
+//! Foundry / Hardhat artifact) or from the built-in `Voting` ABI; encoding its
+//! calldata and decoding what a node answers — strictly, so that a malformed
+//! answer is never mistaken for a vote. Pure apart from reading the file.
 
 use std::{fmt, path::Path};
 
@@ -61,6 +62,13 @@ impl fmt::Display for VoteValue {
     }
 }
 
+/// The ABI used when no `--abi` is given: `Voting`'s, whose
+/// `vote(bytes32) returns (bool)` is the default vote function.
+pub const BUILTIN_ABI: &str = include_str!("../abi/Voting.json");
+
+/// How the built-in ABI is named in messages.
+const BUILTIN_NAME: &str = "the built-in Voting ABI";
+
 /// Why the ABI or the function in it cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum AbiError {
@@ -74,6 +82,12 @@ pub enum AbiError {
         wanted: String,
         found: String,
     },
+    #[error(
+        "{path} has no function '{wanted}' (it has vote(bytes32) returns (bool)): pass --abi FILE, or a full signature such as {wanted}(bytes32)(bool)"
+    )]
+    MissingBuiltin { path: String, wanted: String },
+    #[error("--function '{wanted}' is not a function signature such as vote(bytes32)(bool): {reason}")]
+    Signature { wanted: String, reason: String },
     #[error("function '{wanted}' in {path} is overloaded ({found}): pass the full signature with --function")]
     Ambiguous {
         path: String,
@@ -113,26 +127,57 @@ pub struct VoteFunction {
 }
 
 impl VoteFunction {
+    /// The vote function as configured: `wanted` is a name (`vote`), a
+    /// signature to look up (`vote(bytes32)`), or a complete human-readable
+    /// signature with its return type (`vote(bytes32)(bool)`,
+    /// `function vote(bytes32 h) view returns (bool)`), which needs no ABI.
+    /// Names and lookups use the ABI file at `abi`, else the built-in one.
+    pub fn resolve(abi: Option<&Path>, wanted: &str) -> Result<Self, AbiError> {
+        let abi_text = match abi {
+            Some(path) => Some((read_abi(path)?, path.display().to_string())),
+            None => None,
+        };
+        let parsed = parse_signature(wanted)?;
+        let lookup = match &parsed {
+            Some(f) if f.outputs.is_empty() => f.signature(),
+            _ => wanted.to_string(),
+        };
+        if let Some(function) = parsed.filter(|f| !f.outputs.is_empty()) {
+            // A complete signature: the ABI file, if any, only lends its custom
+            // errors (to decode revert reasons).
+            let errors = match &abi_text {
+                Some((text, path)) => parse_abi(text, path)?.errors().cloned().collect(),
+                None => parse_abi(BUILTIN_ABI, BUILTIN_NAME)?.errors().cloned().collect(),
+            };
+            return Self::checked(function, errors, "--function");
+        }
+        match &abi_text {
+            Some((text, path)) => Self::from_json(text, path, &lookup),
+            None => Self::from_json(BUILTIN_ABI, BUILTIN_NAME, &lookup).map_err(|e| match e {
+                AbiError::Missing { wanted, .. } => AbiError::MissingBuiltin {
+                    path: BUILTIN_NAME.into(),
+                    wanted,
+                },
+                other => other,
+            }),
+        }
+    }
+
     /// Loads `path` and finds `wanted` (a name like `vote`, or a full
     /// signature like `vote(bytes32)`).
     pub fn load(path: &Path, wanted: &str) -> Result<Self, AbiError> {
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| AbiError::Read {
-            path: shown.clone(),
-            source,
-        })?;
-        Self::from_json(&text, &shown, wanted)
+        let text = read_abi(path)?;
+        Self::from_json(&text, &path.display().to_string(), wanted)
+    }
+
+    /// The built-in `vote(bytes32) returns (bool)`.
+    pub fn builtin() -> Self {
+        Self::from_json(BUILTIN_ABI, BUILTIN_NAME, "vote").expect("the built-in ABI has a valid vote function")
     }
 
     /// Like [`load`](Self::load), from the file's text; `path` only names it in errors.
     pub fn from_json(text: &str, path: &str, wanted: &str) -> Result<Self, AbiError> {
-        let parse_err = |reason: String| AbiError::Parse {
-            path: path.into(),
-            reason,
-        };
-        let object =
-            serde_json::from_str::<ContractObject>(text).map_err(|e| parse_err(crate::rpc::clean(&e.to_string())))?;
-        let abi = object.abi.ok_or_else(|| parse_err("no \"abi\" field".into()))?;
+        let abi = parse_abi(text, path)?;
 
         let wanted_trim: String = wanted.chars().filter(|c| !c.is_whitespace()).collect();
         let candidates: Vec<&Function> = if wanted_trim.contains('(') {
@@ -168,6 +213,12 @@ impl VoteFunction {
             }
         };
 
+        let errors = abi.errors().cloned().collect();
+        Self::checked(function, errors, path)
+    }
+
+    /// Checks that `function` has a vote function's shape.
+    fn checked(function: Function, errors: Vec<AbiErrorItem>, path: &str) -> Result<Self, AbiError> {
         let shape_err = || AbiError::Shape {
             path: path.into(),
             signature: function.signature(),
@@ -191,7 +242,6 @@ impl VoteFunction {
             [out] => parse_return_type(&out.ty).ok_or_else(shape_err)?,
             _ => return Err(shape_err()),
         };
-        let errors = abi.errors().cloned().collect();
         Ok(Self { function, kind, errors })
     }
 
@@ -257,6 +307,39 @@ impl VoteFunction {
         let shown = alloy::primitives::hex::encode_prefixed(&data[..data.len().min(36)]);
         format!("unknown revert data {shown}{}", if data.len() > 36 { "…" } else { "" })
     }
+}
+
+fn read_abi(path: &Path) -> Result<String, AbiError> {
+    std::fs::read_to_string(path).map_err(|source| AbiError::Read {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+fn parse_abi(text: &str, path: &str) -> Result<alloy::json_abi::JsonAbi, AbiError> {
+    let parse_err = |reason: String| AbiError::Parse {
+        path: path.into(),
+        reason,
+    };
+    let object =
+        serde_json::from_str::<ContractObject>(text).map_err(|e| parse_err(crate::rpc::clean(&e.to_string())))?;
+    object.abi.ok_or_else(|| parse_err("no \"abi\" field".into()))
+}
+
+/// A human-readable signature (`vote(bytes32)(bool)`, `function vote(bytes32
+/// h) view returns (bool)`) parsed by alloy's signature parser; `None` for a
+/// bare name or a plain `vote(bytes32)`, which are looked up in the ABI.
+fn parse_signature(wanted: &str) -> Result<Option<Function>, AbiError> {
+    let t = wanted.trim();
+    let looks_complete = t.contains(")(") || t.contains(") (") || t.contains("returns") || t.starts_with("function ");
+    if !looks_complete {
+        return Ok(None);
+    }
+    let function = Function::parse(t).map_err(|e| AbiError::Signature {
+        wanted: crate::sanitize::printable(t),
+        reason: crate::rpc::clean(e.to_string().lines().next().unwrap_or("unparsable")),
+    })?;
+    Ok(Some(function))
 }
 
 fn parse_return_type(ty: &str) -> Option<VoteKind> {
@@ -345,6 +428,88 @@ mod tests {
         ));
         for garbage in ["", "{", "42", r#"{"notabi": 1}"#, r#"[{"type":"function"}]"#] {
             assert!(VoteFunction::from_json(garbage, "g.json", "vote").is_err(), "{garbage}");
+        }
+    }
+
+    #[test]
+    fn complete_signatures_need_no_abi_file() {
+        for (sig, kind) in [
+            ("vote(bytes32)(bool)", VoteKind::Bool),
+            ("vote(bytes32) returns (bool)", VoteKind::Bool),
+            ("function vote(bytes32 txHash) view returns (bool)", VoteKind::Bool),
+            ("function vote(bytes32) external view returns (bool ok)", VoteKind::Bool),
+            ("weight(bytes32)(uint96)", VoteKind::Uint(96)),
+            ("weight(bytes32)(uint)", VoteKind::Uint(256)),
+        ] {
+            let f = VoteFunction::resolve(None, sig).unwrap_or_else(|e| panic!("{sig}: {e}"));
+            assert_eq!(f.kind(), kind, "{sig}");
+        }
+        let weight = VoteFunction::resolve(None, "weight(bytes32)(uint96)").unwrap();
+        assert_eq!(weight.signature(), "weight(bytes32)");
+        assert_eq!(
+            &weight.calldata(B256::ZERO)[..4],
+            &alloy::primitives::keccak256("weight(bytes32)")[..4]
+        );
+        // The same selector and kind as the ABI's own vote function.
+        let from_abi = VoteFunction::from_json(VOTING, "v", "vote").unwrap();
+        let from_sig = VoteFunction::resolve(None, "function vote(bytes32 txHash) view returns (bool)").unwrap();
+        assert_eq!(from_abi.calldata(B256::ZERO), from_sig.calldata(B256::ZERO));
+        // The built-in ABI's custom errors still decode reverts.
+        let mut data = alloy::primitives::keccak256("NotOwner(address)")[..4].to_vec();
+        data.extend_from_slice(&[0u8; 32]);
+        assert!(from_sig.describe_revert(&data).starts_with("NotOwner("));
+    }
+
+    #[test]
+    fn without_an_abi_file_the_builtin_vote_is_used() {
+        let f = VoteFunction::resolve(None, "vote").unwrap();
+        assert_eq!((f.signature(), f.kind()), ("vote(bytes32)".to_string(), VoteKind::Bool));
+        assert_eq!(
+            VoteFunction::resolve(None, "vote(bytes32)").unwrap().signature(),
+            "vote(bytes32)"
+        );
+        assert_eq!(
+            VoteFunction::resolve(None, "function vote(bytes32)")
+                .unwrap()
+                .signature(),
+            "vote(bytes32)"
+        );
+        assert_eq!(VoteFunction::builtin().calldata(B256::ZERO), f.calldata(B256::ZERO));
+        let err = VoteFunction::resolve(None, "ballot").unwrap_err().to_string();
+        assert!(
+            err.contains("'ballot'") && err.contains("--abi") && err.contains("ballot(bytes32)(bool)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn signatures_of_the_wrong_shape_are_named() {
+        for (sig, culprit) in [
+            ("vote(uint256)(bool)", "vote(uint256)"),
+            ("vote(bytes32,bool)(bool)", "vote(bytes32,bool)"),
+            ("vote(bytes32)(string)", "returns (string)"),
+            ("vote(bytes32)(bool,bool)", "returns (bool,bool)"),
+            ("vote(bytes32)(int256)", "returns (int256)"),
+        ] {
+            let err = VoteFunction::resolve(None, sig).unwrap_err();
+            assert!(matches!(err, AbiError::Shape { .. }), "{sig}: {err}");
+            assert!(err.to_string().contains(culprit), "{sig}: {err}");
+        }
+        for bad in [
+            "vote(bytes32)(",
+            "function (bytes32) returns (bool)",
+            "vote(bytes33)(bool)",
+            "function",
+        ] {
+            let err = VoteFunction::resolve(None, bad).unwrap_err();
+            assert!(!err.to_string().contains('\n'), "{bad}: {err}");
+            assert!(
+                matches!(
+                    err,
+                    AbiError::Signature { .. } | AbiError::Shape { .. } | AbiError::MissingBuiltin { .. }
+                ),
+                "{bad}: {err}"
+            );
         }
     }
 

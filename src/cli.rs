@@ -23,13 +23,38 @@ pub struct Cli {
         long = "log-format",
         value_enum,
         env = "QUORUM_LOG_FORMAT",
+        hide_env_values = true,
         default_value = "text",
         global = true
     )]
     pub log_format: LogFormat,
 
+    /// When to colour output: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "auto", global = true)]
+    pub color: ColorWhen,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// When to use colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// On a terminal, unless NO_COLOR is set (to anything but empty).
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorWhen {
+    /// Whether to colour a stream that is (or is not) a terminal.
+    pub fn enabled(self, is_terminal: bool) -> bool {
+        match self {
+            Self::Always => true,
+            Self::Never => false,
+            Self::Auto => is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -49,8 +74,20 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) to stdout.
-    Man,
+    /// Print the man page (roff) to stdout, or write one per command into --dir.
+    Man {
+        /// Write quorum-check.1 and quorum-check-SUBCOMMAND.1 for every subcommand into DIR.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+impl Command {
+    /// Whether the command reads the configuration (a broken `.env` stops it);
+    /// completions and man pages do not.
+    pub fn needs_configuration(&self) -> bool {
+        !matches!(self, Self::Completions { .. } | Self::Man { .. })
+    }
 }
 
 /// Log line formats.
@@ -76,30 +113,51 @@ pub struct EndpointArgs {
     #[arg(
         long = "rpc",
         value_name = "URL",
+        visible_alias = "rpc-url",
         env = "QUORUM_RPC_URLS",
         value_delimiter = ',',
         hide_env_values = true
     )]
     pub rpc: Vec<String>,
 
-    /// TOML file of [[node]] entries (url, name, weight, from).
-    #[arg(long, value_name = "FILE", env = "QUORUM_NODES")]
+    /// TOML file of [[node]] entries (url, name, weight, from, headers, ca_cert; ${VAR} expands).
+    #[arg(long, value_name = "FILE", env = "QUORUM_NODES", hide_env_values = true)]
     pub nodes: Option<PathBuf>,
 
     /// Expected chain id; a node on another chain is reported and not counted.
-    #[arg(long = "chain-id", value_name = "ID", env = "QUORUM_CHAIN_ID")]
+    #[arg(
+        long = "chain-id",
+        value_name = "ID",
+        env = "QUORUM_CHAIN_ID",
+        hide_env_values = true
+    )]
     pub chain_id: Option<u64>,
 
     /// Time budget of each node, retries included (e.g. 500ms, 3s).
-    #[arg(long, value_name = "DURATION", env = "QUORUM_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", env = "QUORUM_TIMEOUT", hide_env_values = true, default_value = "10s", value_parser = parse_duration)]
     pub timeout: Duration,
 
     /// Retries per node for transient failures (connection errors, 429, 5xx, rate limits).
-    #[arg(long, value_name = "N", env = "QUORUM_RETRIES", default_value_t = 2)]
+    #[arg(
+        long,
+        value_name = "N",
+        env = "QUORUM_RETRIES",
+        hide_env_values = true,
+        default_value_t = 2
+    )]
     pub retries: u32,
 
+    /// PEM file of extra certificate authorities to trust (also SSL_CERT_FILE / SSL_CERT_DIR).
+    #[arg(
+        long = "ca-cert",
+        value_name = "FILE",
+        env = "QUORUM_CA_CERT",
+        hide_env_values = true
+    )]
+    pub ca_cert: Option<PathBuf>,
+
     /// A node answer larger than this is cut off and reported as bad_response.
-    #[arg(long = "max-response-bytes", value_name = "BYTES", env = "QUORUM_MAX_RESPONSE_BYTES",
+    #[arg(long = "max-response-bytes", value_name = "BYTES", env = "QUORUM_MAX_RESPONSE_BYTES", hide_env_values = true,
           default_value_t = 16 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1024..))]
     pub max_response_bytes: u64,
 }
@@ -110,24 +168,28 @@ pub struct CheckArgs {
     pub endpoints: EndpointArgs,
 
     /// Address of the voting contract.
-    #[arg(long, value_name = "ADDRESS", env = "QUORUM_CONTRACT", value_parser = parse_address)]
+    #[arg(long, value_name = "ADDRESS", env = "QUORUM_CONTRACT", hide_env_values = true, value_parser = parse_address)]
     pub contract: Address,
 
-    /// ABI of the voting contract: a JSON ABI array or a Foundry/Hardhat artifact.
-    #[arg(long, value_name = "PATH", env = "QUORUM_ABI", default_value = "abi/Voting.json")]
-    pub abi: PathBuf,
+    /// ABI of the voting contract: a JSON ABI array or a Foundry/Hardhat artifact
+    /// [default: built in, with vote(bytes32) returns (bool)].
+    #[arg(long, value_name = "PATH", env = "QUORUM_ABI", hide_env_values = true)]
+    pub abi: Option<PathBuf>,
 
-    /// The vote function: a name or a full signature such as vote(bytes32).
+    /// The vote function: a name (vote), a signature to find in the ABI (vote(bytes32)), or a
+    /// complete one that needs no ABI: vote(bytes32)(bool), weight(bytes32)(uint96),
+    /// "function vote(bytes32 txHash) view returns (bool)".
     #[arg(
         long,
         value_name = "NAME_OR_SIGNATURE",
         env = "QUORUM_FUNCTION",
+        hide_env_values = true,
         default_value = "vote"
     )]
     pub function: String,
 
     /// Transaction hash to check (repeatable; env: comma-separated list).
-    #[arg(long = "tx", value_name = "HASH", env = "QUORUM_TX", value_delimiter = ',', value_parser = parse_tx_hash)]
+    #[arg(long = "tx", value_name = "HASH", env = "QUORUM_TX", hide_env_values = true, value_delimiter = ',', value_parser = parse_tx_hash)]
     pub tx: Vec<B256>,
 
     /// File with one transaction hash per line ('-' reads stdin; blank lines and # comments ignored).
@@ -135,21 +197,33 @@ pub struct CheckArgs {
     pub tx_file: Option<PathBuf>,
 
     /// Yes-weight needed: N, majority, all, P% or A/B (shares round up).
-    #[arg(long, value_name = "THRESHOLD", env = "QUORUM_THRESHOLD", default_value = "majority")]
+    #[arg(
+        long,
+        value_name = "THRESHOLD",
+        env = "QUORUM_THRESHOLD",
+        hide_env_values = true,
+        default_value = "majority"
+    )]
     pub threshold: ThresholdSpec,
 
     /// Block to read votes at: latest, safe, finalized, pending, earliest, a number, or pinned
     /// (one block for all nodes: the highest that the threshold's weight of nodes has reached).
-    #[arg(long, value_name = "BLOCK", env = "QUORUM_BLOCK", default_value = "latest")]
+    #[arg(
+        long,
+        value_name = "BLOCK",
+        env = "QUORUM_BLOCK",
+        hide_env_values = true,
+        default_value = "latest"
+    )]
     pub block: BlockSpec,
 
     /// The run ends by then, whatever the nodes do [default: timeout + 1s]. With watch: when
     /// watching gives up [default: 10m].
-    #[arg(long, value_name = "DURATION", env = "QUORUM_DEADLINE", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", env = "QUORUM_DEADLINE", hide_env_values = true, value_parser = parse_duration)]
     pub deadline: Option<Duration>,
 
     /// Calls per JSON-RPC batch request; longer hash lists are split into several batches.
-    #[arg(long = "batch-size", value_name = "N", env = "QUORUM_BATCH_SIZE", default_value_t = 100,
+    #[arg(long = "batch-size", value_name = "N", env = "QUORUM_BATCH_SIZE", hide_env_values = true, default_value_t = 100,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub batch_size: u32,
 
@@ -158,11 +232,17 @@ pub struct CheckArgs {
     pub wait_all: bool,
 
     /// Output format.
-    #[arg(long, value_enum, env = "QUORUM_FORMAT", default_value = "text")]
+    #[arg(
+        long,
+        value_enum,
+        env = "QUORUM_FORMAT",
+        hide_env_values = true,
+        default_value = "text"
+    )]
     pub format: Format,
 
-    /// Write the output to FILE atomically (a temporary file renamed into place), not stdout.
-    #[arg(long, value_name = "FILE", env = "QUORUM_OUTPUT")]
+    /// Write the output to FILE atomically (a temporary file renamed into place); '-' is stdout.
+    #[arg(long, value_name = "FILE", env = "QUORUM_OUTPUT", hide_env_values = true)]
     pub output: Option<PathBuf>,
 
     /// Print only the verdict lines (text format).
@@ -176,7 +256,7 @@ pub struct WatchArgs {
     pub check: CheckArgs,
 
     /// Time between two rounds.
-    #[arg(long, value_name = "DURATION", env = "QUORUM_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", env = "QUORUM_INTERVAL", hide_env_values = true, default_value = "5s", value_parser = parse_duration)]
     pub interval: Duration,
 }
 
@@ -193,11 +273,17 @@ pub struct NodesArgs {
     pub endpoints: EndpointArgs,
 
     /// Also check that this contract has code on every node.
-    #[arg(long, value_name = "ADDRESS", env = "QUORUM_CONTRACT", value_parser = parse_address)]
+    #[arg(long, value_name = "ADDRESS", env = "QUORUM_CONTRACT", hide_env_values = true, value_parser = parse_address)]
     pub contract: Option<Address>,
 
     /// Weight the healthy nodes must hold (N, majority, all, P% or A/B); below it, exit 1.
-    #[arg(long, value_name = "THRESHOLD", env = "QUORUM_THRESHOLD", default_value = "majority")]
+    #[arg(
+        long,
+        value_name = "THRESHOLD",
+        env = "QUORUM_THRESHOLD",
+        hide_env_values = true,
+        default_value = "majority"
+    )]
     pub threshold: ThresholdSpec,
 
     /// Output format.
@@ -208,7 +294,7 @@ pub struct NodesArgs {
 #[derive(Debug, Args)]
 pub struct AnvilArgs {
     /// Path of the anvil binary (else ANVIL_BIN, PATH, then node_modules).
-    #[arg(long, value_name = "PATH", env = "ANVIL_BIN")]
+    #[arg(long, value_name = "PATH", env = "ANVIL_BIN", hide_env_values = true)]
     pub anvil: Option<PathBuf>,
 }
 
@@ -218,9 +304,9 @@ pub struct DevnetArgs {
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=200))]
     pub nodes: u32,
 
-    /// How many of them (the first K) approve; the rest reject.
-    #[arg(long, value_name = "K", default_value_t = 7)]
-    pub approve: u32,
+    /// How many of them (the first K) approve; the rest reject [default: a majority of --nodes].
+    #[arg(long, value_name = "K")]
+    pub approve: Option<u32>,
 
     /// Transaction hash the nodes vote on (repeatable) [default: a fixed demo hash].
     #[arg(long = "tx", value_name = "HASH", value_parser = parse_tx_hash)]

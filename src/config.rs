@@ -3,29 +3,23 @@
 //! Everything a user can get wrong is caught here, before any network call,
 //! with an error that names the culprit — and never prints a node's URL.
 
-use std::{
-    collections::HashSet,
-    fmt,
-    io::Read,
-    path::{Path, PathBuf},
-    str::FromStr,
-    time::Duration,
-};
+use std::{collections::HashSet, fmt, io::Read, path::PathBuf, str::FromStr, time::Duration};
 
 use alloy::{
     eips::BlockNumberOrTag,
     primitives::{Address, B256},
 };
 use anyhow::{Context, bail};
-use serde::Deserialize;
 
 use crate::{
     abi::{VoteFunction, VoteKind},
-    cli::{CheckArgs, EndpointArgs, parse_address, parse_tx_hash},
+    cli::{CheckArgs, EndpointArgs, parse_tx_hash},
     node_url::NodeUrl,
     sanitize::printable,
     threshold::ThresholdSpec,
 };
+
+pub use crate::nodes_file::{load_nodes_file, parse_nodes_toml};
 
 /// One node to ask.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +31,77 @@ pub struct Node {
     pub weight: u64,
     /// Caller of the `eth_call` (the "node address" model of VoterRegistry).
     pub from: Option<Address>,
+    /// Extra HTTP headers (e.g. `Authorization`); their values are secrets.
+    pub headers: Headers,
+    /// A PEM file of extra CAs to trust for this node.
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl Node {
+    /// A node at `url` with weight 1 and nothing else set; `index` is its
+    /// position in the configuration.
+    pub fn at(index: usize, url: NodeUrl) -> Self {
+        Self {
+            index,
+            name: None,
+            url,
+            weight: 1,
+            from: None,
+            headers: Headers::default(),
+            ca_cert: None,
+        }
+    }
+}
+
+/// HTTP headers sent to one node. Values are secrets (bearer tokens, API
+/// keys): `Debug` shows the names only, and nothing else prints them.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Headers(Vec<(String, String)>);
+
+/// Headers the HTTP client owns; a nodes file may not set them.
+const RESERVED_HEADERS: [&str; 5] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "content-type",
+];
+
+impl Headers {
+    /// Validates names and values (as HTTP allows them). Errors name the header, never its value.
+    pub fn new(pairs: Vec<(String, String)>) -> anyhow::Result<Self> {
+        for (name, value) in &pairs {
+            let shown = printable(name);
+            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                bail!("header '{shown}' is not a valid HTTP header name");
+            }
+            if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+                bail!("header '{shown}' is set by quorum-check itself and cannot be configured");
+            }
+            if reqwest::header::HeaderValue::from_str(value).is_err() {
+                bail!("header '{shown}' has a value that is not valid in HTTP (control characters or non-ASCII)");
+            }
+        }
+        Ok(Self(pairs))
+    }
+
+    /// The name/value pairs, values included: only for the HTTP client.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(name, _)| format!("{name}: ***")))
+            .finish()
+    }
 }
 
 impl Node {
@@ -145,7 +210,7 @@ impl CheckConfig {
         let nodes = resolve_nodes(&args.endpoints, prefer)?;
         let endpoints = &args.endpoints;
 
-        let function = VoteFunction::load(&args.abi, &args.function)?;
+        let function = VoteFunction::resolve(args.abi.as_deref(), &args.function)?;
         let mut txs = args.tx.clone();
         if let Some(path) = &args.tx_file {
             txs.extend(load_tx_file(path)?);
@@ -187,110 +252,81 @@ impl CheckConfig {
 /// source wins when both are set (the one given on the command line beats
 /// one from the environment).
 pub fn resolve_nodes(args: &EndpointArgs, prefer: Option<NodeSource>) -> anyhow::Result<Vec<Node>> {
-    match (&args.nodes, args.rpc.is_empty(), prefer) {
-        (Some(path), true, _) | (Some(path), false, Some(NodeSource::NodesFile)) => load_nodes_file(path),
-        (None, false, _) | (Some(_), false, Some(NodeSource::Rpc)) => nodes_from_urls(&args.rpc),
+    let (mut nodes, source) = match (&args.nodes, args.rpc.iter().all(|u| u.trim().is_empty()), prefer) {
+        (Some(path), true, _) | (Some(path), false, Some(NodeSource::NodesFile)) => {
+            (load_nodes_file(path)?, NodeSource::NodesFile)
+        }
+        (None, false, _) | (Some(_), false, Some(NodeSource::Rpc)) => (nodes_from_urls(&args.rpc)?, NodeSource::Rpc),
         (Some(_), false, None) => {
             bail!("both --rpc/QUORUM_RPC_URLS and --nodes/QUORUM_NODES are set: use one of them")
         }
         (None, true, _) => {
             bail!("no nodes configured: pass --rpc URL (repeatable), set QUORUM_RPC_URLS, or pass --nodes FILE")
         }
+    };
+    if let Some(ca) = &args.ca_cert {
+        for node in nodes.iter_mut().filter(|n| n.ca_cert.is_none()) {
+            node.ca_cert = Some(ca.clone());
+        }
     }
+    check_distinct(&mut nodes, source)?;
+    Ok(nodes)
+}
+
+/// The same endpoint twice would count one node's vote twice: a usage error
+/// naming both entries. Distinct endpoints that would print the same get a
+/// fingerprint each, so every label tells its node apart.
+pub fn check_distinct(nodes: &mut [Node], source: NodeSource) -> anyhow::Result<()> {
+    let which = |n: &Node| match (source, &n.name) {
+        (NodeSource::Rpc, _) => format!("RPC URL #{}", n.index + 1),
+        (NodeSource::NodesFile, Some(name)) => format!("node #{} ({})", n.index + 1, printable(name)),
+        (NodeSource::NodesFile, None) => format!("node #{}", n.index + 1),
+    };
+    let mut seen: std::collections::HashMap<(String, Option<Address>), usize> = std::collections::HashMap::new();
+    for (i, node) in nodes.iter().enumerate() {
+        if let Some(&first) = seen.get(&(node.url.identity(), node.from)) {
+            bail!(
+                "{} and {} are the same node ({}): list each node once, or its vote counts twice",
+                which(&nodes[first]),
+                which(node),
+                node.url.redacted()
+            );
+        }
+        seen.insert((node.url.identity(), node.from), i);
+    }
+    // Endpoints per printed form (the same endpoint with another `from` is
+    // told apart by its `from`, not by a fingerprint).
+    let mut by_label: std::collections::HashMap<String, HashSet<String>> = std::collections::HashMap::new();
+    for node in nodes.iter() {
+        by_label
+            .entry(node.url.redacted().to_string())
+            .or_default()
+            .insert(node.url.identity());
+    }
+    for node in nodes.iter_mut() {
+        if by_label[node.url.redacted()].len() > 1 {
+            node.url.disambiguate();
+        }
+    }
+    Ok(())
 }
 
 /// Nodes from a list of URLs (`--rpc`, `QUORUM_RPC_URLS`), weight 1 each.
+/// Empty entries (`a,,b`) are skipped; errors number entries as the user
+/// wrote them, empty ones included.
 pub fn nodes_from_urls(urls: &[String]) -> anyhow::Result<Vec<Node>> {
-    urls.iter()
-        .filter(|u| !u.trim().is_empty())
-        .enumerate()
-        .map(|(index, raw)| {
-            let url = NodeUrl::parse(raw).with_context(|| format!("RPC URL #{} is unusable", index + 1))?;
-            Ok(Node {
-                index,
-                name: None,
-                url,
-                weight: 1,
-                from: None,
-            })
-        })
-        .collect()
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NodesFile {
-    #[serde(default)]
-    node: Vec<NodeEntry>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NodeEntry {
-    url: String,
-    name: Option<String>,
-    weight: Option<u64>,
-    from: Option<String>,
-}
-
-/// Parses a nodes file (TOML, `[[node]]` entries).
-pub fn load_nodes_file(path: &Path) -> anyhow::Result<Vec<Node>> {
-    let shown = path.display();
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read nodes file {shown}"))?;
-    parse_nodes_toml(&text).with_context(|| format!("nodes file {shown}"))
-}
-
-/// Parses the text of a nodes file.
-pub fn parse_nodes_toml(text: &str) -> anyhow::Result<Vec<Node>> {
-    // toml's own error display quotes the offending source line, which may be a
-    // URL with its key: report only the position and the message.
-    let file: NodesFile = toml::from_str(text).map_err(|e| {
-        let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
-        match line {
-            Some(line) => anyhow::anyhow!("invalid TOML at line {line}: {}", crate::rpc::clean(e.message().trim())),
-            None => anyhow::anyhow!("invalid TOML: {}", crate::rpc::clean(e.message().trim())),
+    let mut nodes = Vec::with_capacity(urls.len());
+    for (position, raw) in urls.iter().enumerate() {
+        if raw.trim().is_empty() {
+            continue;
         }
-    })?;
-    if file.node.is_empty() {
-        bail!("no [[node]] entries");
+        let url = NodeUrl::parse(raw).with_context(|| format!("RPC URL #{} is unusable", position + 1))?;
+        nodes.push(Node::at(nodes.len(), url));
     }
-    let mut names = HashSet::new();
-    file.node
-        .into_iter()
-        .enumerate()
-        .map(|(index, entry)| {
-            let which = match &entry.name {
-                Some(name) => format!("node #{} ({})", index + 1, printable(name)),
-                None => format!("node #{}", index + 1),
-            };
-            let url = NodeUrl::parse(&entry.url).with_context(|| format!("{which}: invalid url"))?;
-            let weight = entry.weight.unwrap_or(1);
-            if weight == 0 {
-                bail!("{which}: weight must be at least 1");
-            }
-            let from = entry
-                .from
-                .as_deref()
-                .map(parse_address)
-                .transpose()
-                .map_err(|e| anyhow::anyhow!("{which}: invalid from address: {e}"))?;
-            if let Some(name) = &entry.name {
-                if name.trim().is_empty() {
-                    bail!("{which}: name is empty");
-                }
-                if !names.insert(name.clone()) {
-                    bail!("{which}: duplicate name");
-                }
-            }
-            Ok(Node {
-                index,
-                name: entry.name,
-                url,
-                weight,
-                from,
-            })
-        })
-        .collect()
+    if nodes.is_empty() {
+        bail!("no nodes configured: the RPC URL list is empty");
+    }
+    Ok(nodes)
 }
 
 /// Reads hashes from a file (`-` is stdin): one per line, blank lines and `#`

@@ -208,7 +208,7 @@ async fn ask(round: &Round<'_>, node: &Node, calldata: &[Bytes], first_tx: usize
         });
     }
 
-    let outcome = client.batch(&node.url, &calls, deadline).await;
+    let outcome = client.batch(node, &calls, deadline).await;
     let mut attempts = outcome.attempts;
     let fail_all = |status: NodeStatus| vec![(status, None); calldata.len()];
     let statuses = match outcome.results {
@@ -226,7 +226,7 @@ async fn ask(round: &Round<'_>, node: &Node, calldata: &[Bytes], first_tx: usize
                     if statuses.iter().any(|(s, _)| *s == NodeStatus::NoContract) {
                         let code = client
                             .batch(
-                                &node.url,
+                                node,
                                 &[Call {
                                     method: "eth_getCode",
                                     params: json!([config.contract, block]),
@@ -270,7 +270,15 @@ pub(crate) fn failure_status(failure: NodeFailure) -> NodeStatus {
     match failure {
         NodeFailure::Timeout => NodeStatus::Timeout,
         NodeFailure::Connect(message) => NodeStatus::ConnectError { message },
-        NodeFailure::Http(http_status) => NodeStatus::HttpError { http_status },
+        NodeFailure::Http(http_status) => NodeStatus::HttpError {
+            http_status,
+            reason: None,
+        },
+        NodeFailure::Redirect(http_status) => NodeStatus::HttpError {
+            http_status,
+            reason: Some(NodeFailure::Redirect(http_status).to_string()),
+        },
+        NodeFailure::Tls(message) => NodeStatus::TlsError { message },
         NodeFailure::Rpc { code, message } => NodeStatus::RpcError { code, message },
         NodeFailure::BadResponse(reason) => NodeStatus::BadResponse { reason },
     }

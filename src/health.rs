@@ -93,7 +93,7 @@ pub async fn check(spec: &HealthCheck<'_>, client: &RpcClient) -> HealthReport {
         .nodes
         .iter()
         .map(|node| async move {
-            let outcome = client.batch(&node.url, calls, deadline).await;
+            let outcome = client.batch(node, calls, deadline).await;
             (node, outcome.results, start.elapsed())
         })
         .collect();

@@ -13,10 +13,13 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod devnet;
+pub mod dotenv;
 pub mod fanout;
 pub mod health;
 pub mod logging;
+pub mod man;
 pub mod node_url;
+pub mod nodes_file;
 pub mod output;
 mod pin;
 pub mod render;
@@ -58,22 +61,60 @@ pub fn parse_cli() -> Result<(Cli, Option<NodeSource>), clap::Error> {
 
 /// Runs a parsed command; returns the process exit code.
 pub async fn run(cli: Cli, prefer: Option<NodeSource>) -> anyhow::Result<u8> {
+    use std::io::IsTerminal;
+    let color = cli.color.enabled(std::io::stdout().is_terminal());
     match &cli.command {
-        Command::Check(args) => cmd::check::run(args, prefer).await,
+        Command::Check(args) => cmd::check::run(args, prefer, color).await,
         Command::Devnet(args) => cmd::devnet::run(args).await,
-        Command::Demo(args) => cmd::demo::run(args).await,
-        Command::Watch(args) => cmd::watch::run(args, prefer).await,
+        Command::Demo(args) => cmd::demo::run(args, color).await,
+        Command::Watch(args) => cmd::watch::run(args, prefer, color).await,
         Command::Nodes(args) => cmd::nodes::run(args, prefer).await,
         Command::Completions { shell } => {
             let mut command = Cli::command();
-            clap_complete::generate(*shell, &mut command, "quorum-check", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut command, "quorum-check", &mut script);
+            let script = cmd::completions::fix(*shell, &script);
+            output::write_stdout(&script)?;
             Ok(0)
         }
-        Command::Man => {
-            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+        Command::Man { dir } => {
+            let pages = man::pages()?;
+            match dir {
+                None => output::write_stdout(&pages[0].1)?,
+                Some(dir) => {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+                    for (name, text) in &pages {
+                        let path = dir.join(name);
+                        std::fs::write(&path, text)
+                            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+                    }
+                    eprint_line(&format!("wrote {} man pages to {}", pages.len(), dir.display()));
+                }
+            }
             Ok(0)
         }
     }
+}
+
+/// Whether a clap "error" is really help or version output (exit 0).
+pub fn is_help_or_version(e: &clap::Error) -> bool {
+    use clap::error::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    )
+}
+
+/// Prints `quorum-check: error: MESSAGE` on stderr; a closed stderr is ignored.
+pub fn print_error(message: &str) {
+    eprint_line(&format!("quorum-check: error: {message}"));
+}
+
+/// One line on stderr, never panicking (a closed or full stderr is ignored).
+pub fn eprint_line(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// An error chain on one line: "context: cause: root cause".
@@ -85,10 +126,7 @@ pub fn one_line(e: &anyhow::Error) -> String {
 /// anything else as one `quorum-check: error:` line naming the culprit (exit 2).
 pub fn cli_error(e: clap::Error) -> std::process::ExitCode {
     use clap::error::ErrorKind;
-    if matches!(
-        e.kind(),
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-    ) {
+    if is_help_or_version(&e) {
         let code = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
             EXIT_USAGE
         } else {
@@ -106,6 +144,6 @@ pub fn cli_error(e: clap::Error) -> std::process::ExitCode {
         .collect();
     let message = message.join(" ");
     let message = message.strip_prefix("error: ").unwrap_or(&message);
-    eprintln!("quorum-check: error: {message} (see --help)");
+    print_error(&format!("{message} (see --help)"));
     std::process::ExitCode::from(EXIT_USAGE)
 }

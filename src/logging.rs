@@ -7,12 +7,13 @@ use std::io::IsTerminal;
 
 use tracing::Level;
 
-use crate::cli::LogFormat;
+use crate::cli::{ColorWhen, LogFormat};
 use tracing_subscriber::{EnvFilter, filter::filter_fn, layer::SubscriberExt, util::SubscriberInitExt};
 
 /// Installs the subscriber: `-v` info, `-vv` debug, `-vvv` trace; `RUST_LOG`
-/// overrides the level; `format` picks text or JSON lines.
-pub fn init(verbose: u8, format: LogFormat) {
+/// overrides the level; `format` picks text or JSON lines; `color` (with
+/// `NO_COLOR`) decides whether text lines are coloured.
+pub fn init(verbose: u8, format: LogFormat, color: ColorWhen) {
     let default = match verbose {
         0 => "warn",
         1 => "info",
@@ -27,7 +28,7 @@ pub fn init(verbose: u8, format: LogFormat) {
         .with_target(false);
     let _ = match format {
         LogFormat::Text => registry
-            .with(layer.with_ansi(std::io::stderr().is_terminal()))
+            .with(layer.with_ansi(color.enabled(std::io::stderr().is_terminal())))
             .try_init(),
         // One JSON object per line, for log shippers.
         LogFormat::Json => registry.with(layer.json().with_ansi(false)).try_init(),

@@ -1,4 +1,5 @@
 //! The `quorum-check` binary: load `.env`, parse flags, run, map to an exit code.
+//! Nothing here panics on a closed or full stdout/stderr: every write is fallible.
 
 #![forbid(unsafe_code)]
 
@@ -7,31 +8,31 @@ use std::process::ExitCode;
 use quorum_check::{EXIT_USAGE, logging, parse_cli, run};
 
 fn main() -> ExitCode {
-    if let Err(e) = dotenvy::dotenv()
-        && !e.not_found()
-    {
-        {
-            // dotenvy's message quotes the offending line, which may hold a key.
-            let what = match e {
-                dotenvy::Error::LineParse(_, at) => {
-                    format!("syntax error at character {at} of a line")
-                }
-                dotenvy::Error::Io(io) => io.to_string(),
-                _ => "unreadable".to_string(),
-            };
-            eprintln!("quorum-check: error: cannot load .env: {what}");
-            return ExitCode::from(EXIT_USAGE);
-        }
-    }
+    // .env first (its values feed the flags), but a broken one must not stop
+    // --help, --version, completions or man.
+    let dotenv = quorum_check::dotenv::load();
     let (cli, prefer) = match parse_cli() {
         Ok(parsed) => parsed,
-        Err(e) => return quorum_check::cli_error(e),
+        Err(e) if quorum_check::is_help_or_version(&e) => return quorum_check::cli_error(e),
+        Err(e) => {
+            if let Err(message) = dotenv {
+                quorum_check::print_error(&format!("cannot load .env: {message}"));
+                return ExitCode::from(EXIT_USAGE);
+            }
+            return quorum_check::cli_error(e);
+        }
     };
-    logging::init(cli.verbose, cli.log_format);
+    if let Err(message) = dotenv
+        && cli.command.needs_configuration()
+    {
+        quorum_check::print_error(&format!("cannot load .env: {message}"));
+        return ExitCode::from(EXIT_USAGE);
+    }
+    logging::init(cli.verbose, cli.log_format, cli.color);
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("quorum-check: error: cannot start the async runtime: {e}");
+            quorum_check::print_error(&format!("cannot start the async runtime: {e}"));
             return ExitCode::from(EXIT_USAGE);
         }
     };
@@ -42,7 +43,7 @@ fn main() -> ExitCode {
     match outcome {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("quorum-check: error: {}", quorum_check::one_line(&e));
+            quorum_check::print_error(&quorum_check::one_line(&e));
             ExitCode::from(EXIT_USAGE)
         }
     }

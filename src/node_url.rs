@@ -12,6 +12,8 @@ use url::Url;
 pub enum NodeUrlError {
     #[error("not a valid URL ({0})")]
     Invalid(url::ParseError),
+    #[error("no scheme: add http:// (or https://) in front of the host")]
+    NoScheme,
     #[error("unsupported scheme '{0}' (expected http or https)")]
     Scheme(String),
     #[error("URL has no host")]
@@ -29,8 +31,17 @@ impl NodeUrl {
     /// Parses an endpoint. The error names what is wrong without echoing the
     /// input, which may hold a key.
     pub fn parse(input: &str) -> Result<Self, NodeUrlError> {
-        let url = Url::parse(input.trim()).map_err(NodeUrlError::Invalid)?;
+        let input = input.trim();
+        // `localhost:8545` parses as scheme "localhost"; `127.0.0.1:8545` not at all.
+        let url = match Url::parse(input) {
+            Ok(url) => url,
+            Err(url::ParseError::RelativeUrlWithoutBase) => return Err(NodeUrlError::NoScheme),
+            Err(e) => return Err(NodeUrlError::Invalid(e)),
+        };
         let scheme = url.scheme();
+        if scheme != "http" && scheme != "https" && !input.contains("://") {
+            return Err(NodeUrlError::NoScheme);
+        }
         if scheme != "http" && scheme != "https" {
             // The scheme is not a secret, but keep it short and printable.
             let shown: String = scheme.chars().take(16).collect();
@@ -52,6 +63,43 @@ impl NodeUrl {
     /// Scheme, host and port: safe to print anywhere.
     pub fn redacted(&self) -> &str {
         &self.redacted
+    }
+
+    /// The endpoint with the spelling differences that do not change where a
+    /// request goes taken out (case of scheme and host — already lowered by
+    /// the parser —, a default port, a trailing slash): two entries with the
+    /// same identity are the same node. Holds the key: never print it.
+    pub fn identity(&self) -> String {
+        let u = &self.url;
+        let port = u.port_or_known_default().map(|p| p.to_string()).unwrap_or_default();
+        let path = u.path().trim_end_matches('/');
+        let query = u.query().map(|q| format!("?{q}")).unwrap_or_default();
+        let user = match (u.username(), u.password()) {
+            ("", None) => String::new(),
+            (name, password) => format!("{name}:{}@", password.unwrap_or("")),
+        };
+        format!(
+            "{}://{user}{}:{port}{path}{query}",
+            u.scheme(),
+            u.host_str().unwrap_or("")
+        )
+    }
+
+    /// Appends a short, stable fingerprint of the whole URL to the printed
+    /// form, for two distinct endpoints that would otherwise print the same
+    /// (same host, different paths or keys). Six hex digits of a hash: it
+    /// tells entries apart without revealing what differs.
+    pub fn disambiguate(&mut self) {
+        let digest = alloy::primitives::keccak256(self.identity().as_bytes());
+        self.redacted = format!(
+            "{} [{}]",
+            self.redacted_base(),
+            alloy::primitives::hex::encode(&digest[..3])
+        );
+    }
+
+    fn redacted_base(&self) -> &str {
+        self.redacted.split(" [").next().unwrap_or(&self.redacted)
     }
 
     /// Whether the endpoint needs TLS.
@@ -98,6 +146,39 @@ mod tests {
         let url = NodeUrl::parse("http://127.0.0.1:8545/abc").unwrap();
         assert_eq!(url.redacted(), "http://127.0.0.1:8545");
         assert!(!url.is_https());
+    }
+
+    #[test]
+    fn identity_ignores_spelling_but_not_the_endpoint() {
+        let id = |s: &str| NodeUrl::parse(s).unwrap().identity();
+        assert_eq!(id("HTTP://Node.Example:80/v2/K/"), id("http://node.example/v2/K"));
+        assert_eq!(id("https://node.example:443"), id("https://node.example/"));
+        assert_ne!(id("https://node.example/v2/A"), id("https://node.example/v2/B"));
+        assert_ne!(id("https://node.example/?key=A"), id("https://node.example/?key=B"));
+        assert_ne!(id("http://node.example:8545"), id("http://node.example:8546"));
+        assert_ne!(id("http://node.example"), id("https://node.example"));
+    }
+
+    #[test]
+    fn disambiguation_is_stable_and_keeps_the_key_out() {
+        let mut a = NodeUrl::parse(&format!("https://eth.example.com/v2/{SECRET}")).unwrap();
+        let mut b = NodeUrl::parse("https://eth.example.com/v2/other").unwrap();
+        a.disambiguate();
+        b.disambiguate();
+        assert_ne!(a.redacted(), b.redacted());
+        assert!(a.redacted().starts_with("https://eth.example.com ["), "{a}");
+        assert!(!a.redacted().contains(SECRET));
+        let before = a.redacted().to_string();
+        a.disambiguate();
+        assert_eq!(a.redacted(), before, "idempotent");
+    }
+
+    #[test]
+    fn a_missing_scheme_says_so() {
+        for raw in ["localhost:8545", "127.0.0.1:8545", "node.example/v2/KEY"] {
+            assert_eq!(NodeUrl::parse(raw).unwrap_err(), NodeUrlError::NoScheme, "{raw}");
+        }
+        assert!(NodeUrlError::NoScheme.to_string().contains("add http://"));
     }
 
     #[test]

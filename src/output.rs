@@ -9,9 +9,49 @@ use std::{
 
 use anyhow::Context;
 
-/// Runs `write` against stdout, or against `path` atomically. A closed
-/// stdout (`| head`) is not an error.
+/// Whether `path` means stdout (`--output -`).
+fn is_stdout(path: Option<&Path>) -> bool {
+    path.is_none_or(|p| p.as_os_str() == "-")
+}
+
+/// The file an `--output` value names: `None` for stdout (no value, or `-`).
+pub fn target(path: Option<&Path>) -> Option<&Path> {
+    if is_stdout(path) { None } else { path }
+}
+
+/// Checks, before any network request, that `path` can be written: its
+/// directory exists and is a directory we may create files in.
+pub fn check_writable(path: Option<&Path>) -> anyhow::Result<()> {
+    if is_stdout(path) {
+        return Ok(());
+    }
+    let path = path.expect("not stdout");
+    let shown = path.display();
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let meta =
+        std::fs::metadata(dir).with_context(|| format!("--output {shown}: directory {} is missing", dir.display()))?;
+    if !meta.is_dir() {
+        anyhow::bail!("--output {shown}: {} is not a directory", dir.display());
+    }
+    if path.is_dir() {
+        anyhow::bail!("--output {shown} is a directory");
+    }
+    // Creating (and removing) a temporary file is the only honest test of
+    // write permission (ACLs, read-only mounts, root squash).
+    tempfile::Builder::new()
+        .prefix(".quorum-check-probe-")
+        .tempfile_in(dir)
+        .with_context(|| format!("--output {shown}: cannot create files in {}", dir.display()))?;
+    Ok(())
+}
+
+/// Runs `write` against stdout (no path, or `-`), or against `path`
+/// atomically. A closed stdout (`| head`) is not an error.
 pub fn emit(path: Option<&Path>, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> anyhow::Result<()> {
+    let path = if is_stdout(path) { None } else { path };
     match path {
         None => {
             let stdout = io::stdout();
@@ -24,6 +64,12 @@ pub fn emit(path: Option<&Path>, write: impl FnOnce(&mut dyn Write) -> io::Resul
         }
         Some(path) => write_atomically(path, write),
     }
+}
+
+/// Writes `bytes` to stdout. A closed stdout (`| head`) is not an error; a
+/// full one (`/dev/full`) is.
+pub fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    emit(None, |w| w.write_all(bytes))
 }
 
 fn write_atomically(path: &Path, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> anyhow::Result<()> {
@@ -88,6 +134,23 @@ mod tests {
         assert!(err.is_err());
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "old");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn writability_is_checked_up_front() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(check_writable(None).is_ok());
+        assert!(check_writable(Some(Path::new("-"))).is_ok());
+        assert!(check_writable(Some(&dir.path().join("x.prom"))).is_ok());
+        let err = format!(
+            "{:#}",
+            check_writable(Some(Path::new("/nonexistent-dir/x.prom"))).unwrap_err()
+        );
+        assert!(err.contains("/nonexistent-dir") && err.contains("missing"), "{err}");
+        let err = format!("{:#}", check_writable(Some(dir.path())).unwrap_err());
+        assert!(err.contains("is a directory"), "{err}");
+        // Nothing is left behind by the probe.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]

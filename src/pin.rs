@@ -47,7 +47,7 @@ pub(crate) async fn pin_block(
                 method: "eth_blockNumber",
                 params: json!([]),
             };
-            let outcome = client.batch(&node.url, std::slice::from_ref(&call), deadline).await;
+            let outcome = client.batch(node, std::slice::from_ref(&call), deadline).await;
             let head = outcome
                 .results
                 .map_err(failure_status)

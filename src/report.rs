@@ -28,8 +28,17 @@ pub enum NodeStatus {
     Timeout,
     /// The connection failed or broke.
     ConnectError { message: String },
-    /// The node answered with a non-success HTTP status.
-    HttpError { http_status: u16 },
+    /// The node answered with a non-success HTTP status (a redirect included:
+    /// redirects are never followed).
+    HttpError {
+        http_status: u16,
+        /// Why, when more is known than the status (e.g. "redirect to another URL not followed").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// The TLS connection failed: untrusted or wrong certificate, or the
+    /// wrong scheme for the port. Not retried.
+    TlsError { message: String },
     /// The node answered with a JSON-RPC error.
     RpcError { code: i64, message: String },
     /// The call reverted.
@@ -58,6 +67,7 @@ impl NodeStatus {
             Self::Timeout => "timeout",
             Self::ConnectError { .. } => "connect_error",
             Self::HttpError { .. } => "http_error",
+            Self::TlsError { .. } => "tls_error",
             Self::RpcError { .. } => "rpc_error",
             Self::Reverted { .. } => "reverted",
             Self::NoContract => "no_contract",
@@ -75,7 +85,15 @@ impl NodeStatus {
         match self {
             Self::Ok { .. } | Self::Skipped | Self::Interrupted | Self::Timeout => None,
             Self::ConnectError { message } => Some(message.clone()),
-            Self::HttpError { http_status } => Some(format!("HTTP {http_status}")),
+            Self::HttpError {
+                http_status,
+                reason: None,
+            } => Some(format!("HTTP {http_status}")),
+            Self::HttpError {
+                http_status,
+                reason: Some(reason),
+            } => Some(format!("HTTP {http_status}: {reason}")),
+            Self::TlsError { message } => Some(message.clone()),
             Self::RpcError { code, message } => Some(format!("{code}: {message}")),
             Self::Reverted { reason } => Some(reason.clone()),
             Self::NoContract => Some("no code at the contract address".into()),

@@ -12,7 +12,7 @@ use alloy::rpc::json_rpc::{ErrorPayload, Id, Request, Response, ResponsePacket, 
 use serde_json::value::RawValue;
 use tokio::time::Instant;
 
-use crate::node_url::NodeUrl;
+use crate::config::Node;
 pub use crate::sanitize::clean;
 
 /// One call in a batch.
@@ -34,6 +34,10 @@ pub enum NodeFailure {
     Connect(String),
     #[error("HTTP status {0}")]
     Http(u16),
+    #[error("{0}")]
+    Tls(String),
+    #[error("redirect to another URL not followed")]
+    Redirect(u16),
     #[error("JSON-RPC error {code}: {message}")]
     Rpc { code: i64, message: String },
     #[error("{0}")]
@@ -47,7 +51,7 @@ impl NodeFailure {
             Self::Connect(_) => true,
             Self::Http(status) => *status == 429 || (500..600).contains(status),
             Self::Rpc { code, .. } => is_rate_limit(*code),
-            Self::Timeout | Self::BadResponse(_) => false,
+            Self::Timeout | Self::BadResponse(_) | Self::Tls(_) | Self::Redirect(_) => false,
         }
     }
 }
@@ -74,37 +78,49 @@ const BACKOFF_CAP: Duration = Duration::from_secs(5);
 /// Sends batches to nodes.
 #[derive(Debug, Clone)]
 pub struct RpcClient {
+    /// The client of nodes without a CA file of their own.
     http: reqwest::Client,
+    /// Clients of nodes that trust extra CAs, by CA file.
+    with_ca: std::collections::HashMap<std::path::PathBuf, reqwest::Client>,
     retries: u32,
     max_response_bytes: u64,
 }
 
 impl RpcClient {
     /// A client for `nodes`; `retries` is per batch, `max_response_bytes`
-    /// bounds each body. TLS roots are loaded only when a node is https.
-    pub fn for_nodes(nodes: &[crate::config::Node], retries: u32, max_response_bytes: u64) -> anyhow::Result<Self> {
-        let tls = nodes.iter().any(|n| n.url.is_https());
-        let mut builder = reqwest::Client::builder()
-            .tcp_nodelay(true)
-            .user_agent(concat!("quorum-check/", env!("CARGO_PKG_VERSION")));
-        if !tls {
-            // No https endpoint: skip loading the platform's root certificates,
-            // the largest part of a plain-http run's start-up.
-            builder = builder.tls_certs_only(std::iter::empty());
+    /// bounds each body. TLS roots are loaded only when a node is https; a
+    /// node's `ca_cert` is added to the platform's roots for that node.
+    /// Redirects are never followed and no `Referer` is sent: a node that
+    /// redirects could take the key in its URL, or answer for another node.
+    pub fn for_nodes(nodes: &[Node], retries: u32, max_response_bytes: u64) -> anyhow::Result<Self> {
+        let tls = nodes.iter().any(|n| n.url.is_https() && n.ca_cert.is_none());
+        let http = build_client(tls, None)?;
+        let mut with_ca = std::collections::HashMap::new();
+        for path in nodes.iter().filter_map(|n| n.ca_cert.as_ref()) {
+            if !with_ca.contains_key(path) {
+                let certs = load_ca(path)?;
+                with_ca.insert(path.clone(), build_client(true, Some(certs))?);
+            }
         }
-        let http = builder
-            .build()
-            .map_err(|e| anyhow::anyhow!("cannot set up the HTTP client: {}", e.without_url()))?;
         Ok(Self {
             http,
+            with_ca,
             retries,
             max_response_bytes,
         })
     }
 
-    /// Sends `calls` to `url` as one JSON-RPC batch, retrying transient
+    fn client_of(&self, node: &Node) -> &reqwest::Client {
+        node.ca_cert
+            .as_ref()
+            .and_then(|p| self.with_ca.get(p))
+            .unwrap_or(&self.http)
+    }
+
+    /// Sends `calls` to `node` as one JSON-RPC batch, retrying transient
     /// failures with backoff, all before `deadline`.
-    pub async fn batch(&self, url: &NodeUrl, calls: &[Call], deadline: Instant) -> BatchOutcome {
+    pub async fn batch(&self, node: &Node, calls: &[Call], deadline: Instant) -> BatchOutcome {
+        let url = &node.url;
         let body = match encode_batch(calls) {
             Ok(body) => body,
             Err(e) => {
@@ -117,7 +133,7 @@ impl RpcClient {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let attempt = tokio::time::timeout_at(deadline, self.attempt(url, body.clone(), calls.len()));
+            let attempt = tokio::time::timeout_at(deadline, self.attempt(node, body.clone(), calls.len()));
             let (failure, retry_after) = match attempt.await {
                 Err(_) => {
                     return BatchOutcome {
@@ -169,19 +185,29 @@ impl RpcClient {
     /// One HTTP round trip. On failure, also any `Retry-After` the node sent.
     async fn attempt(
         &self,
-        url: &NodeUrl,
+        node: &Node,
         body: Vec<u8>,
         expected: usize,
     ) -> Result<Vec<CallResult>, (NodeFailure, Option<Duration>)> {
-        let response = self
-            .http
-            .post(url.expose().clone())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
+        let mut request = self
+            .client_of(node)
+            .post(node.url.expose().clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        for (name, value) in node.headers.pairs() {
+            let mut value = reqwest::header::HeaderValue::from_str(value)
+                .map_err(|_| (NodeFailure::BadResponse("invalid header value".into()), None))?;
+            value.set_sensitive(true);
+            request = request.header(name.as_str(), value);
+        }
+        let response = request
             .body(body)
             .send()
             .await
-            .map_err(|e| (transport_failure(&e), None))?;
+            .map_err(|e| (transport_failure(&e, node.url.is_https()), None))?;
         let status = response.status();
+        if status.is_redirection() {
+            return Err((NodeFailure::Redirect(status.as_u16()), None));
+        }
         if !status.is_success() {
             let retry_after = response
                 .headers()
@@ -196,6 +222,36 @@ impl RpcClient {
             .map_err(|f| (f, None))?;
         decode_batch(&body, expected).map_err(|f| (f, None))
     }
+}
+
+fn build_client(tls: bool, extra_roots: Option<Vec<reqwest::Certificate>>) -> anyhow::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .referer(false)
+        .user_agent(concat!("quorum-check/", env!("CARGO_PKG_VERSION")));
+    match extra_roots {
+        Some(certs) => builder = builder.tls_certs_merge(certs),
+        // No https endpoint: skip loading the platform's root certificates,
+        // the largest part of a plain-http run's start-up.
+        None if !tls => builder = builder.tls_certs_only(std::iter::empty()),
+        None => {}
+    }
+    builder
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot set up the HTTP client: {}", clean(&e.without_url().to_string())))
+}
+
+/// The certificates of a PEM file (one CA or a bundle).
+fn load_ca(path: &std::path::Path) -> anyhow::Result<Vec<reqwest::Certificate>> {
+    let shown = path.display();
+    let pem = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read CA certificate file {shown}: {e}"))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|_| anyhow::anyhow!("CA certificate file {shown} is not PEM"))?;
+    if certs.is_empty() {
+        anyhow::bail!("CA certificate file {shown} holds no certificate");
+    }
+    Ok(certs)
 }
 
 fn encode_batch(calls: &[Call]) -> Result<Vec<u8>, String> {
@@ -214,7 +270,7 @@ async fn read_bounded(mut response: reqwest::Response, limit: u64) -> Result<Vec
         return Err(too_large());
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| transport_failure(&e))? {
+    while let Some(chunk) = response.chunk().await.map_err(|e| transport_failure(&e, false))? {
         if (body.len() + chunk.len()) as u64 > limit {
             return Err(too_large());
         }
@@ -275,16 +331,23 @@ pub fn decode_batch(body: &[u8], expected: usize) -> Result<Vec<CallResult>, Nod
     Ok(slots.into_iter().flatten().collect())
 }
 
-/// Classifies a transport error without its URL.
-fn transport_failure(e: &reqwest::Error) -> NodeFailure {
+/// Classifies a transport error without its URL; `https` says which scheme
+/// the node's URL has, to tell TLS mistakes apart.
+fn transport_failure(e: &reqwest::Error, https: bool) -> NodeFailure {
     if e.is_timeout() {
         return NodeFailure::Timeout;
     }
     // Walk to the innermost cause: hyper and std describe it best
     // ("Connection refused", "connection closed before message completed").
+    let mut chain = Vec::new();
     let mut cause: &dyn std::error::Error = e;
+    chain.push(cause.to_string());
     while let Some(next) = cause.source() {
         cause = next;
+        chain.push(cause.to_string());
+    }
+    if let Some(tls) = tls_failure(&chain.join(": "), https) {
+        return NodeFailure::Tls(tls);
     }
     let detail = clean(&cause.to_string());
     let what = if e.is_connect() {
@@ -293,6 +356,40 @@ fn transport_failure(e: &reqwest::Error) -> NodeFailure {
         "connection error"
     };
     NodeFailure::Connect(format!("{what}: {detail}"))
+}
+
+/// A TLS failure in plain English, from the error chain's text (rustls's
+/// and hyper's messages); `None` when the failure is not about TLS.
+pub fn tls_failure(chain: &str, https: bool) -> Option<String> {
+    let has = |needle: &str| chain.contains(needle);
+    if https {
+        if has("InvalidContentType") || has("corrupt message") || has("InvalidMessage") {
+            return Some("the server answered in plain HTTP, not TLS: use http:// for this node".into());
+        }
+        if has("UnknownIssuer") || has("unknown issuer") {
+            return Some("certificate not trusted (unknown issuer); see --ca-cert".into());
+        }
+        if has("NotValidForName") || has("not valid for name") {
+            return Some("certificate is not valid for this host name".into());
+        }
+        if has("Expired") || has("expired") {
+            return Some(
+                "certificate expired (or not yet valid); check the node's certificate and this machine's clock".into(),
+            );
+        }
+        if has("invalid peer certificate") || has("certificate") {
+            return Some(format!(
+                "certificate rejected ({})",
+                clean(chain.rsplit(": ").next().unwrap_or(""))
+            ));
+        }
+        if has("HandshakeFailure") || has("AlertReceived") || has("PeerIncompatible") {
+            return Some("TLS handshake failed (no common protocol version or cipher?)".into());
+        }
+    } else if has("invalid HTTP version") || has("invalid HTTP status") || has("HTTP/0.9") {
+        return Some("the server did not answer in HTTP: is it a TLS port? use https:// for this node".into());
+    }
+    None
 }
 
 /// Exponential backoff with jitter for retry number `attempt` (1-based).
@@ -399,6 +496,18 @@ mod tests {
             }
             .is_transient()
         );
+    }
+
+    #[test]
+    fn tls_failures_in_plain_english() {
+        let tls = |chain: &str, https| tls_failure(chain, https).unwrap_or_default();
+        assert!(tls("client error (Connect): invalid peer certificate: UnknownIssuer", true).contains("see --ca-cert"));
+        assert!(tls("received corrupt message of type InvalidContentType", true).contains("use http://"));
+        assert!(tls("invalid HTTP version parsed", false).contains("use https://"));
+        assert!(tls_failure("Connection refused", true).is_none());
+        assert!(tls_failure("Connection refused", false).is_none());
+        assert!(!NodeFailure::Tls("x".into()).is_transient());
+        assert!(!NodeFailure::Redirect(307).is_transient());
     }
 
     #[test]

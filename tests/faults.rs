@@ -156,7 +156,13 @@ async fn a_retry_after_beyond_the_budget_gives_up_at_once() {
     )
     .await;
     assert_eq!(run.code(), 3);
-    assert_eq!(node(&report, 0).status, NodeStatus::HttpError { http_status: 429 });
+    assert_eq!(
+        node(&report, 0).status,
+        NodeStatus::HttpError {
+            http_status: 429,
+            reason: None
+        }
+    );
     assert_eq!(proxy.requests(), 1);
     assert!(run.elapsed < Duration::from_secs(2), "{:?}", run.elapsed);
 }
@@ -173,7 +179,13 @@ async fn server_errors_are_retried_then_reported() {
         )
         .await;
         assert_eq!(run.code(), 3);
-        assert_eq!(node(&report, 0).status, NodeStatus::HttpError { http_status: code });
+        assert_eq!(
+            node(&report, 0).status,
+            NodeStatus::HttpError {
+                http_status: code,
+                reason: None
+            }
+        );
         assert_eq!((node(&report, 0).attempts, proxy.requests()), (3, 3));
         assert!(run.elapsed < Duration::from_secs(3));
     }
@@ -186,7 +198,13 @@ async fn server_errors_are_retried_then_reported() {
         &[],
     )
     .await;
-    assert_eq!(node(&report, 0).status, NodeStatus::HttpError { http_status: 401 });
+    assert_eq!(
+        node(&report, 0).status,
+        NodeStatus::HttpError {
+            http_status: 401,
+            reason: None
+        }
+    );
     assert_eq!(proxy.requests(), 1);
 }
 

@@ -12,17 +12,26 @@ use crate::{
 };
 
 /// Runs a check; returns the exit code (0, 1 or 3).
-pub async fn run(args: &CheckArgs, prefer: Option<NodeSource>) -> anyhow::Result<u8> {
+pub async fn run(args: &CheckArgs, prefer: Option<NodeSource>, color: bool) -> anyhow::Result<u8> {
     let config = CheckConfig::from_args(args, prefer)?;
-    run_config(&config, args.format, args.quiet, args.output.as_deref()).await
+    let out = output::target(args.output.as_deref());
+    output::check_writable(out)?;
+    run_config(&config, args.format, args.quiet, color, out).await
 }
 
-/// Runs an already validated check and writes the report.
-pub async fn run_config(config: &CheckConfig, format: Format, quiet: bool, out: Option<&Path>) -> anyhow::Result<u8> {
+/// Runs an already validated check and writes the report; `color` colours
+/// the verdict lines of text written to stdout.
+pub async fn run_config(
+    config: &CheckConfig,
+    format: Format,
+    quiet: bool,
+    color: bool,
+    out: Option<&Path>,
+) -> anyhow::Result<u8> {
     tracing::info!(nodes = config.nodes.len(), txs = config.txs.len(), threshold = %config.threshold, "checking");
     let client = client_for(config)?;
     let report = fanout::run(config, &client, super::shutdown_signal()).await;
-    write_report(&report, format, quiet, out)?;
+    write_report(&report, format, quiet, color, out)?;
     Ok(report.exit_code())
 }
 
@@ -32,10 +41,18 @@ pub fn client_for(config: &CheckConfig) -> anyhow::Result<RpcClient> {
 }
 
 /// Renders `report` to stdout or, atomically, to `out`.
-pub fn write_report(report: &CheckReport, format: Format, quiet: bool, out: Option<&Path>) -> anyhow::Result<()> {
+pub fn write_report(
+    report: &CheckReport,
+    format: Format,
+    quiet: bool,
+    color: bool,
+    out: Option<&Path>,
+) -> anyhow::Result<()> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
-    output::emit(out, |w| render::render(report, format, quiet, now, w))
+    // Files never get colour.
+    let color = color && out.is_none();
+    output::emit(out, |w| render::render(report, format, quiet, color, now, w))
 }

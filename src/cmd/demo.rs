@@ -8,7 +8,7 @@ use crate::{
     abi::VoteFunction,
     cli::DemoArgs,
     config::{BlockSpec, CheckConfig, Limits, nodes_from_urls},
-    devnet::{Contract, Fleet, VOTING_ABI, find_anvil},
+    devnet::{Contract, Fleet, find_anvil},
     threshold::ThresholdSpec,
 };
 
@@ -16,9 +16,9 @@ const NODES: usize = 10;
 const THRESHOLD: u128 = 7;
 
 /// Runs the demo; the exit code is 0 when both verdicts came out as expected.
-pub async fn run(args: &DemoArgs) -> anyhow::Result<u8> {
+pub async fn run(args: &DemoArgs, color: bool) -> anyhow::Result<u8> {
     let anvil = find_anvil(args.anvil.anvil.as_deref())?;
-    eprintln!("starting {NODES} local anvil nodes…");
+    crate::eprint_line(&format!("starting {NODES} local anvil nodes…"));
     let fleet = Fleet::start_n(&anvil, NODES).await?;
     let contract = fleet.deploy_all(Contract::Voting).await?;
     let seven = B256::repeat_byte(0x77);
@@ -32,11 +32,11 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<u8> {
         ("7 of 10 nodes approve", seven, 0u8),
         ("6 of 10 nodes approve", six, 1u8),
     ] {
-        eprintln!("\n== {title}, threshold {THRESHOLD} ==");
+        crate::eprint_line(&format!("\n== {title}, threshold {THRESHOLD} =="));
         let config = CheckConfig {
             nodes: nodes_from_urls(&fleet.urls())?,
             contract,
-            function: VoteFunction::from_json(VOTING_ABI, "Voting.json (built in)", "vote")?,
+            function: VoteFunction::builtin(),
             txs: vec![tx],
             threshold_spec: ThresholdSpec::Absolute(THRESHOLD),
             threshold: THRESHOLD,
@@ -52,12 +52,12 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<u8> {
             },
             wait_all: true,
         };
-        let code = super::check::run_config(&config, args.format, false, None).await?;
+        let code = super::check::run_config(&config, args.format, false, color, None).await?;
         if code != expected {
             worst = worst.max(3);
         }
     }
     drop(fleet);
-    eprintln!("\nstopped the {NODES} anvil nodes");
+    crate::eprint_line(&format!("\nstopped the {NODES} anvil nodes"));
     Ok(worst)
 }

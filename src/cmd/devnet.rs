@@ -1,5 +1,7 @@
 //! `quorum-check devnet`: a local fleet that stays up until Ctrl-C/SIGTERM.
 
+use std::fmt::Write as _;
+
 use alloy::primitives::B256;
 use anyhow::bail;
 
@@ -14,7 +16,8 @@ pub const DEFAULT_TX: B256 = B256::repeat_byte(0x11);
 /// Starts the fleet, prints how to check it, waits for a stop signal.
 pub async fn run(args: &DevnetArgs) -> anyhow::Result<u8> {
     let n = args.nodes as usize;
-    let approve = args.approve as usize;
+    // By default a majority approves, so the printed check confirms.
+    let approve = args.approve.map(|a| a as usize).unwrap_or(n / 2 + 1);
     if approve > n {
         bail!("--approve {approve} is more than --nodes {n}");
     }
@@ -44,7 +47,7 @@ pub async fn run(args: &DevnetArgs) -> anyhow::Result<u8> {
         })
         .collect();
 
-    eprintln!("starting {n} anvil nodes…");
+    crate::eprint_line(&format!("starting {n} anvil nodes…"));
     // Listen for a stop before starting anything: a signal during start-up
     // then drops the half-built fleet (killing its nodes) instead of the process.
     let shutdown = super::shutdown_signal();
@@ -59,36 +62,43 @@ pub async fn run(args: &DevnetArgs) -> anyhow::Result<u8> {
     let (fleet, contract) = tokio::select! {
         ready = setup => ready?,
         () = &mut shutdown => {
-            eprintln!("stopped during start-up");
+            crate::eprint_line("stopped during start-up");
             return Ok(0);
         }
     };
 
+    let mut block = String::new();
     let urls = fleet.urls().join(",");
     let tx_list = txs.iter().map(|t| format!("{t:#x}")).collect::<Vec<_>>().join(",");
-    println!(
+    let threshold = approve.max(1);
+    let _ = writeln!(
+        block,
         "# {n} anvil nodes up; {approve} approve and {} reject each transaction.",
         n - approve
     );
-    println!(
-        "# Paste into .env (or export), then run: quorum-check check --threshold {}",
-        approve.max(1)
+    let _ = writeln!(
+        block,
+        "# Paste into .env (or export) in any directory, then run: quorum-check check"
     );
-    println!("QUORUM_RPC_URLS={urls}");
-    println!("QUORUM_CONTRACT={contract:#x}");
-    println!("QUORUM_TX={tx_list}");
-    println!("QUORUM_CHAIN_ID=31337");
-    println!();
-    println!("# Or in one line:");
-    println!(
-        "quorum-check check --rpc {} --contract {contract:#x} --tx {} --threshold {}",
+    let _ = writeln!(block, "QUORUM_RPC_URLS={urls}");
+    let _ = writeln!(block, "QUORUM_CONTRACT={contract:#x}");
+    let _ = writeln!(block, "QUORUM_TX={tx_list}");
+    let _ = writeln!(block, "QUORUM_THRESHOLD={threshold}");
+    let _ = writeln!(block, "QUORUM_CHAIN_ID=31337");
+    let _ = writeln!(block);
+    let _ = writeln!(block, "# Or in one line:");
+    let _ = writeln!(
+        block,
+        "quorum-check check --rpc {} --contract {contract:#x} --tx {} --threshold {threshold} --chain-id 31337",
         fleet.urls().join(" --rpc "),
         txs.iter().map(|t| format!("{t:#x}")).collect::<Vec<_>>().join(" --tx "),
-        approve.max(1),
     );
-    eprintln!("fleet is up; Ctrl-C or SIGTERM stops it");
+    // A stdout that cannot be written (full disk) ends devnet — and the
+    // fleet with it, when it is dropped on the way out.
+    crate::output::write_stdout(block.as_bytes())?;
+    crate::eprint_line("fleet is up; Ctrl-C or SIGTERM stops it");
     shutdown.await;
     drop(fleet);
-    eprintln!("stopped all {n} anvil nodes");
+    crate::eprint_line(&format!("stopped all {n} anvil nodes"));
     Ok(0)
 }

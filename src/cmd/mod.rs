@@ -1,6 +1,7 @@
 //! One module per subcommand: each turns its parsed flags into work and an exit code.
 
 pub mod check;
+pub mod completions;
 pub mod demo;
 pub mod devnet;
 pub mod nodes;

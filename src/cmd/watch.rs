@@ -19,8 +19,10 @@ use crate::{
 pub const DEFAULT_WATCH_DEADLINE: Duration = Duration::from_secs(600);
 
 /// Watches; returns the exit code.
-pub async fn run(args: &WatchArgs, prefer: Option<NodeSource>) -> anyhow::Result<u8> {
+pub async fn run(args: &WatchArgs, prefer: Option<NodeSource>, color: bool) -> anyhow::Result<u8> {
     let mut config = CheckConfig::from_args(&args.check, prefer)?;
+    let out = crate::output::target(args.check.output.as_deref());
+    crate::output::check_writable(out)?;
     let started = Instant::now();
     let end = started + args.check.deadline.unwrap_or(DEFAULT_WATCH_DEADLINE);
     let round_budget = config.limits.timeout + Duration::from_secs(1);
@@ -51,13 +53,8 @@ pub async fn run(args: &WatchArgs, prefer: Option<NodeSource>) -> anyhow::Result
         }
     };
     tracing::info!(rounds, elapsed = ?started.elapsed(), "watch finished");
-    if args.check.format != Format::Text || args.check.output.is_some() {
-        super::check::write_report(
-            &report,
-            args.check.format,
-            args.check.quiet,
-            args.check.output.as_deref(),
-        )?;
+    if args.check.format != Format::Text || out.is_some() {
+        super::check::write_report(&report, args.check.format, args.check.quiet, color, out)?;
     }
     Ok(report.exit_code())
 }
@@ -76,9 +73,10 @@ fn print_changes(report: &CheckReport, last: &mut [Option<Verdict>], format: For
             .unwrap_or_else(|| "start".into());
         let line = format!("{now} {from} -> {}", render::verdict_line(tx));
         if format == Format::Text {
-            println!("{line}");
+            // A closed stdout does not stop the watch: the exit code still tells.
+            let _ = crate::output::write_stdout(format!("{line}\n").as_bytes());
         } else {
-            eprintln!("{line}");
+            crate::eprint_line(&line);
         }
         *previous = Some(tx.verdict);
     }

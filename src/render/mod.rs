@@ -15,17 +15,19 @@ pub use text::{render as text, verdict_line};
 
 use crate::{cli::Format, report::CheckReport};
 
-/// Writes `report` in `format`; `quiet` keeps only the verdict lines (text).
+/// Writes `report` in `format`; `quiet` keeps only the verdict lines and
+/// `color` colours them (text).
 /// `timestamp` (Unix seconds) stamps the Prometheus output.
 pub fn render(
     report: &CheckReport,
     format: Format,
     quiet: bool,
+    color: bool,
     timestamp: f64,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     match format {
-        Format::Text => text(report, quiet, out),
+        Format::Text => text(report, quiet, color, out),
         Format::Json => json(report, out),
         Format::Prometheus => prometheus(report, timestamp, out),
     }

@@ -9,7 +9,7 @@ use crate::{
 };
 
 /// Writes `report` as text; `quiet` prints only the verdict lines.
-pub fn render(report: &CheckReport, quiet: bool, out: &mut dyn Write) -> io::Result<()> {
+pub fn render(report: &CheckReport, quiet: bool, color: bool, out: &mut dyn Write) -> io::Result<()> {
     for (i, tx) in report.txs.iter().enumerate() {
         if !quiet {
             if i > 0 {
@@ -17,7 +17,18 @@ pub fn render(report: &CheckReport, quiet: bool, out: &mut dyn Write) -> io::Res
             }
             table(tx, out)?;
         }
-        writeln!(out, "{}", verdict_line(tx))?;
+        let line = verdict_line(tx);
+        if color {
+            // Green, red, yellow: only the verdict lines, only on request.
+            let code = match tx.verdict {
+                Verdict::Confirmed => "32",
+                Verdict::Rejected => "31",
+                Verdict::Inconclusive => "33",
+            };
+            writeln!(out, "\x1b[1;{code}m{line}\x1b[0m")?;
+        } else {
+            writeln!(out, "{line}")?;
+        }
     }
     if !quiet && report.txs.len() > 1 {
         let s = &report.summary;

@@ -1,0 +1,182 @@
+//! Man pages: `quorum-check(1)` and one `quorum-check-SUBCOMMAND(1)` per
+//! subcommand, each with clap_mangen's NAME, SYNOPSIS, DESCRIPTION and
+//! OPTIONS, followed by EXIT STATUS, ENVIRONMENT and FILES written here.
+
+use std::io::Write;
+
+use clap::CommandFactory;
+
+use crate::cli::Cli;
+
+/// Every page as (file name, roff text): the root first.
+pub fn pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    let mut root = Cli::command().disable_help_subcommand(true);
+    root.build();
+    let mut pages = vec![page(&root, None)?];
+    for sub in root.get_subcommands() {
+        pages.push(page(sub, Some(sub.get_name()))?);
+    }
+    Ok(pages)
+}
+
+fn page(cmd: &clap::Command, sub: Option<&str>) -> std::io::Result<(String, Vec<u8>)> {
+    let man = clap_mangen::Man::new(cmd.clone());
+    let mut out = Vec::new();
+    man.render_title(&mut out)?;
+    man.render_name_section(&mut out)?;
+    man.render_synopsis_section(&mut out)?;
+    man.render_description_section(&mut out)?;
+    man.render_options_section(&mut out)?;
+    if sub.is_none() {
+        man.render_subcommands_section(&mut out)?;
+    }
+    exit_status(&mut out, sub)?;
+    environment(&mut out, cmd)?;
+    files(&mut out, sub)?;
+    see_also(&mut out, sub)?;
+    Ok((man.get_filename(), out))
+}
+
+/// Escapes text for roff: backslashes, and a leading dot or quote.
+fn roff(text: &str) -> String {
+    let t = text.replace('\\', "\\e").replace('-', "\\-");
+    if t.starts_with('.') || t.starts_with('\'') {
+        format!("\\&{t}")
+    } else {
+        t
+    }
+}
+
+fn item(out: &mut Vec<u8>, tag: &str, text: &str) -> std::io::Result<()> {
+    writeln!(out, ".TP\n\\fB{}\\fR\n{}", roff(tag), roff(text))
+}
+
+fn exit_status(out: &mut Vec<u8>, sub: Option<&str>) -> std::io::Result<()> {
+    writeln!(out, ".SH \"EXIT STATUS\"")?;
+    let codes: &[(&str, &str)] = match sub {
+        Some("nodes") => &[
+            ("0", "the healthy nodes hold the threshold's weight"),
+            ("1", "they do not: the quorum cannot be reached"),
+            (
+                "2",
+                "usage, configuration or input error (one line on stderr), or interrupted",
+            ),
+        ],
+        Some("devnet") | Some("completions") | Some("man") => &[
+            ("0", "success"),
+            ("2", "usage error, or the work failed (one line on stderr)"),
+        ],
+        Some("demo") => &[
+            ("0", "both verdicts came out as expected"),
+            ("3", "a verdict did not"),
+            ("2", "the fleet could not be started"),
+        ],
+        _ => &[
+            ("0", "every transaction confirmed"),
+            ("1", "some transaction rejected, none inconclusive"),
+            ("3", "some transaction inconclusive (nodes failed)"),
+            ("2", "usage, configuration or input error, before any network call"),
+        ],
+    };
+    for (code, meaning) in codes {
+        item(out, code, meaning)?;
+    }
+    Ok(())
+}
+
+fn environment(out: &mut Vec<u8>, cmd: &clap::Command) -> std::io::Result<()> {
+    writeln!(out, ".SH ENVIRONMENT")?;
+    let mut args: Vec<&clap::Arg> = cmd.get_arguments().filter(|a| a.get_env().is_some()).collect();
+    args.sort_by_key(|a| a.get_env().map(|e| e.to_os_string()));
+    for arg in args {
+        let name = arg
+            .get_env()
+            .map(|e| e.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let flag = arg.get_long().map(|l| format!("--{l}")).unwrap_or_default();
+        let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+        item(out, &name, &format!("as {flag}: {help}"))?;
+    }
+    for (name, text) in [
+        (
+            "RUST_LOG",
+            "log filter for this program's own events (e.g. debug); dependencies log warnings only",
+        ),
+        ("NO_COLOR", "set (non-empty) to turn colour off with --color auto"),
+        (
+            "SSL_CERT_FILE, SSL_CERT_DIR",
+            "extra trusted certificate authorities for https nodes, as well as --ca-cert",
+        ),
+    ] {
+        item(out, name, text)?;
+    }
+    Ok(())
+}
+
+fn files(out: &mut Vec<u8>, sub: Option<&str>) -> std::io::Result<()> {
+    writeln!(out, ".SH FILES")?;
+    item(
+        out,
+        ".env",
+        "read from the working directory only (never a parent directory) before the flags; variables already set win",
+    )?;
+    if !matches!(sub, Some("devnet" | "demo" | "completions" | "man")) {
+        item(
+            out,
+            "nodes file (--nodes)",
+            "TOML [[node]] entries: url, name, weight, from, headers, ca_cert; ${VAR} takes a value from the environment",
+        )?;
+    }
+    if matches!(sub, None | Some("check" | "watch")) {
+        item(
+            out,
+            "ABI file (--abi)",
+            "a JSON ABI array or a Foundry/Hardhat artifact; without it the built-in vote(bytes32) returns (bool)",
+        )?;
+    }
+    Ok(())
+}
+
+fn see_also(out: &mut Vec<u8>, sub: Option<&str>) -> std::io::Result<()> {
+    writeln!(out, ".SH \"SEE ALSO\"")?;
+    let pages: Vec<String> = match sub {
+        None => ["check", "watch", "nodes", "devnet", "demo"]
+            .iter()
+            .map(|s| format!("\\fBquorum\\-check\\-{s}\\fR(1)"))
+            .collect(),
+        Some(_) => vec!["\\fBquorum\\-check\\fR(1)".into()],
+    };
+    writeln!(out, "{}", pages.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_per_command_with_the_extra_sections() {
+        let pages = pages().unwrap();
+        let names: Vec<&str> = pages.iter().map(|(n, _)| n.as_str()).collect();
+        for expected in [
+            "quorum-check.1",
+            "quorum-check-check.1",
+            "quorum-check-watch.1",
+            "quorum-check-nodes.1",
+            "quorum-check-devnet.1",
+        ] {
+            assert!(names.contains(&expected), "{names:?}");
+        }
+        for (name, text) in &pages {
+            let text = String::from_utf8_lossy(text);
+            for section in [".SH \"EXIT STATUS\"", ".SH ENVIRONMENT", ".SH FILES", ".SH OPTIONS"] {
+                assert!(text.contains(section), "{name}: {section}");
+            }
+        }
+        let check =
+            String::from_utf8_lossy(&pages.iter().find(|(n, _)| n == "quorum-check-check.1").unwrap().1).into_owned();
+        assert!(
+            check.contains("QUORUM_THRESHOLD") && check.contains("\\-\\-threshold"),
+            "{check}"
+        );
+    }
+}

@@ -1,0 +1,258 @@
+//! The nodes file (TOML, `[[node]]` entries): name, url, weight, from,
+//! headers and ca_cert per node. String values may reference the environment
+//! as `${NAME}` (the convention of `foundry.toml`'s `rpc_endpoints`), so keys
+//! stay in the environment (an `EnvironmentFile=`, a secret store) and out of
+//! the file. Errors name the entry and the field, never a value.
+
+use std::{collections::BTreeMap, collections::HashSet, path::Path, path::PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+use crate::{
+    cli::parse_address,
+    config::{Headers, Node},
+    node_url::NodeUrl,
+    sanitize::printable,
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NodesFile {
+    #[serde(default)]
+    node: Vec<NodeEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NodeEntry {
+    url: String,
+    name: Option<String>,
+    weight: Option<u64>,
+    from: Option<String>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    ca_cert: Option<String>,
+}
+
+/// Parses a nodes file (TOML, `[[node]]` entries), expanding `${NAME}` from
+/// the process environment. A relative `ca_cert` is relative to the file.
+pub fn load_nodes_file(path: &Path) -> anyhow::Result<Vec<Node>> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read nodes file {shown}"))?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut nodes = parse_nodes_toml_with(&text, &|name| std::env::var(name).ok())
+        .with_context(|| format!("nodes file {shown}"))?;
+    for node in &mut nodes {
+        if let Some(ca) = &mut node.ca_cert
+            && ca.is_relative()
+        {
+            *ca = base.join(&*ca);
+        }
+    }
+    Ok(nodes)
+}
+
+/// Parses the text of a nodes file, expanding `${NAME}` from the process environment.
+pub fn parse_nodes_toml(text: &str) -> anyhow::Result<Vec<Node>> {
+    parse_nodes_toml_with(text, &|name| std::env::var(name).ok())
+}
+
+/// Parses the text of a nodes file; `env` resolves `${NAME}` references.
+pub fn parse_nodes_toml_with(text: &str, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Vec<Node>> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // toml's own error display quotes the offending source line, which may be a
+    // URL with its key: report only the position and the message.
+    let file: NodesFile = toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        match line {
+            Some(line) => anyhow::anyhow!("invalid TOML at line {line}: {}", crate::rpc::clean(e.message().trim())),
+            None => anyhow::anyhow!("invalid TOML: {}", crate::rpc::clean(e.message().trim())),
+        }
+    })?;
+    if file.node.is_empty() {
+        bail!("no [[node]] entries");
+    }
+    let mut names = HashSet::new();
+    file.node
+        .into_iter()
+        .enumerate()
+        .map(|(index, entry)| {
+            let which = match &entry.name {
+                Some(name) => format!("node #{} ({})", index + 1, printable(name)),
+                None => format!("node #{}", index + 1),
+            };
+            let expand =
+                |field: &str, value: &str| expand_env(value, env).map_err(|e| anyhow::anyhow!("{which}: {field}: {e}"));
+            let url = expand("url", &entry.url)?;
+            let url = NodeUrl::parse(&url).with_context(|| format!("{which}: invalid url"))?;
+            let weight = entry.weight.unwrap_or(1);
+            if weight == 0 {
+                bail!("{which}: weight must be at least 1");
+            }
+            let from = match &entry.from {
+                Some(from) => Some(
+                    parse_address(&expand("from", from)?)
+                        .map_err(|e| anyhow::anyhow!("{which}: invalid from address: {e}"))?,
+                ),
+                None => None,
+            };
+            let name = entry.name.as_deref().map(|n| expand("name", n)).transpose()?;
+            if let Some(name) = &name {
+                if name.trim().is_empty() {
+                    bail!("{which}: name is empty");
+                }
+                if !names.insert(name.clone()) {
+                    bail!("{which}: duplicate name");
+                }
+            }
+            let mut headers = Vec::with_capacity(entry.headers.len());
+            for (key, value) in &entry.headers {
+                let value = expand(&format!("header {}", printable(key)), value)?;
+                headers.push((key.clone(), value));
+            }
+            let headers = Headers::new(headers).map_err(|e| anyhow::anyhow!("{which}: {e}"))?;
+            let ca_cert = entry
+                .ca_cert
+                .as_deref()
+                .map(|c| expand("ca_cert", c).map(PathBuf::from))
+                .transpose()?;
+            Ok(Node {
+                index,
+                name,
+                url,
+                weight,
+                from,
+                headers,
+                ca_cert,
+            })
+        })
+        .collect()
+}
+
+/// Why a `${NAME}` reference cannot be expanded. Names the variable, never a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExpandError {
+    #[error("environment variable {0} is not set")]
+    Unset(String),
+    #[error("'${{' without a closing '}}'")]
+    Unclosed,
+    #[error("'${{{0}}}' is not a variable name (letters, digits and _, not starting with a digit)")]
+    BadName(String),
+}
+
+/// Replaces every `${NAME}` in `value` with `env(NAME)`. A `$` not followed
+/// by `{` is kept as is. The result is not re-scanned.
+pub fn expand_env(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, ExpandError> {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(at) = rest.find("${") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        let end = after.find('}').ok_or(ExpandError::Unclosed)?;
+        let name = &after[..end];
+        let valid = !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(ExpandError::BadName(printable(name)));
+        }
+        out.push_str(&env(name).ok_or_else(|| ExpandError::Unset(name.to_string()))?);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "KEY" => Some("SECRETKEY".into()),
+            "TOKEN" => Some("tok_SECRET".into()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn expands_references_and_keeps_other_dollars() {
+        assert_eq!(
+            expand_env("https://x/v2/${KEY}", &env).unwrap(),
+            "https://x/v2/SECRETKEY"
+        );
+        assert_eq!(expand_env("${KEY}-${TOKEN}", &env).unwrap(), "SECRETKEY-tok_SECRET");
+        assert_eq!(expand_env("a$b $ {KEY}", &env).unwrap(), "a$b $ {KEY}");
+        assert_eq!(expand_env("x${EMPTY}y", &env).unwrap(), "xy");
+        assert_eq!(expand_env("no refs", &env).unwrap(), "no refs");
+    }
+
+    #[test]
+    fn expansion_errors_name_the_variable_only() {
+        assert_eq!(expand_env("a/${NOPE}", &env), Err(ExpandError::Unset("NOPE".into())));
+        assert_eq!(expand_env("a/${KEY", &env), Err(ExpandError::Unclosed));
+        assert!(matches!(expand_env("${1X}", &env), Err(ExpandError::BadName(_))));
+        assert!(matches!(expand_env("${}", &env), Err(ExpandError::BadName(_))));
+        assert!(matches!(expand_env("${A-B}", &env), Err(ExpandError::BadName(_))));
+    }
+
+    #[test]
+    fn nodes_file_values_come_from_the_environment() {
+        let nodes = parse_nodes_toml_with(
+            r#"
+            [[node]]
+            name = "alchemy"
+            url = "https://eth.example.io/v2/${KEY}"
+            headers = { Authorization = "Bearer ${TOKEN}", "X-Team" = "ops" }
+            ca_cert = "certs/ca.pem"
+            "#,
+            &env,
+        )
+        .unwrap();
+        assert_eq!(nodes[0].url.expose().path(), "/v2/SECRETKEY");
+        let headers = nodes[0].headers.pairs();
+        assert!(headers.contains(&("Authorization".to_string(), "Bearer tok_SECRET".to_string())));
+        assert_eq!(nodes[0].ca_cert.as_deref(), Some(Path::new("certs/ca.pem")));
+        let debug = format!("{nodes:?}");
+        assert!(!debug.contains("SECRET"), "{debug}");
+        assert!(debug.contains("Authorization"), "{debug}");
+    }
+
+    #[test]
+    fn an_unset_variable_names_it_and_the_entry() {
+        let err = format!(
+            "{:#}",
+            parse_nodes_toml_with("[[node]]\nname='a'\nurl='https://x/${ALCHEMY_KEY}'\n", &env).unwrap_err()
+        );
+        assert!(
+            err.contains("ALCHEMY_KEY") && err.contains("node #1 (a)") && err.contains("url"),
+            "{err}"
+        );
+        let err = format!(
+            "{:#}",
+            parse_nodes_toml_with(
+                "[[node]]\nurl='https://x/${KEY}'\nheaders={Authorization='Bearer ${NODE_TOKEN}'}\n",
+                &env
+            )
+            .unwrap_err()
+        );
+        assert!(err.contains("NODE_TOKEN") && err.contains("Authorization"), "{err}");
+        assert!(!err.contains("SECRETKEY"), "{err}");
+    }
+
+    #[test]
+    fn bad_headers_are_named_without_their_value() {
+        for (toml, culprit) in [
+            ("headers={'Bad Name'='v'}", "Bad Name"),
+            ("headers={Authorization=\"Bearer ${KEY}\\n\"}", "Authorization"),
+            ("headers={Host='evil'}", "Host"),
+        ] {
+            let text = format!("[[node]]\nurl='https://x/'\n{toml}\n");
+            let err = format!("{:#}", parse_nodes_toml_with(&text, &env).unwrap_err());
+            assert!(err.contains(culprit), "{toml}: {err}");
+            assert!(!err.contains("SECRETKEY") && !err.contains('\n'), "{toml}: {err}");
+        }
+    }
+}
