@@ -116,8 +116,16 @@ impl Cli {
 
     /// Runs asynchronously (the test's runtime keeps serving proxies meanwhile).
     pub async fn run_async(&self, args: Vec<String>) -> Run {
+        self.run_async_env(args, &[]).await
+    }
+
+    /// Like [`run_async`](Self::run_async), with extra environment variables.
+    pub async fn run_async_env(&self, args: Vec<String>, env: &[(&str, &str)]) -> Run {
         let mut cmd = self.command();
         cmd.args(&args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         tokio::task::spawn_blocking(move || {
             let started = std::time::Instant::now();
             let output = cmd.output().expect("run quorum-check");

@@ -8,15 +8,15 @@
 
 use std::{
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
     },
     time::Duration,
 };
 
 use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpListener, TcpStream},
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
+    net::TcpListener,
     task::JoinHandle,
 };
 
@@ -54,6 +54,11 @@ pub enum Fault {
     Endless,
     /// Send the upstream's answer one byte every `interval`.
     Trickle(Duration),
+    /// Pass through only requests that carry this header with this value
+    /// (name matched case-insensitively); answer 401 to the others.
+    RequireHeader { name: String, value: String },
+    /// Answer with this 3xx status and a `Location` header.
+    Redirect { code: u16, location: String },
 }
 
 impl Fault {
@@ -114,6 +119,7 @@ pub struct Proxy {
     pub port: u16,
     requests: Arc<AtomicUsize>,
     calls: Arc<AtomicUsize>,
+    heads: Arc<Mutex<Vec<String>>>,
     task: JoinHandle<()>,
 }
 
@@ -129,36 +135,71 @@ struct Shared {
     client: reqwest::Client,
     requests: Arc<AtomicUsize>,
     calls: Arc<AtomicUsize>,
+    heads: Arc<Mutex<Vec<String>>>,
 }
 
 impl Proxy {
     /// Starts a proxy to `upstream` on a free 127.0.0.1 port.
     pub async fn start(upstream: &str, fault: Fault) -> Self {
+        Self::start_with(upstream, fault, None).await
+    }
+
+    /// Starts a proxy that speaks HTTPS with `tls` (see [`TestCa`]).
+    pub async fn start_tls(upstream: &str, fault: Fault, tls: Arc<rustls::ServerConfig>) -> Self {
+        Self::start_with(upstream, fault, Some(tls)).await
+    }
+
+    async fn start_with(upstream: &str, fault: Fault, tls: Option<Arc<rustls::ServerConfig>>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let port = listener.local_addr().expect("addr").port();
         let requests = Arc::new(AtomicUsize::new(0));
         let calls = Arc::new(AtomicUsize::new(0));
+        let heads = Arc::new(Mutex::new(Vec::new()));
         let shared = Arc::new(Shared {
             upstream: upstream.to_string(),
             fault,
             client: reqwest::Client::new(),
             requests: requests.clone(),
             calls: calls.clone(),
+            heads: heads.clone(),
         });
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
         let task = tokio::spawn(async move {
             let mut conns = tokio::task::JoinSet::new();
             while let Ok((stream, _)) = listener.accept().await {
                 let _ = stream.set_nodelay(true);
-                conns.spawn(serve(stream, shared.clone()));
+                let shared = shared.clone();
+                match &acceptor {
+                    None => {
+                        conns.spawn(serve(stream, shared));
+                    }
+                    Some(acceptor) => {
+                        let acceptor = acceptor.clone();
+                        conns.spawn(async move {
+                            if let Ok(Ok(tls)) =
+                                tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await
+                            {
+                                serve(tls, shared).await;
+                            }
+                        });
+                    }
+                }
             }
         });
         Self {
-            url: format!("http://127.0.0.1:{port}"),
+            url: format!("{scheme}://127.0.0.1:{port}"),
             port,
             requests,
             calls,
+            heads,
             task,
         }
+    }
+
+    /// The head (request line and headers) of every request received, lower-cased.
+    pub fn heads(&self) -> Vec<String> {
+        self.heads.lock().expect("heads").clone()
     }
 
     /// HTTP requests received.
@@ -175,12 +216,13 @@ impl Proxy {
 const MAX_REQUEST: usize = 64 * 1024 * 1024;
 
 /// Serves one connection: requests one after another (keep-alive).
-async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: Arc<Shared>) {
     let mut buf = Vec::with_capacity(8192);
     loop {
-        let Some(body) = read_request(&mut stream, &mut buf).await else {
+        let Some((head, body)) = read_request(&mut stream, &mut buf).await else {
             return;
         };
+        shared.heads.lock().expect("heads").push(head.clone());
         let n = shared.requests.fetch_add(1, Ordering::SeqCst);
         let calls = match serde_json::from_slice::<serde_json::Value>(&body) {
             Ok(serde_json::Value::Array(a)) => a.len(),
@@ -189,6 +231,25 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
         shared.calls.fetch_add(calls, Ordering::SeqCst);
 
         match &shared.fault {
+            Fault::RequireHeader { name, value } => {
+                let wanted = format!("{}: {}", name.to_ascii_lowercase(), value.to_ascii_lowercase());
+                if !head.lines().any(|l| l.trim() == wanted) {
+                    if write_response(&mut stream, 401, "", b"{\"error\":\"unauthorized\"}")
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    continue;
+                }
+            }
+            Fault::Redirect { code, location } => {
+                let extra = format!("Location: {location}\r\n");
+                if write_response(&mut stream, *code, &extra, b"").await.is_err() {
+                    return;
+                }
+                continue;
+            }
             Fault::Hang => {
                 // Hold the connection open, bounded.
                 tokio::time::sleep(Duration::from_secs(120)).await;
@@ -306,8 +367,9 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
     }
 }
 
-/// Reads one HTTP/1.1 request; returns its body, or `None` when the peer is gone.
-async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Vec<u8>> {
+/// Reads one HTTP/1.1 request; returns its head (lower-cased) and body, or
+/// `None` when the peer is gone.
+async fn read_request<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>) -> Option<(String, Vec<u8>)> {
     let header_end = loop {
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break i + 4;
@@ -341,10 +403,15 @@ async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Vec<u
     }
     let body = buf[header_end..header_end + length].to_vec();
     buf.drain(..header_end + length);
-    Some(body)
+    Some((head, body))
 }
 
-async fn write_response(stream: &mut TcpStream, status: u16, extra: &str, body: &[u8]) -> std::io::Result<()> {
+async fn write_response<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    status: u16,
+    extra: &str,
+    body: &[u8],
+) -> std::io::Result<()> {
     let head = format!(
         "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n",
         body.len()
@@ -352,4 +419,45 @@ async fn write_response(stream: &mut TcpStream, status: u16, extra: &str, body: 
     let mut out = head.into_bytes();
     out.extend_from_slice(body);
     stream.write_all(&out).await
+}
+
+/// A throw-away certificate authority and a server certificate it signed
+/// for 127.0.0.1 and localhost, for HTTPS test endpoints.
+pub struct TestCa {
+    /// The CA certificate, PEM: what `--ca-cert` is given.
+    pub ca_pem: String,
+    /// A server configuration presenting the signed certificate.
+    pub server: Arc<rustls::ServerConfig>,
+}
+
+impl TestCa {
+    pub fn new() -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().expect("ca key");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "quorum-check test CA");
+        let ca_cert = ca_params.self_signed(&ca_key).expect("ca cert");
+        let issuer = Issuer::new(ca_params, ca_key);
+        let server_key = KeyPair::generate().expect("server key");
+        let server_params =
+            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).expect("server params");
+        let server_cert = server_params.signed_by(&server_key, &issuer).expect("server cert");
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let server = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("protocols")
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![server_cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into()),
+            )
+            .expect("server config");
+        Self {
+            ca_pem: ca_cert.pem(),
+            server: Arc::new(server),
+        }
+    }
 }
