@@ -340,11 +340,11 @@ fn parses(words: &[&str]) {
 }
 
 #[test]
-fn the_crontab_example_parses() {
-    let text = std::fs::read_to_string(repo().join("examples/crontab")).unwrap();
+fn the_crontab_example_uses_absolute_paths() {
+    let text = std::fs::read_to_string(repo().join("examples/cron/crontab")).unwrap();
     let entries: Vec<&str> = text
         .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#') && !l.contains('='))
         .collect();
     assert_eq!(entries.len(), 1);
     let fields: Vec<&str> = entries[0].split_whitespace().collect();
@@ -354,10 +354,74 @@ fn the_crontab_example_parses() {
             "schedule field {f}"
         );
     }
-    let command = entries[0].split("&&").nth(1).unwrap().split("||").next().unwrap();
-    let words: Vec<&str> = command.split_whitespace().collect();
-    assert_eq!(words[0], "quorum-check");
-    parses_with_env(&words);
+    // cron's PATH is /usr/bin:/bin: the command and its log are absolute paths,
+    // and no % (cron would turn it into a newline).
+    assert!(fields[5].starts_with('/') && fields[5].ends_with("/quorum-check-cron"));
+    assert!(!entries[0].contains('%'));
+    assert!(fields.iter().any(|f| f.starts_with('/') && f.ends_with(".log")));
+}
+
+/// The cron wrapper, run as cron would (empty environment, PATH=/usr/bin:/bin)
+/// against a real fleet: every line stamped, each exit code named and acted on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cron_wrapper_stamps_lines_and_acts_on_each_exit_code() {
+    let (confirmed, rejected) = (tx(71), tx(72));
+    let (fleet, contract) = voting_fleet(3, &[(confirmed, 2), (rejected, 1)]).await;
+    let dead = format!("http://127.0.0.1:{}", closed_port());
+    let cases = [
+        (hex(confirmed), fleet.urls().join(","), 0, "all transactions confirmed"),
+        (hex(rejected), fleet.urls().join(","), 1, "rejected"),
+        (hex(confirmed), format!("{},{dead}", fleet.url(0)), 3, "inconclusive"),
+        (
+            "not-a-hash".to_string(),
+            fleet.urls().join(","),
+            2,
+            "configuration or input error",
+        ),
+    ];
+    for (pending, urls, expected, meaning) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(".env"),
+            format!("QUORUM_RPC_URLS={urls}\nQUORUM_CONTRACT={contract:#x}\nQUORUM_THRESHOLD=2\nQUORUM_TIMEOUT=2s\nQUORUM_RETRIES=0\n"),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("pending.txt"), format!("{pending}\n")).unwrap();
+        let wrapper = repo().join("examples/cron/quorum-check-cron");
+        let dir_path = dir.path().to_path_buf();
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(wrapper)
+                .env_clear()
+                .env("PATH", "/usr/bin:/bin")
+                .env("QUORUM_CHECK_BIN", env!("CARGO_BIN_EXE_quorum-check"))
+                .env("QUORUM_CHECK_DIR", &dir_path)
+                .env("QUORUM_ALERT", "echo ALERT")
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(expected), "{text}");
+        assert!(text.lines().count() >= 2, "{text}");
+        for line in text.lines() {
+            let (stamp, _) = line.split_once(' ').unwrap_or_else(|| panic!("{line}"));
+            assert!(humantime::parse_rfc3339(stamp).is_ok(), "no timestamp: {line}");
+        }
+        assert!(
+            text.contains(&format!("exit {expected}: ")) && text.contains(meaning),
+            "{text}"
+        );
+        assert_eq!(text.contains(&format!("ALERT {expected} ")), expected != 0, "{text}");
+    }
+}
+
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The examples rely on .env for the contract: parse with it supplied as a flag.
@@ -411,11 +475,89 @@ fn the_systemd_units_parse() {
             .any(|(k, v)| k == "Unit" && v == "quorum-check.service")
     );
     assert!(timer.contains_key("Install"));
+    let keys: Vec<&str> = service["Service"].iter().map(|(k, _)| k.as_str()).collect();
+    for hardening in [
+        "ProtectSystem",
+        "PrivateTmp",
+        "NoNewPrivileges",
+        "RestrictAddressFamilies",
+        "SystemCallFilter",
+        "ReadWritePaths",
+        "EnvironmentFile",
+    ] {
+        assert!(keys.contains(&hardening), "{hardening}");
+    }
+    assert!(
+        !keys.contains(&"WorkingDirectory"),
+        "the service must not read a .env of its own"
+    );
+}
+
+/// `systemd-analyze verify` on the units (with the binary where the unit
+/// expects it replaced by the one built here, and the man pages it cites
+/// installed in a temporary MANPATH), and the exposure score of
+/// `systemd-analyze security`, which the README quotes.
+#[test]
+fn the_systemd_units_verify_and_are_hardened() {
+    if std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("systemd-analyze not installed (Debian package systemd): units not verified");
+        return;
+    }
+    let cli = Cli::new();
+    let man = cli.path("man");
+    assert_eq!(cli.run(["man", "--dir", &path_str(&man.join("man1"))]).code(), 0);
+    for unit in ["quorum-check.service", "quorum-check.timer"] {
+        let text = std::fs::read_to_string(repo().join("examples/systemd").join(unit))
+            .unwrap()
+            .replace("/usr/local/bin/quorum-check", env!("CARGO_BIN_EXE_quorum-check"));
+        cli.write(unit, &text);
+    }
+    let out = std::process::Command::new("systemd-analyze")
+        .args(["verify", "--man=yes"])
+        .arg(cli.path("quorum-check.service"))
+        .arg(cli.path("quorum-check.timer"))
+        .env("MANPATH", &man)
+        .current_dir(cli.dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && err.trim().is_empty(), "verify: {err}");
+    let out = std::process::Command::new("systemd-analyze")
+        .args(["security", "--offline=true", "--no-pager"])
+        .arg(cli.path("quorum-check.service"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let score: f64 = text
+        .lines()
+        .find_map(|l| l.split("Overall exposure level for quorum-check.service:").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no exposure score in: {text}"));
+    assert!(score <= 2.0, "exposure {score} > 2.0:\n{text}");
 }
 
 #[test]
 fn the_nodes_file_example_parses() {
-    let nodes = quorum_check::config::load_nodes_file(&repo().join("examples/nodes.toml")).unwrap();
+    let text = std::fs::read_to_string(repo().join("examples/nodes.toml")).unwrap();
+    let env = |name: &str| {
+        ["ALCHEMY_KEY", "INFURA_KEY", "GETH_TOKEN"]
+            .contains(&name)
+            .then(|| "k".to_string())
+    };
+    let nodes = quorum_check::nodes_file::parse_nodes_toml_with(&text, &env).unwrap();
+    // Every ${...} it uses is set in the testnet .env example.
+    let testnet = std::fs::read_to_string(repo().join("examples/testnet.env")).unwrap();
+    for name in ["ALCHEMY_KEY", "INFURA_KEY", "GETH_TOKEN"] {
+        assert!(
+            text.contains(&format!("${{{name}}}")) && testnet.contains(&format!("{name}=")),
+            "{name}"
+        );
+    }
     assert_eq!(nodes.len(), 4);
     assert!(nodes.iter().all(|n| n.name.is_some() && n.from.is_some()));
     assert_eq!(nodes.iter().map(|n| n.weight).sum::<u64>(), 6);
@@ -443,7 +585,8 @@ fn the_env_examples_parse() {
                 "QUORUM_TIMEOUT" | "QUORUM_DEADLINE" | "QUORUM_INTERVAL" => parse_duration(&value).is_ok(),
                 "QUORUM_FORMAT" => ["text", "json", "prometheus"].contains(&value.as_str()),
                 "QUORUM_LOG_FORMAT" => ["text", "json"].contains(&value.as_str()),
-                "ANVIL_BIN" | "QUORUM_OUTPUT" => true,
+                "ANVIL_BIN" | "QUORUM_OUTPUT" | "QUORUM_CA_CERT" => true,
+                "ALCHEMY_KEY" | "INFURA_KEY" | "GETH_TOKEN" => value.starts_with("YOUR_"),
                 other => panic!("{file}: unknown variable {other}"),
             };
             assert!(ok, "{file}: {key}={value} does not parse");

@@ -1,0 +1,123 @@
+//! The README's runnable blocks: every command can be pasted as is (no `0x…`
+//! or `YOUR_` placeholders, no elisions), and every `quorum-check` command in
+//! them parses with the real flag definitions.
+
+use clap::Parser;
+use quorum_check::cli::Cli;
+
+/// The commands of every ```sh block: continuation lines joined, comments
+/// and redirections dropped, `a && b` split.
+fn sh_commands(readme: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut in_sh = false;
+    let mut pending = String::new();
+    for line in readme.lines() {
+        if line.trim_start().starts_with("```") {
+            in_sh = line.trim() == "```sh";
+            continue;
+        }
+        if !in_sh {
+            continue;
+        }
+        let code = match line.find(" #") {
+            Some(i) => &line[..i],
+            None => line,
+        };
+        if let Some(head) = code.trim_end().strip_suffix('\\') {
+            pending.push_str(head);
+            pending.push(' ');
+            continue;
+        }
+        pending.push_str(code);
+        let full = std::mem::take(&mut pending);
+        for command in full.split("&&") {
+            let command = command.split('>').next().unwrap_or("");
+            let command = command.split_whitespace().collect::<Vec<_>>().join(" ");
+            if !command.is_empty() {
+                out.push(command);
+            }
+        }
+    }
+    out
+}
+
+/// Splits like a shell for the simple quoting the README uses.
+fn words(command: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut quote: Option<char> = None;
+    let mut any = false;
+    for c in command.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                any = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if any || !word.is_empty() {
+                    out.push(std::mem::take(&mut word));
+                    any = false;
+                }
+            }
+            (None, c) => word.push(c),
+        }
+    }
+    if any || !word.is_empty() {
+        out.push(word);
+    }
+    out
+}
+
+#[test]
+fn every_readme_command_can_be_pasted_as_is() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let commands = sh_commands(&readme);
+    assert!(commands.len() >= 10, "{commands:?}");
+    let mut checked = 0;
+    for command in &commands {
+        for placeholder in ["…", "0x…", "YOUR_", "<", "[--"] {
+            assert!(
+                !command.contains(placeholder),
+                "placeholder {placeholder:?} in: {command}"
+            );
+        }
+        let mut words = words(command);
+        if words[0] == "quorum-check" {
+            // Commands after "configuration comes from .env" take the contract from there.
+            if ["check", "watch"].contains(&words[1].as_str()) && !words.iter().any(|w| w == "--contract") {
+                words.extend(["--contract".into(), "0x5FbDB2315678afecb367f032d93F642f64180aa3".into()]);
+            }
+            if let Err(e) = Cli::try_parse_from(&words) {
+                panic!("README command does not parse: {command}\n{e}");
+            }
+            checked += 1;
+        } else {
+            assert!(
+                ["npm", "cargo"].contains(&words[0].as_str()),
+                "unexpected program: {command}"
+            );
+        }
+    }
+    assert!(checked >= 7, "{checked} quorum-check commands");
+}
+
+#[test]
+fn the_splitter_handles_the_readme_quoting() {
+    assert_eq!(
+        words("quorum-check check --function 'vote(bytes32)(bool)' --x \"a b\""),
+        [
+            "quorum-check",
+            "check",
+            "--function",
+            "vote(bytes32)(bool)",
+            "--x",
+            "a b"
+        ]
+    );
+    assert_eq!(
+        sh_commands("```sh\na \\\n  b # note\nc && d > file\n```\n"),
+        ["a b", "c", "d"]
+    );
+}
