@@ -74,6 +74,9 @@ const BUILTIN_NAME: &str = "the built-in Voting ABI";
 pub enum AbiError {
     #[error("cannot read ABI file {path}")]
     Read { path: String, source: std::io::Error },
+    /// The file could not be read within its bounds (size, time).
+    #[error("{0}")]
+    Input(String),
     #[error("ABI file {path} is not a JSON ABI array or an artifact with an \"abi\" field: {reason}")]
     Parse { path: String, reason: String },
     #[error("ABI file {path} has no function '{wanted}' (functions found: {found})")]
@@ -133,8 +136,13 @@ impl VoteFunction {
     /// `function vote(bytes32 h) view returns (bool)`), which needs no ABI.
     /// Names and lookups use the ABI file at `abi`, else the built-in one.
     pub fn resolve(abi: Option<&Path>, wanted: &str) -> Result<Self, AbiError> {
+        Self::resolve_within(abi, wanted, crate::input::DEFAULT_READ_WAIT)
+    }
+
+    /// Like [`resolve`](Self::resolve); reading the ABI file gives up after `wait`.
+    pub fn resolve_within(abi: Option<&Path>, wanted: &str, wait: std::time::Duration) -> Result<Self, AbiError> {
         let abi_text = match abi {
-            Some(path) => Some((read_abi(path)?, path.display().to_string())),
+            Some(path) => Some((read_abi(path, wait)?, path.display().to_string())),
             None => None,
         };
         let parsed = parse_signature(wanted)?;
@@ -166,7 +174,7 @@ impl VoteFunction {
     /// Loads `path` and finds `wanted` (a name like `vote`, or a full
     /// signature like `vote(bytes32)`).
     pub fn load(path: &Path, wanted: &str) -> Result<Self, AbiError> {
-        let text = read_abi(path)?;
+        let text = read_abi(path, crate::input::DEFAULT_READ_WAIT)?;
         Self::from_json(&text, &path.display().to_string(), wanted)
     }
 
@@ -192,10 +200,10 @@ impl VoteFunction {
             [] => {
                 let mut found: Vec<String> = abi.functions().map(|f| f.signature()).collect();
                 found.sort();
-                let found = if found.is_empty() {
-                    "none".to_string()
-                } else {
-                    found.join(", ")
+                let found = match found.len() {
+                    0 => "none".to_string(),
+                    n if n > 10 => format!("{}, and {} more", found[..10].join(", "), n - 10),
+                    _ => found.join(", "),
                 };
                 return Err(AbiError::Missing {
                     path: path.into(),
@@ -309,11 +317,9 @@ impl VoteFunction {
     }
 }
 
-fn read_abi(path: &Path) -> Result<String, AbiError> {
-    std::fs::read_to_string(path).map_err(|source| AbiError::Read {
-        path: path.display().to_string(),
-        source,
-    })
+fn read_abi(path: &Path, wait: std::time::Duration) -> Result<String, AbiError> {
+    crate::input::read_file(path, "ABI file", crate::input::MAX_ABI_BYTES, wait)
+        .map_err(|e| AbiError::Input(crate::one_line(&e)))
 }
 
 fn parse_abi(text: &str, path: &str) -> Result<alloy::json_abi::JsonAbi, AbiError> {

@@ -3,7 +3,7 @@
 //! Everything a user can get wrong is caught here, before any network call,
 //! with an error that names the culprit — and never prints a node's URL.
 
-use std::{collections::HashSet, fmt, io::Read, path::PathBuf, str::FromStr, time::Duration};
+use std::{collections::HashSet, fmt, path::PathBuf, str::FromStr, time::Duration};
 
 use alloy::{
     eips::BlockNumberOrTag,
@@ -207,13 +207,15 @@ impl CheckConfig {
     /// Validates `args`. `prefer` says which node source wins when both are
     /// set (the one given on the command line beats one from the environment).
     pub fn from_args(args: &CheckArgs, prefer: Option<NodeSource>) -> anyhow::Result<Self> {
-        let nodes = resolve_nodes(&args.endpoints, prefer)?;
         let endpoints = &args.endpoints;
+        // Reading inputs (a FIFO, stdin) is bounded by the run's deadline too.
+        let read_wait = args.deadline.unwrap_or(endpoints.timeout + Duration::from_secs(1));
+        let nodes = resolve_nodes_within(endpoints, prefer, read_wait)?;
 
-        let function = VoteFunction::resolve(args.abi.as_deref(), &args.function)?;
+        let function = VoteFunction::resolve_within(args.abi.as_deref(), &args.function, read_wait)?;
         let mut txs = args.tx.clone();
         if let Some(path) = &args.tx_file {
-            txs.extend(load_tx_file(path)?);
+            txs.extend(load_tx_file_within(path, read_wait)?);
         }
         let mut seen = HashSet::new();
         txs.retain(|h| seen.insert(*h));
@@ -252,10 +254,20 @@ impl CheckConfig {
 /// source wins when both are set (the one given on the command line beats
 /// one from the environment).
 pub fn resolve_nodes(args: &EndpointArgs, prefer: Option<NodeSource>) -> anyhow::Result<Vec<Node>> {
+    resolve_nodes_within(args, prefer, args.timeout + Duration::from_secs(1))
+}
+
+/// Like [`resolve_nodes`]; reading the nodes file gives up after `wait`.
+pub fn resolve_nodes_within(
+    args: &EndpointArgs,
+    prefer: Option<NodeSource>,
+    wait: Duration,
+) -> anyhow::Result<Vec<Node>> {
     let (mut nodes, source) = match (&args.nodes, args.rpc.iter().all(|u| u.trim().is_empty()), prefer) {
-        (Some(path), true, _) | (Some(path), false, Some(NodeSource::NodesFile)) => {
-            (load_nodes_file(path)?, NodeSource::NodesFile)
-        }
+        (Some(path), true, _) | (Some(path), false, Some(NodeSource::NodesFile)) => (
+            crate::nodes_file::load_nodes_file_within(path, wait)?,
+            NodeSource::NodesFile,
+        ),
         (None, false, _) | (Some(_), false, Some(NodeSource::Rpc)) => (nodes_from_urls(&args.rpc)?, NodeSource::Rpc),
         (Some(_), false, None) => {
             bail!("both --rpc/QUORUM_RPC_URLS and --nodes/QUORUM_NODES are set: use one of them")
@@ -332,22 +344,25 @@ pub fn nodes_from_urls(urls: &[String]) -> anyhow::Result<Vec<Node>> {
 /// Reads hashes from a file (`-` is stdin): one per line, blank lines and `#`
 /// comments ignored.
 pub fn load_tx_file(path: &PathBuf) -> anyhow::Result<Vec<B256>> {
-    let (text, shown) = if path.as_os_str() == "-" {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .context("cannot read transaction hashes from stdin")?;
-        (s, "stdin".to_string())
+    load_tx_file_within(path, crate::input::DEFAULT_READ_WAIT)
+}
+
+/// Like [`load_tx_file`]; the read (of a FIFO, of stdin) gives up after
+/// `wait`, and more than [`crate::input::MAX_TX_FILE_BYTES`] is refused.
+pub fn load_tx_file_within(path: &PathBuf, wait: Duration) -> anyhow::Result<Vec<B256>> {
+    use crate::input::{MAX_TX_FILE_BYTES, Source, read_text};
+    let (source, shown) = if path.as_os_str() == "-" {
+        (Source::Stdin, "stdin".to_string())
     } else {
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read tx file {shown}"))?;
-        (text, shown)
+        (Source::File(path.clone()), path.display().to_string())
     };
+    let text = read_text(&source, "tx file", MAX_TX_FILE_BYTES, wait)?;
     parse_tx_lines(&text, &shown)
 }
 
 /// Parses the lines of a tx file; `source` names it in errors.
 pub fn parse_tx_lines(text: &str, source: &str) -> anyhow::Result<Vec<B256>> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let content = line.split('#').next().unwrap_or("").trim();

@@ -73,7 +73,8 @@ pub async fn run(config: &CheckConfig, client: &RpcClient, interrupt: impl Futur
                 config.threshold
             };
             tokio::select! {
-                pin = pin_block(config, client, needed, start, node_deadline) => {
+                // The pin round is bounded by the run's deadline too (watch rounds included).
+                pin = pin_block(config, client, needed, start, node_deadline.min(run_deadline)) => {
                     (BlockNumberOrTag::Number(pin.block), Some(pin.block), pin.early)
                 }
                 () = &mut interrupt => {
@@ -209,11 +210,12 @@ async fn ask(round: &Round<'_>, node: &Node, calldata: &[Bytes], first_tx: usize
     }
 
     let outcome = client.batch(node, &calls, deadline).await;
+    let secrets = crate::secrets::Secrets::of(node);
     let mut attempts = outcome.attempts;
     let fail_all = |status: NodeStatus| vec![(status, None); calldata.len()];
     let statuses = match outcome.results {
         Err(failure) => {
-            tracing::info!(node = %node.label(), error = %failure, "node failed");
+            tracing::info!(node = %node.label(), error = %secrets.scrub(&failure.to_string()), "node failed");
             fail_all(failure_status(failure))
         }
         Ok(mut results) => {
@@ -257,6 +259,11 @@ async fn ask(round: &Round<'_>, node: &Node, calldata: &[Bytes], first_tx: usize
             }
         }
     };
+    // Whatever the node said may echo its key back: mask it before it goes anywhere.
+    let statuses = statuses
+        .into_iter()
+        .map(|(status, vote)| (secrets.scrub_status(status), vote))
+        .collect();
     BatchAnswers {
         node: node.index,
         first_tx,
@@ -284,7 +291,7 @@ pub(crate) fn failure_status(failure: NodeFailure) -> NodeStatus {
     }
 }
 
-fn check_chain(expected: u64, result: CallResult) -> Result<(), NodeStatus> {
+pub(crate) fn check_chain(expected: u64, result: CallResult) -> Result<(), NodeStatus> {
     let raw = result.map_err(|e| NodeStatus::RpcError {
         code: e.code,
         message: clean(&e.message),

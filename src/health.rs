@@ -140,8 +140,9 @@ fn assess(
     let results = match results {
         Ok(r) => r,
         Err(failure) => {
-            health.problems.push(failure.to_string());
-            health.failure = Some(crate::fanout::failure_status(failure));
+            let secrets = crate::secrets::Secrets::of(node);
+            health.problems.push(secrets.scrub(&failure.to_string()));
+            health.failure = Some(secrets.scrub_status(crate::fanout::failure_status(failure)));
             return health;
         }
     };
@@ -168,7 +169,7 @@ fn assess(
     }
     health.client_version = next()
         .and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
-        .map(|v| clean(&v));
+        .map(|v| crate::secrets::Secrets::of(node).scrub(&clean(&v)));
     if spec.contract.is_some() {
         health.contract_has_code = next()
             .and_then(|raw| serde_json::from_str::<Bytes>(raw.get()).ok())

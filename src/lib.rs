@@ -16,6 +16,7 @@ pub mod devnet;
 pub mod dotenv;
 pub mod fanout;
 pub mod health;
+pub mod input;
 pub mod logging;
 pub mod man;
 pub mod node_url;
@@ -26,6 +27,7 @@ pub mod render;
 pub mod report;
 pub mod rpc;
 pub mod sanitize;
+pub mod secrets;
 pub mod tally;
 pub mod threshold;
 
@@ -106,9 +108,30 @@ pub fn is_help_or_version(e: &clap::Error) -> bool {
     )
 }
 
-/// Prints `quorum-check: error: MESSAGE` on stderr; a closed stderr is ignored.
+/// Prints `quorum-check: error: MESSAGE` on stderr, on one line, escaped and
+/// cut to a bounded length; a closed stderr is ignored.
 pub fn print_error(message: &str) {
+    let message = sanitize::cut_message(&sanitize::escape(message));
     eprint_line(&format!("quorum-check: error: {message}"));
+}
+
+/// `message` with every command-line argument that looks like a URL or
+/// credentials (`://`, `@`) replaced by its position: clap quotes a stray or
+/// invalid argument, which may be an endpoint with its key.
+fn redact_args(message: &str, args: &[String]) -> String {
+    let mut out = message.to_string();
+    let mut secretish: Vec<(usize, &String)> = args
+        .iter()
+        .enumerate()
+        .skip(1)
+        .filter(|(_, a)| a.contains("://") || a.contains('@'))
+        .collect();
+    // Longest first, so that an argument inside another is not half-replaced.
+    secretish.sort_by_key(|(_, a)| std::cmp::Reverse(a.len()));
+    for (position, arg) in secretish {
+        out = out.replace(arg.as_str(), &format!("<argument #{position}, not shown>"));
+    }
+    out
 }
 
 /// One line on stderr, never panicking (a closed or full stderr is ignored).
@@ -144,6 +167,25 @@ pub fn cli_error(e: clap::Error) -> std::process::ExitCode {
         .collect();
     let message = message.join(" ");
     let message = message.strip_prefix("error: ").unwrap_or(&message);
+    let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    let message = redact_args(message, &args);
     print_error(&format!("{message} (see --help)"));
     std::process::ExitCode::from(EXIT_USAGE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stray_urls_are_named_by_position() {
+        let args: Vec<String> = ["quorum-check", "check", "--rpc", "https://a/v2/K1", "https://b/v2/KEY"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let message = "unexpected argument 'https://b/v2/KEY' found tip: to pass 'https://b/v2/KEY' as a value, use '-- https://b/v2/KEY'";
+        let out = redact_args(message, &args);
+        assert!(!out.contains("KEY"), "{out}");
+        assert!(out.contains("<argument #4, not shown>"), "{out}");
+    }
 }

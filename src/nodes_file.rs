@@ -38,8 +38,13 @@ struct NodeEntry {
 /// Parses a nodes file (TOML, `[[node]]` entries), expanding `${NAME}` from
 /// the process environment. A relative `ca_cert` is relative to the file.
 pub fn load_nodes_file(path: &Path) -> anyhow::Result<Vec<Node>> {
+    load_nodes_file_within(path, crate::input::DEFAULT_READ_WAIT)
+}
+
+/// Like [`load_nodes_file`]; the read gives up after `wait`.
+pub fn load_nodes_file_within(path: &Path, wait: std::time::Duration) -> anyhow::Result<Vec<Node>> {
     let shown = path.display();
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read nodes file {shown}"))?;
+    let text = crate::input::read_file(path, "nodes file", crate::input::MAX_NODES_FILE_BYTES, wait)?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut nodes = parse_nodes_toml_with(&text, &|name| std::env::var(name).ok())
         .with_context(|| format!("nodes file {shown}"))?;
@@ -63,11 +68,14 @@ pub fn parse_nodes_toml_with(text: &str, env: &dyn Fn(&str) -> Option<String>) -
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     // toml's own error display quotes the offending source line, which may be a
     // URL with its key: report only the position and the message.
+    // Its message quotes offending values too (`invalid type: string "…"`):
+    // those are redacted, field names kept.
     let file: NodesFile = toml::from_str(text).map_err(|e| {
         let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        let message = crate::rpc::clean(&crate::sanitize::redact_quoted(e.message().trim()));
         match line {
-            Some(line) => anyhow::anyhow!("invalid TOML at line {line}: {}", crate::rpc::clean(e.message().trim())),
-            None => anyhow::anyhow!("invalid TOML: {}", crate::rpc::clean(e.message().trim())),
+            Some(line) => anyhow::anyhow!("invalid TOML at line {line}: {message}"),
+            None => anyhow::anyhow!("invalid TOML: {message}"),
         }
     })?;
     if file.node.is_empty() {
@@ -101,6 +109,11 @@ pub fn parse_nodes_toml_with(text: &str, env: &dyn Fn(&str) -> Option<String>) -
             if let Some(name) = &name {
                 if name.trim().is_empty() {
                     bail!("{which}: name is empty");
+                }
+                if name.chars().any(crate::sanitize::is_unsafe_char) {
+                    bail!(
+                        "{which}: name holds control or invisible formatting characters (newline, ESC, bidi override…)"
+                    );
                 }
                 if !names.insert(name.clone()) {
                     bail!("{which}: duplicate name");
@@ -240,6 +253,31 @@ mod tests {
         );
         assert!(err.contains("NODE_TOKEN") && err.contains("Authorization"), "{err}");
         assert!(!err.contains("SECRETKEY"), "{err}");
+    }
+
+    #[test]
+    fn type_errors_and_unknown_fields_do_not_echo_values() {
+        for text in [
+            "[[node]]\nurl='https://x/v2/SECRETKEY'\nweight='https://y/v2/SECRETKEY'\n",
+            "[[node]]\nurl='https://x/'\n'https://y/SECRETKEY' = 1\n",
+            "[[node]]\nurl=['https://x/v2/SECRETKEY']\n",
+        ] {
+            let err = format!("{:#}", parse_nodes_toml_with(text, &env).unwrap_err());
+            assert!(!err.contains("SECRETKEY") && err.contains("line"), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn names_cannot_forge_lines() {
+        for name in ["a\\nTransaction confirmed: 0x00", "\\u001b[31mred", "safe\\u202etxt"] {
+            let text = format!("[[node]]\nname=\"{name}\"\nurl='http://x/'\n");
+            let err = format!("{:#}", parse_nodes_toml_with(&text, &env).unwrap_err());
+            assert!(err.contains("control or invisible"), "{name}: {err}");
+            assert!(
+                !err.contains('\n') && !err.contains('\u{1b}') && !err.contains('\u{202e}'),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -19,13 +19,40 @@ pub fn target(path: Option<&Path>) -> Option<&Path> {
     if is_stdout(path) { None } else { path }
 }
 
-/// Checks, before any network request, that `path` can be written: its
-/// directory exists and is a directory we may create files in.
+/// The file `--output` will replace: `path` itself, or the regular file a
+/// symlink at `path` points to. Anything else that exists there (a device,
+/// a FIFO, a socket, a directory, a link to one of those) is refused: the
+/// atomic rename would replace it with a regular file.
+fn resolve(path: &Path) -> anyhow::Result<std::path::PathBuf> {
+    let shown = path.display();
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(path.to_path_buf()),
+        Err(e) => Err(e).with_context(|| format!("--output {shown}")),
+        Ok(meta) if meta.is_file() => Ok(path.to_path_buf()),
+        Ok(meta) if meta.file_type().is_symlink() => {
+            let target = std::fs::canonicalize(path).with_context(|| format!("--output {shown}: dangling symlink"))?;
+            let target_meta = std::fs::metadata(&target).with_context(|| format!("--output {shown}"))?;
+            if target_meta.is_file() {
+                Ok(target)
+            } else {
+                anyhow::bail!("--output {shown} is a symlink to something that is not a regular file")
+            }
+        }
+        Ok(meta) if meta.is_dir() => anyhow::bail!("--output {shown} is a directory"),
+        Ok(_) => {
+            anyhow::bail!("--output {shown} is not a regular file (a device, FIFO or socket): refusing to replace it")
+        }
+    }
+}
+
+/// Checks, before any network request, that `path` can be written: it is
+/// a regular file or nothing yet, and its directory exists and accepts new
+/// files.
 pub fn check_writable(path: Option<&Path>) -> anyhow::Result<()> {
     if is_stdout(path) {
         return Ok(());
     }
-    let path = path.expect("not stdout");
+    let path = resolve(path.expect("not stdout"))?;
     let shown = path.display();
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -35,9 +62,6 @@ pub fn check_writable(path: Option<&Path>) -> anyhow::Result<()> {
         std::fs::metadata(dir).with_context(|| format!("--output {shown}: directory {} is missing", dir.display()))?;
     if !meta.is_dir() {
         anyhow::bail!("--output {shown}: {} is not a directory", dir.display());
-    }
-    if path.is_dir() {
-        anyhow::bail!("--output {shown} is a directory");
     }
     // Creating (and removing) a temporary file is the only honest test of
     // write permission (ACLs, read-only mounts, root squash).
@@ -73,14 +97,22 @@ pub fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 fn write_atomically(path: &Path, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> anyhow::Result<()> {
+    let path = resolve(path)?;
     let shown = path.display();
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".quorum-check-")
-        .suffix(".tmp")
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".quorum-check-").suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // Created 0644 less the umask, like any new file; a replaced file's
+        // own mode is kept below.
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    let mut tmp = builder
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file beside {shown}"))?;
     {
@@ -89,16 +121,13 @@ fn write_atomically(path: &Path, write: impl FnOnce(&mut dyn Write) -> io::Resul
             .and_then(|()| out.flush())
             .with_context(|| format!("cannot write {shown}"))?;
     }
+    if let Ok(old) = std::fs::metadata(&path) {
+        let _ = tmp.as_file().set_permissions(old.permissions());
+    }
     tmp.as_file()
         .sync_all()
         .with_context(|| format!("cannot sync {shown}"))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        // Readable by a collector running as another user, like any file we'd create.
-        let _ = tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    tmp.persist(path)
+    tmp.persist(&path)
         .map_err(|e| e.error)
         .with_context(|| format!("cannot replace {shown}"))?;
     Ok(())
@@ -151,6 +180,32 @@ mod tests {
         assert!(err.contains("is a directory"), "{err}");
         // Nothing is left behind by the probe.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_regular_files_are_replaced_and_modes_are_kept() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // A symlink to a regular file: the file is replaced, the link stays.
+        let real = dir.path().join("real.prom");
+        std::fs::write(&real, "old").unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let link = dir.path().join("link.prom");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        emit(Some(&link), |w| w.write_all(b"new")).unwrap();
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "new");
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::metadata(&real).unwrap().permissions().mode() & 0o777, 0o600);
+        // Devices and links to them are refused, up front and at write time.
+        let null_link = dir.path().join("null");
+        std::os::unix::fs::symlink("/dev/null", &null_link).unwrap();
+        for bad in [Path::new("/dev/null"), null_link.as_path()] {
+            assert!(check_writable(Some(bad)).is_err(), "{}", bad.display());
+            assert!(emit(Some(bad), |w| w.write_all(b"x")).is_err());
+        }
+        use std::os::unix::fs::FileTypeExt;
+        assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use crate::{
     config::CheckConfig,
-    fanout::failure_status,
+    fanout::{check_chain, failure_status},
     report::{Answer, NodeStatus},
     rpc::{Call, RpcClient, clean},
 };
@@ -43,15 +43,25 @@ pub(crate) async fn pin_block(
         .nodes
         .iter()
         .map(|node| async move {
-            let call = Call {
+            // With --chain-id, the chain is asked in the same batch: a node on
+            // another chain must not set the pin for the others.
+            let mut calls = Vec::with_capacity(2);
+            if config.chain_id.is_some() {
+                calls.push(Call {
+                    method: "eth_chainId",
+                    params: json!([]),
+                });
+            }
+            calls.push(Call {
                 method: "eth_blockNumber",
                 params: json!([]),
-            };
-            let outcome = client.batch(node, std::slice::from_ref(&call), deadline).await;
-            let head = outcome
-                .results
-                .map_err(failure_status)
-                .and_then(|mut r| match r.remove(0) {
+            });
+            let outcome = client.batch(node, &calls, deadline).await;
+            let head = outcome.results.map_err(failure_status).and_then(|mut r| {
+                if let Some(expected) = config.chain_id {
+                    check_chain(expected, r.remove(0))?;
+                }
+                match r.remove(0) {
                     Ok(raw) => serde_json::from_str::<U64>(raw.get())
                         .map(|h| h.to::<u64>())
                         .map_err(|_| NodeStatus::BadResponse {
@@ -61,7 +71,9 @@ pub(crate) async fn pin_block(
                         code: e.code,
                         message: clean(&e.message),
                     }),
-                });
+                }
+            });
+            let head = head.map_err(|status| crate::secrets::Secrets::of(node).scrub_status(status));
             (node.index, head, outcome.attempts, start.elapsed())
         })
         .collect();

@@ -177,7 +177,13 @@ impl RpcClient {
                     attempts,
                 };
             }
-            tracing::debug!(node = %url, attempt = attempts, ?wait, error = %failure, "retrying");
+            tracing::debug!(
+                node = %url,
+                attempt = attempts,
+                ?wait,
+                error = %crate::secrets::Secrets::of(node).scrub(&failure.to_string()),
+                "retrying"
+            );
             tokio::time::sleep(wait).await;
         }
     }
@@ -245,7 +251,12 @@ fn build_client(tls: bool, extra_roots: Option<Vec<reqwest::Certificate>>) -> an
 /// The certificates of a PEM file (one CA or a bundle).
 fn load_ca(path: &std::path::Path) -> anyhow::Result<Vec<reqwest::Certificate>> {
     let shown = path.display();
-    let pem = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read CA certificate file {shown}: {e}"))?;
+    let pem = crate::input::read_bytes(
+        &crate::input::Source::File(path.to_path_buf()),
+        "CA certificate file",
+        crate::input::MAX_CA_BYTES,
+        crate::input::DEFAULT_READ_WAIT,
+    )?;
     let certs = reqwest::Certificate::from_pem_bundle(&pem)
         .map_err(|_| anyhow::anyhow!("CA certificate file {shown} is not PEM"))?;
     if certs.is_empty() {

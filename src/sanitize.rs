@@ -1,13 +1,54 @@
-//! Text from users and nodes made safe to put in a one-line message:
-//! bounded in length, with control characters (newlines included) blanked.
+//! Text from users, files and nodes made safe to print: on one line, bounded
+//! in length, with control characters (newlines and ESC included) and the
+//! invisible formatting characters that can reorder or hide text (bidi
+//! overrides such as U+202E, zero-width characters) shown as `\u{…}` escapes,
+//! so that nothing printed can forge or hide a line.
 
-/// At most `max` characters of `s` on one line, with `…` when cut.
+/// Whether `c` must not reach a terminal as is: a control character, or a
+/// Unicode format character that changes how text around it is displayed.
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF9}'..='\u{FFFB}'
+        )
+}
+
+/// `s` on one line with every unsafe character made visible: line breaks
+/// and tabs become spaces (messages stay readable), anything else is
+/// escaped as `\u{hex}`.
+pub fn escape(s: &str) -> String {
+    if !s.chars().any(is_unsafe_char) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if matches!(c, '\n' | '\r' | '\t') {
+            out.push(' ');
+        } else if is_unsafe_char(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// At most `max` characters of `s` (before escaping) on one line, with `…`
+/// when cut; unsafe characters escaped.
 pub fn bounded(s: &str, max: usize) -> String {
-    let mut out: String = s
-        .chars()
-        .take(max)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let head: String = s.chars().take(max).collect();
+    let mut out = escape(&head);
     if s.chars().nth(max).is_some() {
         out.push('…');
     }
@@ -24,6 +65,57 @@ pub fn clean(s: &str) -> String {
     bounded(s, 200)
 }
 
+/// The longest error message printed, in characters.
+pub const MAX_MESSAGE: usize = 300;
+
+/// An error message cut to [`MAX_MESSAGE`] characters, saying how much was cut.
+pub fn cut_message(s: &str) -> String {
+    let total = s.chars().count();
+    if total <= MAX_MESSAGE {
+        return s.to_string();
+    }
+    let head: String = s.chars().take(MAX_MESSAGE).collect();
+    format!("{head}… ({} more characters not shown)", total - MAX_MESSAGE)
+}
+
+/// Whether `s` reads as an identifier (a field or type name), not a value
+/// that might be a URL or a key.
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars().count() <= 24
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+        && s.chars().filter(|c| c.is_ascii_digit()).count() <= 2
+}
+
+/// A parser's message with every quoted value that is not a plain
+/// identifier replaced by `(value not shown)`: serde and TOML quote the
+/// offending value (`invalid type: string "https://…/KEY"`, ``unknown field
+/// `https://…` ``), which may be a URL with its key.
+pub fn redact_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find(['"', '`', '\'']) {
+        let quote = rest[start..].chars().next().expect("found");
+        let after = &rest[start + 1..];
+        let Some(len) = after.find(quote) else {
+            break;
+        };
+        out.push_str(&rest[..start]);
+        let inner = &after[..len];
+        if is_identifier(inner) {
+            out.push(quote);
+            out.push_str(inner);
+            out.push(quote);
+        } else {
+            out.push_str("(value not shown)");
+        }
+        rest = &after[len + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -33,5 +125,36 @@ mod tests {
         assert_eq!(clean("a\nb\r\tc"), "a b  c");
         assert_eq!(printable(&"x".repeat(41)), format!("{}…", "x".repeat(40)));
         assert_eq!(printable("short"), "short");
+    }
+
+    #[test]
+    fn escapes_and_bidi_are_made_visible() {
+        assert_eq!(escape("a\u{1b}[31mred"), "a\\u{1b}[31mred");
+        assert_eq!(escape("safe\u{202e}txt.exe"), "safe\\u{202e}txt.exe");
+        assert_eq!(escape("zero\u{200b}width"), "zero\\u{200b}width");
+        assert_eq!(escape("plain ünïcode ✓"), "plain ünïcode ✓");
+    }
+
+    #[test]
+    fn long_messages_say_how_much_was_cut() {
+        let cut = cut_message(&"y".repeat(1000));
+        assert!(cut.starts_with(&"y".repeat(MAX_MESSAGE)) && cut.ends_with("(700 more characters not shown)"));
+        assert_eq!(cut_message("short"), "short");
+    }
+
+    #[test]
+    fn quoted_values_are_redacted_but_identifiers_kept() {
+        assert_eq!(
+            redact_quoted("invalid type: string \"https://x/v2/KEY\", expected u64"),
+            "invalid type: string (value not shown), expected u64"
+        );
+        assert_eq!(
+            redact_quoted("unknown field `https://x/KEY`, expected one of `url`, `name`"),
+            "unknown field (value not shown), expected one of `url`, `name`"
+        );
+        assert_eq!(
+            redact_quoted("unknown field `colour`, expected `url`"),
+            "unknown field `colour`, expected `url`"
+        );
     }
 }

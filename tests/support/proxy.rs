@@ -59,6 +59,10 @@ pub enum Fault {
     RequireHeader { name: String, value: String },
     /// Answer with this 3xx status and a `Location` header.
     Redirect { code: u16, location: String },
+    /// Answer every call with a JSON-RPC error (code `code`) whose message
+    /// quotes the request line and every header — as a careless provider or
+    /// proxy that echoes the request would, keys included.
+    Echo { code: i64 },
 }
 
 impl Fault {
@@ -197,7 +201,7 @@ impl Proxy {
         }
     }
 
-    /// The head (request line and headers) of every request received, lower-cased.
+    /// The head (request line and headers) of every request received, as sent.
     pub fn heads(&self) -> Vec<String> {
         self.heads.lock().expect("heads").clone()
     }
@@ -233,7 +237,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: Arc<Sha
         match &shared.fault {
             Fault::RequireHeader { name, value } => {
                 let wanted = format!("{}: {}", name.to_ascii_lowercase(), value.to_ascii_lowercase());
-                if !head.lines().any(|l| l.trim() == wanted) {
+                if !head.lines().any(|l| l.trim().to_ascii_lowercase() == wanted) {
                     if write_response(&mut stream, 401, "", b"{\"error\":\"unauthorized\"}")
                         .await
                         .is_err()
@@ -246,6 +250,23 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: Arc<Sha
             Fault::Redirect { code, location } => {
                 let extra = format!("Location: {location}\r\n");
                 if write_response(&mut stream, *code, &extra, b"").await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            Fault::Echo { code } => {
+                let echoed = head.replace("\r\n", " | ");
+                let answers: Vec<serde_json::Value> = match serde_json::from_slice::<serde_json::Value>(&body) {
+                    Ok(serde_json::Value::Array(calls)) => calls
+                        .iter()
+                        .map(|c| {
+                            serde_json::json!({"jsonrpc": "2.0", "id": c["id"], "error": {"code": code, "message": format!("rejected: {echoed}")}})
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                let answer = serde_json::to_vec(&answers).expect("json");
+                if write_response(&mut stream, 200, "", &answer).await.is_err() {
                     return;
                 }
                 continue;
@@ -367,7 +388,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: Arc<Sha
     }
 }
 
-/// Reads one HTTP/1.1 request; returns its head (lower-cased) and body, or
+/// Reads one HTTP/1.1 request; returns its head (as sent) and body, or
 /// `None` when the peer is gone.
 async fn read_request<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>) -> Option<(String, Vec<u8>)> {
     let header_end = loop {
@@ -384,7 +405,8 @@ async fn read_request<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>) -
         }
         buf.extend_from_slice(&chunk[..n]);
     };
-    let head = String::from_utf8_lossy(&buf[..header_end]).to_ascii_lowercase();
+    let raw_head = String::from_utf8_lossy(&buf[..header_end]).into_owned();
+    let head = raw_head.to_ascii_lowercase();
     let length: usize = head
         .lines()
         .find_map(|l| l.strip_prefix("content-length:"))
@@ -403,7 +425,7 @@ async fn read_request<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>) -
     }
     let body = buf[header_end..header_end + length].to_vec();
     buf.drain(..header_end + length);
-    Some((head, body))
+    Some((raw_head, body))
 }
 
 async fn write_response<S: AsyncWrite + Unpin>(
