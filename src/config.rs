@@ -349,12 +349,12 @@ pub fn load_tx_file(path: &PathBuf) -> anyhow::Result<Vec<B256>> {
 
 /// Like [`load_tx_file`]; the read (of a FIFO, of stdin) gives up after
 /// `wait`, and more than [`crate::input::MAX_TX_FILE_BYTES`] is refused.
-pub fn load_tx_file_within(path: &PathBuf, wait: Duration) -> anyhow::Result<Vec<B256>> {
+pub fn load_tx_file_within(path: &std::path::Path, wait: Duration) -> anyhow::Result<Vec<B256>> {
     use crate::input::{MAX_TX_FILE_BYTES, Source, read_text};
     let (source, shown) = if path.as_os_str() == "-" {
         (Source::Stdin, "stdin".to_string())
     } else {
-        (Source::File(path.clone()), path.display().to_string())
+        (Source::File(path.to_path_buf()), path.display().to_string())
     };
     let text = read_text(&source, "tx file", MAX_TX_FILE_BYTES, wait)?;
     parse_tx_lines(&text, &shown)
