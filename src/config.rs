@@ -343,7 +343,7 @@ pub fn nodes_from_urls(urls: &[String]) -> anyhow::Result<Vec<Node>> {
 
 /// Reads hashes from a file (`-` is stdin): one per line, blank lines and `#`
 /// comments ignored.
-pub fn load_tx_file(path: &PathBuf) -> anyhow::Result<Vec<B256>> {
+pub fn load_tx_file(path: &std::path::Path) -> anyhow::Result<Vec<B256>> {
     load_tx_file_within(path, crate::input::DEFAULT_READ_WAIT)
 }
 
