@@ -66,6 +66,16 @@ pub struct HealthCheck<'a> {
 
 /// Asks every node at once.
 pub async fn check(spec: &HealthCheck<'_>, client: &RpcClient) -> HealthReport {
+    check_until(spec, client, std::future::pending()).await
+}
+
+/// Like [`check`]; when `interrupt` resolves first (Ctrl-C, SIGTERM), the
+/// nodes not heard from yet are reported `interrupted` (unhealthy).
+pub async fn check_until(
+    spec: &HealthCheck<'_>,
+    client: &RpcClient,
+    interrupt: impl std::future::Future<Output = ()>,
+) -> HealthReport {
     let start = Instant::now();
     let deadline = start + spec.timeout;
     let mut calls = vec![
@@ -98,8 +108,24 @@ pub async fn check(spec: &HealthCheck<'_>, client: &RpcClient) -> HealthReport {
         })
         .collect();
     let mut nodes = Vec::with_capacity(spec.nodes.len());
-    while let Some((node, results, latency)) = pending.next().await {
-        nodes.push(assess(spec, node, results, latency));
+    tokio::pin!(interrupt);
+    loop {
+        tokio::select! {
+            next = pending.next() => match next {
+                Some((node, results, latency)) => nodes.push(assess(spec, node, results, latency)),
+                None => break,
+            },
+            () = &mut interrupt => break,
+        }
+    }
+    drop(pending);
+    let heard: Vec<usize> = nodes.iter().map(|h| h.node).collect();
+    for node in spec.nodes.iter().filter(|n| !heard.contains(&(n.index + 1))) {
+        let mut health = assess(spec, node, Ok(Vec::new()), start.elapsed());
+        health.problems = vec!["interrupted before it answered".into()];
+        health.failure = Some(NodeStatus::Interrupted);
+        health.healthy = false;
+        nodes.push(health);
     }
     nodes.sort_by_key(|n| n.node);
     let total_weight = spec.nodes.iter().map(|n| u128::from(n.weight)).sum();

@@ -71,7 +71,13 @@ pub fn parse_nodes_toml_with(text: &str, env: &dyn Fn(&str) -> Option<String>) -
     // Its message quotes offending values too (`invalid type: string "…"`):
     // those are redacted, field names kept.
     let file: NodesFile = toml::from_str(text).map_err(|e| {
-        let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        let line = e.span().map(|s| {
+            text.as_bytes()[..s.start.min(text.len())]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+                + 1
+        });
         let message = crate::rpc::clean(&crate::sanitize::redact_quoted(e.message().trim()));
         match line {
             Some(line) => anyhow::anyhow!("invalid TOML at line {line}: {message}"),

@@ -23,10 +23,8 @@ pub async fn run(args: &NodesArgs, prefer: Option<NodeSource>) -> anyhow::Result
         threshold,
         timeout: endpoints.timeout,
     };
-    let report = tokio::select! {
-        report = health::check(&spec, &client) => report,
-        () = super::shutdown_signal() => anyhow::bail!("interrupted"),
-    };
+    // Interrupted, it still reports what it heard (the rest `interrupted`).
+    let report = health::check_until(&spec, &client, super::shutdown_signal()).await;
     output::emit(None, |out| match args.format {
         HealthFormat::Text => render::health_text(&report, out),
         HealthFormat::Json => serde_json::to_writer_pretty(&mut *out, &report)
