@@ -7,8 +7,12 @@ use quorum_check::{
     abi::VoteFunction,
     cli::{parse_address, parse_duration, parse_tx_hash},
     config::{BlockSpec, parse_nodes_toml, parse_tx_lines},
+    config::{Headers, Node},
     node_url::NodeUrl,
+    nodes_file::{expand_env, parse_nodes_toml_with},
     rpc::decode_batch,
+    sanitize::{escape, is_unsafe_char, redact_quoted},
+    secrets::Secrets,
     threshold::ThresholdSpec,
 };
 
@@ -131,4 +135,95 @@ proptest! {
             Err(e) => clean::<(), _>(Err(e))?,
         }
     }
+
+    #[test]
+    fn signatures(sig in prop_oneof![
+        any::<String>(),
+        "(function )?[a-zA-Z_]{0,8} ?\\((bytes32|uint256|bool|address)?( [a-z]{1,4})?\\)( view| external| pure){0,2}( returns)? ?\\((bool|uint[0-9]{0,3}|int8|string|bytes32)?(,bool)?\\)",
+    ]) {
+        match VoteFunction::resolve(None, &sig) {
+            Ok(f) => prop_assert!(f.signature().ends_with("(bytes32)"), "{}", f.signature()),
+            Err(e) => clean::<(), _>(Err(e))?,
+        }
+    }
+
+    #[test]
+    fn env_references(value in prop_oneof![any::<String>(), "([a-z/:]{0,5}(\\$\\{[A-Z_0-9]{0,6}\\}?)?){0,4}"]) {
+        let env = |name: &str| (name == "SET").then(|| "v".to_string());
+        match expand_env(&value, &env) {
+            // Nothing of the form ${NAME} survives an expansion.
+            Ok(out) => {
+                let reference = "${SET}";
+                prop_assert!(!value.contains(reference) || !out.contains(reference), "{:?}", out);
+            }
+            Err(e) => clean::<(), _>(Err(e))?,
+        }
+    }
+
+    #[test]
+    fn nodes_files_with_headers_and_references(
+        key in "[A-Za-z0-9_]{1,12}",
+        value in any::<String>(),
+        url in prop_oneof![Just("https://x.example/v2/${KEY}".to_string()), any::<String>()],
+    ) {
+        let text = format!(
+            "[[node]]\nurl = {}\nheaders = {{ {} = {} }}\n",
+            toml_string(&url),
+            toml_string(&key),
+            toml_string(&value)
+        );
+        let env = |name: &str| (name == "KEY").then(|| "SECRETVALUE99".to_string());
+        match parse_nodes_toml_with(&text, &env) {
+            Ok(nodes) => {
+                let shown = format!("{nodes:?}");
+                prop_assert!(!shown.contains("SECRETVALUE99"), "{}", shown);
+            }
+            Err(e) => {
+                let msg = format!("{e:#}");
+                prop_assert!(!msg.contains('\n') && !msg.contains("SECRETVALUE99"), "{msg:?}");
+            }
+        }
+        clean_anyhow(Headers::new(vec![(key, value)]))?;
+    }
+
+    #[test]
+    fn the_sanitiser_never_lets_an_unsafe_character_through(s in any::<String>()) {
+        let out = escape(&s);
+        prop_assert!(!out.chars().any(is_unsafe_char), "{out:?}");
+        for c in ['\u{1b}', '\u{202e}', '\u{2066}', '\u{200f}', '\n', '\r'] {
+            prop_assert!(!out.contains(c));
+        }
+        let redacted = redact_quoted(&s);
+        prop_assert!(redacted.len() <= s.len() + 18 * s.matches(['"', '`', '\'']).count() + 1);
+    }
+
+    #[test]
+    fn echoed_secrets_are_always_masked(
+        secret in "[A-Za-z0-9_.~-]{8,24}",
+        prefix in any::<String>(),
+        suffix in any::<String>(),
+    ) {
+        prop_assume!(secret.chars().any(|c| !c.is_ascii_lowercase() && c != '-' && c != '_'));
+        let url = NodeUrl::parse(&format!("https://node.example/v2/{secret}")).unwrap();
+        let mut node = Node::at(0, url);
+        node.headers = Headers::new(vec![("X-Api-Key".into(), format!("k-{secret}"))]).unwrap();
+        let secrets = Secrets::of(&node);
+        let out = secrets.scrub(&format!("{prefix}{secret}{suffix}"));
+        prop_assert!(!out.contains(&secret), "{out:?}");
+    }
+}
+
+/// `s` as a TOML basic string.
+fn toml_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
