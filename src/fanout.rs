@@ -19,7 +19,7 @@ use crate::{
     abi::DecodeError,
     config::{BlockSpec, CheckConfig, Node},
     pin::pin_block,
-    report::{self, Answer, CheckReport, NodeStatus},
+    report::{Answer, Cell, NodeStatus, Report, Statuses},
     rpc::{Call, CallResult, NodeFailure, RpcClient, clean},
     tally::Tally,
 };
@@ -48,7 +48,7 @@ struct BatchAnswers {
 }
 
 /// Runs the check; `interrupt` resolving ends it early (Ctrl-C, SIGTERM).
-pub async fn run(config: &CheckConfig, client: &RpcClient, interrupt: impl Future<Output = ()>) -> CheckReport {
+pub async fn run(config: &CheckConfig, client: &RpcClient, interrupt: impl Future<Output = ()>) -> Report {
     let start = Instant::now();
     let node_deadline = start + config.limits.timeout;
     let run_deadline = start + config.limits.deadline;
@@ -60,7 +60,9 @@ pub async fn run(config: &CheckConfig, client: &RpcClient, interrupt: impl Futur
         .iter()
         .map(|_| Tally::new(config.threshold, config.total_weight, uint_votes))
         .collect();
-    let mut answers: Vec<Vec<Option<Answer>>> = config.txs.iter().map(|_| vec![None; n_nodes]).collect();
+    // cells[tx * n_nodes + node]; `None` until the node's answer is in.
+    let mut cells: Vec<Option<Cell>> = vec![None; config.txs.len() * n_nodes];
+    let mut statuses = Statuses::default();
     tokio::pin!(interrupt);
 
     // With --block pinned, a first round trip fixes one block for everyone.
@@ -78,11 +80,9 @@ pub async fn run(config: &CheckConfig, client: &RpcClient, interrupt: impl Futur
                     (BlockNumberOrTag::Number(pin.block), Some(pin.block), pin.early)
                 }
                 () = &mut interrupt => {
-                    let answers = answers
-                        .into_iter()
-                        .map(|row| row.into_iter().map(|_| Answer::without_response(NodeStatus::Interrupted)).collect())
-                        .collect();
-                    return report::build(config, answers, &tallies, start.elapsed(), true, None);
+                    let missing = Cell::of(Answer::without_response(NodeStatus::Interrupted), &mut statuses);
+                    let cells = vec![missing; config.txs.len() * n_nodes];
+                    return Report::build(config, statuses, cells, tallies, start.elapsed(), true, None);
                 }
             }
         }
@@ -90,9 +90,10 @@ pub async fn run(config: &CheckConfig, client: &RpcClient, interrupt: impl Futur
     // Nodes settled by the first round trip (failed, or lagging) are not asked again.
     for (node, early) in early.into_iter().enumerate() {
         if let Some(answer) = early {
+            let cell = Cell::of(answer, &mut statuses);
             for (tx, tally) in tallies.iter_mut().enumerate() {
                 tally.record_failure(config.nodes[node].weight);
-                answers[tx][node] = Some(answer.clone());
+                cells[tx * n_nodes + node] = Some(cell);
             }
         }
     }
@@ -111,7 +112,7 @@ pub async fn run(config: &CheckConfig, client: &RpcClient, interrupt: impl Futur
     for node in config
         .nodes
         .iter()
-        .filter(|n| answers.first().is_none_or(|row| row[n.index].is_none()))
+        .filter(|n| cells.get(n.index).is_none_or(|c| c.is_none()))
     {
         let permits = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT_PER_NODE));
         for first_tx in (0..config.txs.len()).step_by(config.limits.batch_size) {
@@ -143,12 +144,15 @@ pub async fn run(config: &CheckConfig, client: &RpcClient, interrupt: impl Futur
                     if was_open && tallies[tx].settled().is_some() {
                         open -= 1;
                     }
-                    answers[tx][batch.node] = Some(Answer {
-                        status,
-                        vote,
-                        latency: Some(batch.latency),
-                        attempts: batch.attempts,
-                    });
+                    cells[tx * n_nodes + batch.node] = Some(Cell::of(
+                        Answer {
+                            status,
+                            vote,
+                            latency: Some(batch.latency),
+                            attempts: batch.attempts,
+                        },
+                        &mut statuses,
+                    ));
                 }
             }
             () = &mut deadline_hit => {
@@ -171,15 +175,17 @@ pub async fn run(config: &CheckConfig, client: &RpcClient, interrupt: impl Futur
     } else {
         NodeStatus::Skipped
     };
-    let answers = answers
-        .into_iter()
-        .map(|row| {
-            row.into_iter()
-                .map(|a| a.unwrap_or_else(|| Answer::without_response(missing.clone())))
-                .collect()
-        })
-        .collect();
-    report::build(config, answers, &tallies, start.elapsed(), interrupted, pinned_block)
+    let missing = Cell::of(Answer::without_response(missing), &mut statuses);
+    let cells = cells.into_iter().map(|c| c.unwrap_or(missing)).collect();
+    Report::build(
+        config,
+        statuses,
+        cells,
+        tallies,
+        start.elapsed(),
+        interrupted,
+        pinned_block,
+    )
 }
 
 /// Asks one node about a run of transactions (one batch, with retries).

@@ -7,7 +7,7 @@ use crate::{
     cli::{CheckArgs, Format},
     config::{CheckConfig, NodeSource},
     fanout, output, render,
-    report::CheckReport,
+    report::Report,
     rpc::RpcClient,
 };
 
@@ -42,7 +42,7 @@ pub fn client_for(config: &CheckConfig) -> anyhow::Result<RpcClient> {
 
 /// Renders `report` to stdout or, atomically, to `out`.
 pub fn write_report(
-    report: &CheckReport,
+    report: &Report,
     format: Format,
     quiet: bool,
     color: bool,

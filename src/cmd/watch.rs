@@ -11,7 +11,7 @@ use crate::{
     cli::{Format, WatchArgs},
     config::{CheckConfig, NodeSource},
     fanout, render,
-    report::CheckReport,
+    report::Report,
     tally::Verdict,
 };
 
@@ -40,7 +40,7 @@ pub async fn run(args: &WatchArgs, prefer: Option<NodeSource>, color: bool) -> a
             .max(Duration::from_millis(1));
         let report = fanout::run(&config, &client, shutdown.as_mut()).await;
         print_changes(&report, &mut last, args.check.format);
-        if report.interrupted || report.summary.confirmed == report.txs.len() {
+        if report.interrupted() || report.summary().confirmed == report.len() {
             break report;
         }
         let next = Instant::now() + args.interval;
@@ -62,22 +62,22 @@ pub async fn run(args: &WatchArgs, prefer: Option<NodeSource>, color: bool) -> a
 /// Prints one line per transaction whose verdict changed since the last
 /// round (all of them on the first round): to stdout in text mode, to
 /// stderr otherwise (stdout then carries one document at the end).
-fn print_changes(report: &CheckReport, last: &mut [Option<Verdict>], format: Format) {
+fn print_changes(report: &Report, last: &mut [Option<Verdict>], format: Format) {
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
-    for (tx, previous) in report.txs.iter().zip(last.iter_mut()) {
-        if *previous == Some(tx.verdict) {
+    for (tx, previous) in report.txs().zip(last.iter_mut()) {
+        if *previous == Some(tx.verdict()) {
             continue;
         }
         let from = previous
             .map(|v| format!("{v:?}").to_lowercase())
             .unwrap_or_else(|| "start".into());
-        let line = format!("{now} {from} -> {}", render::verdict_line(tx));
+        let line = format!("{now} {from} -> {}", render::verdict_line(&tx));
         if format == Format::Text {
             // A closed stdout does not stop the watch: the exit code still tells.
             let _ = crate::output::write_stdout(format!("{line}\n").as_bytes());
         } else {
             crate::eprint_line(&line);
         }
-        *previous = Some(tx.verdict);
+        *previous = Some(tx.verdict());
     }
 }

@@ -1,5 +1,5 @@
 //! Renderers: one per output format, each a pure function from a
-//! [`CheckReport`] to bytes on a writer.
+//! [`Report`] to bytes on a writer.
 
 mod health;
 mod json;
@@ -13,13 +13,13 @@ pub use json::render as json;
 pub use prometheus::render as prometheus;
 pub use text::{render as text, verdict_line};
 
-use crate::{cli::Format, report::CheckReport};
+use crate::{cli::Format, report::Report};
 
 /// Writes `report` in `format`; `quiet` keeps only the verdict lines and
 /// `color` colours them (text).
 /// `timestamp` (Unix seconds) stamps the Prometheus output.
 pub fn render(
-    report: &CheckReport,
+    report: &Report,
     format: Format,
     quiet: bool,
     color: bool,

@@ -9,7 +9,7 @@ use std::{
 };
 
 use crate::{
-    report::{CheckReport, NodeStatus},
+    report::{NodeStatus, Report, TxView},
     tally::Verdict,
 };
 
@@ -20,16 +20,16 @@ const VERDICTS: [(Verdict, &str); 3] = [
 ];
 
 /// Writes `report` as Prometheus metrics; `timestamp` is the run's end in Unix seconds.
-pub fn render(report: &CheckReport, timestamp: f64, out: &mut dyn Write) -> io::Result<()> {
+pub fn render(report: &Report, timestamp: f64, out: &mut dyn Write) -> io::Result<()> {
     gauge(
         out,
         "quorum_check_tx_verdict",
         "1 for the transaction's verdict, 0 for the others.",
     )?;
-    for tx in &report.txs {
-        let hash = format!("{:#x}", tx.tx_hash);
+    for tx in report.txs() {
+        let hash = format!("{:#x}", tx.tx_hash());
         for (verdict, name) in VERDICTS {
-            let value = u8::from(tx.verdict == verdict);
+            let value = u8::from(tx.verdict() == verdict);
             writeln!(
                 out,
                 "quorum_check_tx_verdict{{tx=\"{hash}\",verdict=\"{name}\"}} {value}"
@@ -40,38 +40,38 @@ pub fn render(report: &CheckReport, timestamp: f64, out: &mut dyn Write) -> io::
         (
             "quorum_check_tx_yes_weight",
             "Sum of the contributions to yes.",
-            (|t| t.yes) as fn(&crate::report::TxReport) -> u128,
+            (|t| t.yes()) as fn(&TxView<'_>) -> u128,
         ),
         (
             "quorum_check_tx_no_weight",
             "Weight of the nodes that answered no.",
-            |t| t.no,
+            |t| t.no(),
         ),
         (
             "quorum_check_tx_undecided_weight",
             "Weight of the nodes without a valid answer.",
-            |t| t.undecided,
+            |t| t.undecided(),
         ),
         (
             "quorum_check_tx_threshold_weight",
             "Yes-weight needed to confirm.",
-            |t| t.threshold,
+            |t| t.threshold(),
         ),
     ] {
         gauge(out, metric, help)?;
-        for tx in &report.txs {
-            writeln!(out, "{metric}{{tx=\"{:#x}\"}} {}", tx.tx_hash, pick(tx))?;
+        for tx in report.txs() {
+            writeln!(out, "{metric}{{tx=\"{:#x}\"}} {}", tx.tx_hash(), pick(&tx))?;
         }
     }
 
     // Per node: its most frequent status over the transactions (they agree
     // unless a node failed some calls of a batch and not others).
-    let nodes = report.txs.first().map(|t| t.nodes.as_slice()).unwrap_or_default();
+    let nodes = report.nodes();
     let label = |i: usize| format!("node=\"{}\",url=\"{}\"", escape(&nodes[i].name), escape(&nodes[i].url));
     let status_of = |i: usize| -> &'static str {
         let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
-        for tx in &report.txs {
-            *counts.entry(tx.nodes[i].status.name()).or_default() += 1;
+        for tx in report.txs() {
+            *counts.entry(tx.status(i).name()).or_default() += 1;
         }
         counts
             .into_iter()
@@ -85,10 +85,7 @@ pub fn render(report: &CheckReport, timestamp: f64, out: &mut dyn Write) -> io::
         "1 when the node gave a valid answer in this run.",
     )?;
     for i in 0..nodes.len() {
-        let up = report
-            .txs
-            .iter()
-            .any(|t| matches!(t.nodes[i].status, NodeStatus::Ok { .. }));
+        let up = report.txs().any(|t| matches!(t.status(i), NodeStatus::Ok { .. }));
         writeln!(out, "quorum_check_node_up{{{}}} {}", label(i), u8::from(up))?;
     }
     gauge(
@@ -97,7 +94,7 @@ pub fn render(report: &CheckReport, timestamp: f64, out: &mut dyn Write) -> io::
         "Time from the start of the run to the node's answer.",
     )?;
     for i in 0..nodes.len() {
-        if let Some(ms) = report.txs.iter().filter_map(|t| t.nodes[i].latency_ms).reduce(f64::max) {
+        if let Some(ms) = report.txs().filter_map(|t| t.latency_ms(i)).reduce(f64::max) {
             writeln!(out, "quorum_check_node_latency_seconds{{{}}} {}", label(i), ms / 1000.0)?;
         }
     }
@@ -116,7 +113,11 @@ pub fn render(report: &CheckReport, timestamp: f64, out: &mut dyn Write) -> io::
     }
 
     gauge(out, "quorum_check_run_duration_seconds", "Wall time of the fan-out.")?;
-    writeln!(out, "quorum_check_run_duration_seconds {}", report.elapsed_ms / 1000.0)?;
+    writeln!(
+        out,
+        "quorum_check_run_duration_seconds {}",
+        report.elapsed_ms() / 1000.0
+    )?;
     gauge(
         out,
         "quorum_check_run_timestamp_seconds",
@@ -124,7 +125,7 @@ pub fn render(report: &CheckReport, timestamp: f64, out: &mut dyn Write) -> io::
     )?;
     writeln!(out, "quorum_check_run_timestamp_seconds {timestamp:.3}")?;
     gauge(out, "quorum_check_run_interrupted", "1 when the run was interrupted.")?;
-    writeln!(out, "quorum_check_run_interrupted {}", u8::from(report.interrupted))?;
+    writeln!(out, "quorum_check_run_interrupted {}", u8::from(report.interrupted()))?;
     Ok(())
 }
 

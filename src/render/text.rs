@@ -4,23 +4,23 @@
 use std::io::{self, Write};
 
 use crate::{
-    report::{CheckReport, NodeStatus, TxReport, VoteJson},
+    report::{NodeStatus, Report, TxView, VoteJson},
     tally::Verdict,
 };
 
 /// Writes `report` as text; `quiet` prints only the verdict lines.
-pub fn render(report: &CheckReport, quiet: bool, color: bool, out: &mut dyn Write) -> io::Result<()> {
-    for (i, tx) in report.txs.iter().enumerate() {
+pub fn render(report: &Report, quiet: bool, color: bool, out: &mut dyn Write) -> io::Result<()> {
+    for (i, tx) in report.txs().enumerate() {
         if !quiet {
             if i > 0 {
                 writeln!(out)?;
             }
-            table(tx, out)?;
+            table(&tx, out)?;
         }
-        let line = verdict_line(tx);
+        let line = verdict_line(&tx);
         if color {
             // Green, red, yellow: only the verdict lines, only on request.
-            let code = match tx.verdict {
+            let code = match tx.verdict() {
                 Verdict::Confirmed => "32",
                 Verdict::Rejected => "31",
                 Verdict::Inconclusive => "33",
@@ -30,51 +30,59 @@ pub fn render(report: &CheckReport, quiet: bool, color: bool, out: &mut dyn Writ
             writeln!(out, "{line}")?;
         }
     }
-    if !quiet && report.txs.len() > 1 {
-        let s = &report.summary;
+    if !quiet && report.len() > 1 {
+        let s = report.summary();
         writeln!(
             out,
             "\n{} transactions: {} confirmed, {} rejected, {} inconclusive ({:.0} ms)",
-            report.txs.len(),
+            report.len(),
             s.confirmed,
             s.rejected,
             s.inconclusive,
-            report.elapsed_ms
+            report.elapsed_ms()
         )?;
     }
-    if report.interrupted {
+    if report.interrupted() {
         writeln!(out, "(interrupted: nodes not heard from are marked interrupted)")?;
     }
     Ok(())
 }
 
 /// "Transaction confirmed: 0x… (yes 7 of 10, threshold 7)".
-pub fn verdict_line(tx: &TxReport) -> String {
-    let uint_votes = tx.nodes.iter().any(|n| {
-        matches!(
-            n.status,
-            NodeStatus::Ok {
-                vote: VoteJson::Uint(_)
-            }
-        )
-    });
+pub fn verdict_line(tx: &TxView<'_>) -> String {
+    // A uint tally has no "of W": a weight is not bounded by the node weight.
+    let uint_votes = tx.uint_votes()
+        && (0..tx.node_count()).any(|n| {
+            matches!(
+                tx.status(n),
+                NodeStatus::Ok {
+                    vote: VoteJson::Uint(_)
+                }
+            )
+        });
     let tally = if uint_votes {
-        format!("yes {}, threshold {}", tx.yes, tx.threshold)
+        format!("yes {}, threshold {}", tx.yes(), tx.threshold())
     } else {
-        format!("yes {} of {}, threshold {}", tx.yes, tx.total_weight, tx.threshold)
+        format!(
+            "yes {} of {}, threshold {}",
+            tx.yes(),
+            tx.total_weight(),
+            tx.threshold()
+        )
     };
-    let mut line = format!("{}: {:#x} ({tally})", tx.verdict.phrase(), tx.tx_hash);
-    if let (Verdict::Inconclusive, Some(reason)) = (tx.verdict, &tx.reason) {
+    let mut line = format!("{}: {:#x} ({tally})", tx.verdict().phrase(), tx.tx_hash());
+    if let (Verdict::Inconclusive, Some(reason)) = (tx.verdict(), tx.reason()) {
         line.push_str(" — ");
-        line.push_str(reason);
+        line.push_str(&reason);
     }
     line
 }
 
-fn table(tx: &TxReport, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "tx {:#x}", tx.tx_hash)?;
-    let name_width = super::name_width(tx.nodes.iter().map(|n| n.name.as_str()));
-    let show_from = tx.nodes.iter().any(|n| n.from.is_some());
+fn table(tx: &TxView<'_>, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "tx {:#x}", tx.tx_hash())?;
+    let nodes: Vec<_> = tx.nodes().collect();
+    let name_width = super::name_width(nodes.iter().map(|n| n.name.as_str()));
+    let show_from = nodes.iter().any(|n| n.from.is_some());
     write!(
         out,
         "  {:>3}  {:<name_width$}  {:>6}  {:<13}  {:>6}  {:>9}",
@@ -84,7 +92,7 @@ fn table(tx: &TxReport, out: &mut dyn Write) -> io::Result<()> {
         write!(out, "  {:<42}", "FROM")?;
     }
     writeln!(out, "  DETAIL")?;
-    for n in &tx.nodes {
+    for n in &nodes {
         let vote = match &n.status {
             NodeStatus::Ok {
                 vote: VoteJson::Bool(true),

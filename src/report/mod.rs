@@ -1,7 +1,16 @@
 //! The result of a check as data: per transaction the verdict, the tally and
-//! every node's answer. Built from the fan-out's raw answers; rendered by
-//! [`crate::render`]. Its serde form is the JSON schema (`schema_version` 1,
-//! documented in the README): fields may be added, never renamed.
+//! every node's answer. The fan-out fills a compact [`Report`] (one small
+//! cell per transaction and node, the distinct statuses stored once, so a
+//! million hashes fit in memory); [`crate::render`] reads it through views.
+//! Its serde form is the JSON schema (`schema_version` 1, documented in the
+//! README), the same as the owned document types below ([`CheckReport`] and
+//! its parts), which read such a document back: fields may be added, never
+//! renamed.
+
+mod compact;
+
+pub(crate) use compact::{Cell, Statuses};
+pub use compact::{NodeInfo, Report, TxView};
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -10,7 +19,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     abi::VoteValue,
-    config::CheckConfig,
     tally::{Tally, Verdict},
 };
 
@@ -19,7 +27,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 /// What one node answered for one transaction. Serialised with a `status`
 /// tag, e.g. `{"status": "http_error", "http_status": 429}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum NodeStatus {
     /// A valid vote.
@@ -106,7 +114,7 @@ impl NodeStatus {
 }
 
 /// A vote as it appears in JSON: `true`/`false`, or a uint as a decimal string.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum VoteJson {
     Bool(bool),
@@ -228,86 +236,12 @@ impl Answer {
     }
 }
 
-/// Assembles the report. `answers[tx][node]` and `tallies[tx]` come from the fan-out.
-pub fn build(
-    config: &CheckConfig,
-    answers: Vec<Vec<Answer>>,
-    tallies: &[Tally],
-    elapsed: Duration,
-    interrupted: bool,
-    pinned_block: Option<u64>,
-) -> CheckReport {
-    let mut summary = Summary::default();
-    let txs = config
-        .txs
-        .iter()
-        .zip(answers)
-        .zip(tallies)
-        .map(|((tx_hash, answers), tally)| {
-            let verdict = tally.verdict();
-            match verdict {
-                Verdict::Confirmed => summary.confirmed += 1,
-                Verdict::Rejected => summary.rejected += 1,
-                Verdict::Inconclusive => summary.inconclusive += 1,
-            }
-            let reason = (verdict == Verdict::Inconclusive).then(|| inconclusive_reason(&answers, tally));
-            let nodes = config
-                .nodes
-                .iter()
-                .zip(answers)
-                .map(|(node, answer)| NodeReport {
-                    node: node.index + 1,
-                    name: node.label(),
-                    url: node.url.redacted().to_string(),
-                    weight: node.weight,
-                    from: node.from,
-                    contribution: answer
-                        .vote
-                        .map(|v| v.contribution(node.weight))
-                        .unwrap_or(0)
-                        .to_string(),
-                    status: answer.status,
-                    latency_ms: answer.latency.map(|d| (d.as_secs_f64() * 1e4).round() / 10.0),
-                    attempts: answer.attempts,
-                })
-                .collect();
-            TxReport {
-                tx_hash: *tx_hash,
-                verdict,
-                reason,
-                yes: tally.yes(),
-                no: tally.no(),
-                undecided: tally.undecided(),
-                threshold: tally.threshold(),
-                total_weight: tally.total_weight(),
-                nodes,
-            }
-        })
-        .collect();
-    CheckReport {
-        schema_version: SCHEMA_VERSION,
-        contract: config.contract,
-        function: config.function.signature(),
-        block: config.block.to_string(),
-        pinned_block,
-        chain_id: config.chain_id,
-        threshold: ThresholdReport {
-            spec: config.threshold_spec.to_string(),
-            value: config.threshold,
-        },
-        total_weight: config.total_weight,
-        node_count: config.nodes.len(),
-        elapsed_ms: (elapsed.as_secs_f64() * 1e4).round() / 10.0,
-        interrupted,
-        summary,
-        txs,
-    }
-}
-
-fn inconclusive_reason(answers: &[Answer], tally: &Tally) -> String {
+/// Why an inconclusive verdict is one: the statuses of the nodes without a
+/// valid answer, counted.
+pub(crate) fn inconclusive_reason<'a>(unanswered: impl Iterator<Item = &'a NodeStatus>, tally: &Tally) -> String {
     let mut by_status: BTreeMap<&str, usize> = BTreeMap::new();
-    for answer in answers.iter().filter(|a| a.vote.is_none()) {
-        *by_status.entry(answer.status.name()).or_default() += 1;
+    for status in unanswered {
+        *by_status.entry(status.name()).or_default() += 1;
     }
     let count: usize = by_status.values().sum();
     let statuses: Vec<String> = by_status.iter().map(|(s, n)| format!("{n} {s}")).collect();
