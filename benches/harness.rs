@@ -106,10 +106,32 @@ fn main() {
 
 async fn run_all(mode: &Mode) -> Vec<Row> {
     let anvil = find_anvil(None).expect("anvil (run npm ci)");
-    let mut rows = vec![version(mode)];
-    rows.extend(s1_s2(mode, &anvil).await);
-    rows.extend(s3_s5(mode, &anvil).await);
-    rows.push(s4(mode, &anvil).await);
+    // `-- --only S6,S7` runs just those scenarios (the full table takes minutes).
+    let args: Vec<String> = std::env::args().collect();
+    let only: Option<Vec<String>> = args
+        .iter()
+        .position(|a| a == "--only")
+        .map(|i| args[i + 1].split(',').map(str::to_string).collect());
+    let wanted = |name: &str| only.as_ref().is_none_or(|o| o.iter().any(|w| w == name));
+    let mut rows = Vec::new();
+    if wanted("version") {
+        rows.push(version(mode));
+    }
+    if wanted("S1") || wanted("S2") {
+        rows.extend(s1_s2(mode, &anvil).await);
+    }
+    if wanted("S3") || wanted("S5") {
+        rows.extend(s3_s5(mode, &anvil).await);
+    }
+    if wanted("S4") {
+        rows.push(s4(mode, &anvil).await);
+    }
+    if wanted("S6") {
+        rows.push(s6(mode, &anvil).await);
+    }
+    if wanted("S7") {
+        rows.push(s7(mode, &anvil).await);
+    }
     rows
 }
 
@@ -296,6 +318,113 @@ async fn s4(mode: &Mode, anvil: &std::path::Path) -> Row {
         requests_per_node: Some(per_node),
         peak_rss_mib: Some(peak_rss(&args)),
         note: format!("{} proxy ports over 10 anvils", proxies.len()),
+    }
+}
+
+/// S6: a flood — 20 nodes that each stream an endless answer. Memory must
+/// stay bounded by design (the run-wide body budget), not by luck.
+async fn s6(mode: &Mode, anvil: &std::path::Path) -> Row {
+    let (n, limit) = if mode.smoke { (3, "1048576") } else { (20, "16777216") };
+    let fleet = Fleet::start_n(anvil, 1).await.unwrap();
+    let mut proxies = Vec::new();
+    for _ in 0..n {
+        proxies.push(Proxy::start(&fleet.url(0), Fault::Endless).await);
+    }
+    let mut args = check_args(
+        &urls(&proxies),
+        Address::repeat_byte(0x11),
+        &["--tx".into(), format!("{:#x}", keccak256("s6"))],
+        "majority",
+    );
+    args.extend([
+        "--max-response-bytes".into(),
+        limit.into(),
+        "--timeout".into(),
+        "20s".into(),
+    ]);
+    let runs = if mode.smoke { 1 } else { 3 };
+    let samples = (0..runs).map(|_| time_run(&args, 3).0).collect();
+    let rss = peak_rss(&args);
+    Row {
+        scenario: "S6 20 endless nodes (flood)",
+        target: "≤ 300 MiB peak RSS".into(),
+        timing: Timing::of(samples),
+        limit_ms: None,
+        requests_per_node: None,
+        peak_rss_mib: Some(rss),
+        note: format!(
+            "{n} nodes each streaming an endless answer; --max-response-bytes {limit}; the run holds at most {} × that at once",
+            quorum_check::rpc::BODY_BUDGET_FACTOR
+        ),
+    }
+}
+
+/// S7: 1,000,000 hashes × 10 nodes, cut by --deadline: memory stays under
+/// 1 GiB, and the run — rendering what is known at the deadline included —
+/// ends within the deadline + 1 s.
+async fn s7(mode: &Mode, anvil: &std::path::Path) -> Row {
+    let (n, deadline_s) = if mode.smoke { (2_000usize, 2u64) } else { (1_000_000, 5) };
+    let fleet = Fleet::start_n(anvil, 10).await.unwrap();
+    let contract = fleet.deploy_all(Contract::Voting).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s7.txt");
+    let mut list = String::with_capacity(n * 67);
+    for i in 0..n as u64 {
+        let _ = writeln!(list, "{:#x}", keccak256(i.to_be_bytes()));
+    }
+    std::fs::write(&file, list).unwrap();
+    let mut args = check_args(
+        &fleet.urls(),
+        contract,
+        &["--tx-file".into(), file.display().to_string()],
+        "7",
+    );
+    // The cron format: one verdict line per hash.
+    let json = args.iter().position(|a| a == "json").unwrap();
+    args[json] = "text".into();
+    args.extend([
+        "-q".into(),
+        "--timeout".into(),
+        format!("{}s", deadline_s.saturating_sub(1).max(1)),
+        "--deadline".into(),
+        format!("{deadline_s}s"),
+    ]);
+    let runs = if mode.smoke { 1 } else { 3 };
+    let mut samples = Vec::new();
+    for _ in 0..runs {
+        let started = Instant::now();
+        let out = Command::new(BIN)
+            .args(&args)
+            .env_clear()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        samples.push(started.elapsed().as_secs_f64() * 1e3);
+        let code = out.status.code();
+        // Unset votes read as "no": rejected once 4 nodes said so, else
+        // inconclusive at the deadline.
+        assert!(
+            matches!(code, Some(1) | Some(3)),
+            "S7 exit {code:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lines = out.stdout.iter().filter(|&&b| b == b'\n').count();
+        assert_eq!(lines, n, "one verdict line per hash");
+    }
+    let rss = peak_rss(&args);
+    let timing = Timing::of(samples);
+    Row {
+        scenario: "S7 1,000,000 hashes × 10 nodes, --deadline 5s",
+        target: "≤ 1 GiB peak RSS; ends ≤ deadline + 1 s".into(),
+        limit_ms: Some((deadline_s * 1000 + 1000) as f64),
+        timing,
+        requests_per_node: None,
+        peak_rss_mib: Some(rss),
+        note: format!(
+            "{n} hashes, -q text output (one verdict line each), --timeout {}s",
+            deadline_s.saturating_sub(1).max(1)
+        ),
     }
 }
 

@@ -125,6 +125,9 @@ pub enum DecodeError {
 #[derive(Debug, Clone)]
 pub struct VoteFunction {
     function: Function,
+    /// The function's selector, computed once (a keccak per call adds up at
+    /// a million hashes).
+    selector: [u8; 4],
     kind: VoteKind,
     errors: Vec<AbiErrorItem>,
 }
@@ -250,7 +253,13 @@ impl VoteFunction {
             [out] => parse_return_type(&out.ty).ok_or_else(shape_err)?,
             _ => return Err(shape_err()),
         };
-        Ok(Self { function, kind, errors })
+        let selector = function.selector().0;
+        Ok(Self {
+            function,
+            selector,
+            kind,
+            errors,
+        })
     }
 
     /// What the function returns.
@@ -266,7 +275,7 @@ impl VoteFunction {
     /// Calldata for `function(tx_hash)`.
     pub fn calldata(&self, tx_hash: B256) -> Bytes {
         let mut data = Vec::with_capacity(36);
-        data.extend_from_slice(self.function.selector().as_slice());
+        data.extend_from_slice(&self.selector);
         data.extend_from_slice(tx_hash.as_slice());
         data.into()
     }

@@ -217,7 +217,8 @@ impl CheckConfig {
         if let Some(path) = &args.tx_file {
             txs.extend(load_tx_file_within(path, read_wait)?);
         }
-        let mut seen = HashSet::new();
+        let mut seen = alloy::primitives::map::B256Set::default();
+        seen.reserve(txs.len());
         txs.retain(|h| seen.insert(*h));
         if txs.is_empty() {
             bail!("no transaction hash given: pass --tx HASH, set QUORUM_TX, or pass --tx-file PATH");

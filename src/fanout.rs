@@ -48,10 +48,23 @@ struct BatchAnswers {
 }
 
 /// Runs the check; `interrupt` resolving ends it early (Ctrl-C, SIGTERM).
+/// The run's `--deadline` counts from now.
 pub async fn run(config: &CheckConfig, client: &RpcClient, interrupt: impl Future<Output = ()>) -> Report {
+    run_from(config, client, interrupt, Instant::now()).await
+}
+
+/// Like [`run`], with the `--deadline` counted from `clock_start` (for
+/// `check`: when the command started, so that reading a long hash list is
+/// inside the deadline too). Node budgets (`--timeout`) count from now.
+pub async fn run_from(
+    config: &CheckConfig,
+    client: &RpcClient,
+    interrupt: impl Future<Output = ()>,
+    clock_start: Instant,
+) -> Report {
     let start = Instant::now();
-    let node_deadline = start + config.limits.timeout;
-    let run_deadline = start + config.limits.deadline;
+    let run_deadline = clock_start + config.limits.deadline;
+    let node_deadline = (start + config.limits.timeout).min(run_deadline);
     let uint_votes = matches!(config.function.kind(), crate::abi::VoteKind::Uint(_));
     let n_nodes = config.nodes.len();
 
@@ -166,6 +179,7 @@ pub async fn run(config: &CheckConfig, client: &RpcClient, interrupt: impl Futur
         }
     }
     drop(batches);
+    tracing::debug!(elapsed = ?start.elapsed(), "fan-out ended");
 
     // Every node not heard from gets the reason it was not.
     let missing = if interrupted {

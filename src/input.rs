@@ -42,6 +42,20 @@ pub fn read_bytes(source: &Source, what: &str, cap: u64, wait: Duration) -> anyh
     {
         anyhow::bail!("cannot read {shown}: it is a directory");
     }
+    // A regular file cannot block: read it here, bounded by size only. A
+    // FIFO, a device or stdin can: read those off-thread, bounded by `wait`.
+    if let Source::File(p) = source
+        && std::fs::metadata(p).is_ok_and(|m| m.is_file())
+    {
+        let mut bytes = Vec::new();
+        std::fs::File::open(p)
+            .and_then(|f| f.take(cap + 1).read_to_end(&mut bytes))
+            .map_err(|e| anyhow::anyhow!("cannot read {shown}: {e}"))?;
+        if bytes.len() as u64 > cap {
+            anyhow::bail!("{shown} is larger than the limit of {cap} bytes");
+        }
+        return Ok(bytes);
+    }
     let (tx, rx) = std::sync::mpsc::channel();
     let owned = source.clone();
     // Opening a FIFO blocks until a writer comes: open and read off-thread.

@@ -84,6 +84,76 @@ pub struct RpcClient {
     with_ca: std::collections::HashMap<std::path::PathBuf, reqwest::Client>,
     retries: u32,
     max_response_bytes: u64,
+    /// Bytes of answers held at once by the whole run.
+    budget: std::sync::Arc<BodyBudget>,
+}
+
+/// How many `--max-response-bytes` the whole run may hold at once, across
+/// every node and every request in flight (192 MiB at the default 16 MiB).
+pub const BODY_BUDGET_FACTOR: u64 = 12;
+
+/// The bytes of response bodies being read, run-wide. A body that needs more
+/// when the budget is spent waits for others to finish — unless it already
+/// holds more than its fair share (the budget divided among the bodies being
+/// read), in which case it is the one given up on: a flood of endless
+/// answers cannot crowd out the honest ones, nor memory.
+#[derive(Debug)]
+struct BodyBudget {
+    limit: u64,
+    used: std::sync::atomic::AtomicU64,
+    readers: std::sync::atomic::AtomicU64,
+    freed: tokio::sync::Notify,
+}
+
+impl BodyBudget {
+    fn try_take(&self, n: u64) -> bool {
+        use std::sync::atomic::Ordering;
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                (used + n <= self.limit).then_some(used + n)
+            })
+            .is_ok()
+    }
+}
+
+/// One body's share of the budget, given back when dropped.
+struct BodyHold<'a> {
+    budget: &'a BodyBudget,
+    held: u64,
+}
+
+impl<'a> BodyHold<'a> {
+    fn new(budget: &'a BodyBudget) -> Self {
+        budget.readers.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Self { budget, held: 0 }
+    }
+
+    /// Takes `n` more bytes, waiting for others while this body holds no
+    /// more than its fair share; `false` when this body must give up.
+    async fn take(&mut self, n: u64) -> bool {
+        use std::sync::atomic::Ordering;
+        loop {
+            let freed = self.budget.freed.notified();
+            if self.budget.try_take(n) {
+                self.held += n;
+                return true;
+            }
+            let readers = self.budget.readers.load(Ordering::Acquire).max(1);
+            if self.held > 0 && self.held >= self.budget.limit / readers {
+                return false;
+            }
+            freed.await;
+        }
+    }
+}
+
+impl Drop for BodyHold<'_> {
+    fn drop(&mut self) {
+        use std::sync::atomic::Ordering;
+        self.budget.used.fetch_sub(self.held, Ordering::AcqRel);
+        self.budget.readers.fetch_sub(1, Ordering::AcqRel);
+        self.budget.freed.notify_waiters();
+    }
 }
 
 impl RpcClient {
@@ -107,6 +177,12 @@ impl RpcClient {
             with_ca,
             retries,
             max_response_bytes,
+            budget: std::sync::Arc::new(BodyBudget {
+                limit: max_response_bytes.saturating_mul(BODY_BUDGET_FACTOR),
+                used: 0.into(),
+                readers: 0.into(),
+                freed: tokio::sync::Notify::new(),
+            }),
         })
     }
 
@@ -223,7 +299,7 @@ impl RpcClient {
                 .map(Duration::from_secs);
             return Err((NodeFailure::Http(status.as_u16()), retry_after));
         }
-        let body = read_bounded(response, self.max_response_bytes)
+        let body = read_bounded(response, self.max_response_bytes, &self.budget)
             .await
             .map_err(|f| (f, None))?;
         decode_batch(&body, expected).map_err(|f| (f, None))
@@ -274,20 +350,34 @@ fn encode_batch(calls: &[Call]) -> Result<Vec<u8>, String> {
     serde_json::to_vec(&requests).map_err(|e| format!("cannot encode request: {e}"))
 }
 
-/// Reads a body, giving up as soon as it grows past `limit`.
-async fn read_bounded(mut response: reqwest::Response, limit: u64) -> Result<Vec<u8>, NodeFailure> {
+/// Reads a body, giving up as soon as it grows past `limit`, or past its
+/// share of the run's `budget` when that is spent. The chunks are kept as
+/// they came and joined once at the end, so an endless answer holds no more
+/// than `limit` bytes (no doubling buffer).
+async fn read_bounded(
+    mut response: reqwest::Response,
+    limit: u64,
+    budget: &BodyBudget,
+) -> Result<Vec<u8>, NodeFailure> {
     let too_large = || NodeFailure::BadResponse(format!("response too large (over {limit} bytes)"));
     if response.content_length().is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    let mut body = Vec::new();
+    let mut hold = BodyHold::new(budget);
+    let mut chunks = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|e| transport_failure(&e, false))? {
-        if (body.len() + chunk.len()) as u64 > limit {
+        if hold.held + chunk.len() as u64 > limit {
             return Err(too_large());
         }
-        body.extend_from_slice(&chunk);
+        if !hold.take(chunk.len() as u64).await {
+            return Err(NodeFailure::BadResponse(format!(
+                "response too large: over its share while other answers were read (the run holds at most {} bytes of answers at once)",
+                budget.limit
+            )));
+        }
+        chunks.push(chunk);
     }
-    Ok(body)
+    Ok(chunks.concat())
 }
 
 /// Matches a batch answer to the `expected` calls (ids `0..expected`).
@@ -519,6 +609,28 @@ mod tests {
         assert!(tls_failure("Connection refused", false).is_none());
         assert!(!NodeFailure::Tls("x".into()).is_transient());
         assert!(!NodeFailure::Redirect(307).is_transient());
+    }
+
+    #[tokio::test]
+    async fn the_body_budget_gives_up_on_the_greediest_reader() {
+        let budget = BodyBudget {
+            limit: 100,
+            used: 0.into(),
+            readers: 0.into(),
+            freed: tokio::sync::Notify::new(),
+        };
+        let mut greedy = BodyHold::new(&budget);
+        let mut modest = BodyHold::new(&budget);
+        assert!(greedy.take(90).await);
+        assert!(modest.take(10).await);
+        // The budget is spent: the greedy reader holds more than half, it gives up.
+        assert!(!greedy.take(10).await);
+        drop(greedy);
+        // Its bytes are back: the modest one goes on.
+        assert!(modest.take(50).await);
+        drop(modest);
+        assert_eq!(budget.used.load(std::sync::atomic::Ordering::Acquire), 0);
+        assert_eq!(budget.readers.load(std::sync::atomic::Ordering::Acquire), 0);
     }
 
     #[test]

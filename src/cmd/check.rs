@@ -13,10 +13,12 @@ use crate::{
 
 /// Runs a check; returns the exit code (0, 1 or 3).
 pub async fn run(args: &CheckArgs, prefer: Option<NodeSource>, color: bool) -> anyhow::Result<u8> {
+    // --deadline counts from here: reading a million hashes is part of the run.
+    let clock_start = tokio::time::Instant::now();
     let config = CheckConfig::from_args(args, prefer)?;
     let out = output::target(args.output.as_deref());
     output::check_writable(out)?;
-    run_config(&config, args.format, args.quiet, color, out).await
+    run_config_from(&config, args.format, args.quiet, color, out, clock_start).await
 }
 
 /// Runs an already validated check and writes the report; `color` colours
@@ -28,10 +30,24 @@ pub async fn run_config(
     color: bool,
     out: Option<&Path>,
 ) -> anyhow::Result<u8> {
+    run_config_from(config, format, quiet, color, out, tokio::time::Instant::now()).await
+}
+
+async fn run_config_from(
+    config: &CheckConfig,
+    format: Format,
+    quiet: bool,
+    color: bool,
+    out: Option<&Path>,
+    clock_start: tokio::time::Instant,
+) -> anyhow::Result<u8> {
     tracing::info!(nodes = config.nodes.len(), txs = config.txs.len(), threshold = %config.threshold, "checking");
     let client = client_for(config)?;
-    let report = fanout::run(config, &client, super::shutdown_signal()).await;
+    let started = std::time::Instant::now();
+    let report = fanout::run_from(config, &client, super::shutdown_signal(), clock_start).await;
+    tracing::debug!(elapsed = ?started.elapsed(), "fan-out done, report built");
     write_report(&report, format, quiet, color, out)?;
+    tracing::debug!(elapsed = ?started.elapsed(), "report written");
     Ok(report.exit_code())
 }
 

@@ -4,12 +4,13 @@
 use std::io::{self, Write};
 
 use crate::{
-    report::{NodeStatus, Report, TxView, VoteJson},
+    report::{NodeStatus, ReasonCache, Report, TxView, VoteJson},
     tally::Verdict,
 };
 
 /// Writes `report` as text; `quiet` prints only the verdict lines.
 pub fn render(report: &Report, quiet: bool, color: bool, out: &mut dyn Write) -> io::Result<()> {
+    let mut reasons = ReasonCache::default();
     for (i, tx) in report.txs().enumerate() {
         if !quiet {
             if i > 0 {
@@ -17,7 +18,6 @@ pub fn render(report: &Report, quiet: bool, color: bool, out: &mut dyn Write) ->
             }
             table(&tx, out)?;
         }
-        let line = verdict_line(&tx);
         if color {
             // Green, red, yellow: only the verdict lines, only on request.
             let code = match tx.verdict() {
@@ -25,9 +25,12 @@ pub fn render(report: &Report, quiet: bool, color: bool, out: &mut dyn Write) ->
                 Verdict::Rejected => "31",
                 Verdict::Inconclusive => "33",
             };
-            writeln!(out, "\x1b[1;{code}m{line}\x1b[0m")?;
+            write!(out, "\x1b[1;{code}m")?;
+            write_verdict_line(&tx, &mut reasons, out)?;
+            writeln!(out, "\x1b[0m")?;
         } else {
-            writeln!(out, "{line}")?;
+            write_verdict_line(&tx, &mut reasons, out)?;
+            writeln!(out)?;
         }
     }
     if !quiet && report.len() > 1 {
@@ -50,6 +53,14 @@ pub fn render(report: &Report, quiet: bool, color: bool, out: &mut dyn Write) ->
 
 /// "Transaction confirmed: 0x… (yes 7 of 10, threshold 7)".
 pub fn verdict_line(tx: &TxView<'_>) -> String {
+    let mut line = Vec::new();
+    let _ = write_verdict_line(tx, &mut ReasonCache::default(), &mut line);
+    String::from_utf8_lossy(&line).into_owned()
+}
+
+/// Writes [`verdict_line`] (without a newline) straight to `out`, reusing
+/// reasons already written: no string is built per transaction.
+fn write_verdict_line(tx: &TxView<'_>, reasons: &mut ReasonCache, out: &mut dyn Write) -> io::Result<()> {
     // A uint tally has no "of W": a weight is not bounded by the node weight.
     let uint_votes = tx.uint_votes()
         && (0..tx.node_count()).any(|n| {
@@ -60,22 +71,16 @@ pub fn verdict_line(tx: &TxView<'_>) -> String {
                 }
             )
         });
-    let tally = if uint_votes {
-        format!("yes {}, threshold {}", tx.yes(), tx.threshold())
-    } else {
-        format!(
-            "yes {} of {}, threshold {}",
-            tx.yes(),
-            tx.total_weight(),
-            tx.threshold()
-        )
-    };
-    let mut line = format!("{}: {:#x} ({tally})", tx.verdict().phrase(), tx.tx_hash());
-    if let (Verdict::Inconclusive, Some(reason)) = (tx.verdict(), tx.reason()) {
-        line.push_str(" — ");
-        line.push_str(&reason);
+    let verdict = tx.verdict();
+    write!(out, "{}: {:#x} (yes {}", verdict.phrase(), tx.tx_hash(), tx.yes())?;
+    if !uint_votes {
+        write!(out, " of {}", tx.total_weight())?;
     }
-    line
+    write!(out, ", threshold {})", tx.threshold())?;
+    if let (Verdict::Inconclusive, Some(reason)) = (verdict, tx.reason_cached(reasons)) {
+        write!(out, " — {reason}")?;
+    }
+    Ok(())
 }
 
 fn table(tx: &TxView<'_>, out: &mut dyn Write) -> io::Result<()> {

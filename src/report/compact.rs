@@ -230,6 +230,18 @@ impl Report {
     }
 }
 
+/// Reasons for inconclusive verdicts already written, by what they depend
+/// on: the statuses of the unanswered nodes and the tally.
+#[derive(Debug, Default)]
+pub struct ReasonCache {
+    seen: HashMap<(Vec<u32>, TallyKey), std::rc::Rc<str>>,
+    last: Option<(Vec<u32>, TallyKey, std::rc::Rc<str>)>,
+    scratch: Vec<u32>,
+}
+
+/// The numbers a reason quotes: yes, undecided, threshold.
+type TallyKey = (u128, u128, u128);
+
 /// One transaction of a [`Report`].
 #[derive(Clone, Copy)]
 pub struct TxView<'a> {
@@ -300,6 +312,43 @@ impl<'a> TxView<'a> {
     pub fn latency_ms(&self, node: usize) -> Option<f64> {
         let ms = self.cell(node).latency_ms;
         (!ms.is_nan()).then(|| (f64::from(ms) * 10.0).round() / 10.0)
+    }
+
+    /// Like [`reason`](Self::reason), remembering reasons already written in
+    /// `cache`: a million inconclusive transactions usually share a handful,
+    /// and neighbours (one batch) usually share one.
+    pub fn reason_cached(&self, cache: &mut ReasonCache) -> Option<std::rc::Rc<str>> {
+        if self.verdict() != Verdict::Inconclusive {
+            return None;
+        }
+        let tally = self.tally();
+        let mut key = std::mem::take(&mut cache.scratch);
+        key.clear();
+        key.extend(
+            (0..self.report.nodes.len())
+                .map(|n| self.cell(n).status)
+                .filter(|&s| self.report.statuses[s as usize].1.is_none()),
+        );
+        key.sort_unstable();
+        let numbers = (tally.yes(), tally.undecided(), tally.threshold());
+        if let Some((last_key, last_numbers, reason)) = &cache.last
+            && *last_key == key
+            && *last_numbers == numbers
+        {
+            let reason = reason.clone();
+            cache.scratch = key;
+            return Some(reason);
+        }
+        let reason = match cache.seen.get(&(key.clone(), numbers)) {
+            Some(reason) => reason.clone(),
+            None => {
+                let reason: std::rc::Rc<str> = self.reason().unwrap_or_default().into();
+                cache.seen.insert((key.clone(), numbers), reason.clone());
+                reason
+            }
+        };
+        cache.last = Some((key, numbers, reason.clone()));
+        Some(reason)
     }
 
     /// Why the verdict is inconclusive; `None` otherwise.
@@ -377,11 +426,12 @@ impl Serialize for Report {
         impl Serialize for Txs<'_> {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+                let mut reasons = ReasonCache::default();
                 for tx in self.0.txs() {
                     seq.serialize_element(&TxDoc {
                         tx_hash: tx.tx_hash(),
                         verdict: tx.verdict(),
-                        reason: tx.reason(),
+                        reason: tx.reason_cached(&mut reasons),
                         yes: tx.yes(),
                         no: tx.no(),
                         undecided: tx.undecided(),
@@ -398,7 +448,7 @@ impl Serialize for Report {
             tx_hash: B256,
             verdict: Verdict,
             #[serde(skip_serializing_if = "Option::is_none")]
-            reason: Option<String>,
+            reason: Option<std::rc::Rc<str>>,
             yes: u128,
             no: u128,
             undecided: u128,

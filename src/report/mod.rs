@@ -10,7 +10,7 @@
 mod compact;
 
 pub(crate) use compact::{Cell, Statuses};
-pub use compact::{NodeInfo, Report, TxView};
+pub use compact::{NodeInfo, ReasonCache, Report, TxView};
 
 use std::{collections::BTreeMap, time::Duration};
 
