@@ -416,3 +416,32 @@ async fn an_interrupted_nodes_reports_what_it_heard() {
     assert!(report.nodes[0].healthy);
     assert_eq!(report.nodes[1].failure, Some(NodeStatus::Interrupted));
 }
+
+/// Answers built to hurt a parser: nested a million levels deep, or a batch
+/// of a million tiny entries. Each is the node's `bad_response`, quickly,
+/// and the honest nodes still decide.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_and_huge_answers_are_bad_responses() {
+    let (fleet, contract) = voting_fleet(3, &[(tx(1), 3)]).await;
+    let nested = format!("{}{}", "[".repeat(1_000_000), "]".repeat(1_000_000));
+    let many = format!(
+        "[{}]",
+        vec![r#"{"jsonrpc":"2.0","id":0,"result":"0x"}"#; 200_000].join(",")
+    );
+    let deep = Proxy::start(&fleet.url(0), Fault::Body(nested)).await;
+    let wide = Proxy::start(&fleet.url(1), Fault::Body(many)).await;
+    let urls = vec![deep.url.clone(), wide.url.clone(), fleet.url(2)];
+    let run = Cli::new()
+        .run_async(check_args(&urls, contract, &[tx(1)], &["--threshold", "1", "--wait-all"]))
+        .await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let report = run.report();
+    for i in 0..2 {
+        assert!(
+            matches!(report.txs[0].nodes[i].status, NodeStatus::BadResponse { .. }),
+            "{:?}",
+            report.txs[0].nodes[i].status
+        );
+    }
+    assert!(run.elapsed < Duration::from_secs(5), "{:?}", run.elapsed);
+}
