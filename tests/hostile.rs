@@ -432,7 +432,12 @@ async fn nested_and_huge_answers_are_bad_responses() {
     let wide = Proxy::start(&fleet.url(1), Fault::Body(many)).await;
     let urls = vec![deep.url.clone(), wide.url.clone(), fleet.url(2)];
     let run = Cli::new()
-        .run_async(check_args(&urls, contract, &[tx(1)], &["--threshold", "1", "--wait-all"]))
+        .run_async(check_args(
+            &urls,
+            contract,
+            &[tx(1)],
+            &["--threshold", "1", "--wait-all"],
+        ))
         .await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let report = run.report();
