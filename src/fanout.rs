@@ -121,6 +121,11 @@ pub async fn run_from(
     };
     let round = &round;
     let calldata: Arc<Vec<Bytes>> = Arc::new(config.txs.iter().map(|h| config.function.calldata(*h)).collect());
+    // `--batch-size` bounds a request's entries, the `eth_chainId` riding along included.
+    let per_batch = match (config.chain_id, config.limits.batch_size) {
+        (Some(_), n) if n > 1 => n - 1,
+        (_, n) => n.max(1),
+    };
     let mut batches = FuturesUnordered::new();
     for node in config
         .nodes
@@ -128,8 +133,8 @@ pub async fn run_from(
         .filter(|n| cells.get(n.index).is_none_or(|c| c.is_none()))
     {
         let permits = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT_PER_NODE));
-        for first_tx in (0..config.txs.len()).step_by(config.limits.batch_size) {
-            let count = config.limits.batch_size.min(config.txs.len() - first_tx);
+        for first_tx in (0..config.txs.len()).step_by(per_batch) {
+            let count = per_batch.min(config.txs.len() - first_tx);
             let permits = permits.clone();
             let calldata = calldata.clone();
             batches.push(async move {
@@ -331,11 +336,7 @@ fn vote_status(config: &CheckConfig, result: CallResult) -> (NodeStatus, Option<
     match result {
         Ok(raw) => decode_result(config, &raw),
         Err(e) if e.code == 3 || e.message.to_ascii_lowercase().contains("revert") => {
-            let data: Bytes = e
-                .data
-                .as_ref()
-                .and_then(|d| serde_json::from_str::<Bytes>(d.get()).ok())
-                .unwrap_or_default();
+            let data = e.data.as_ref().map(|d| revert_data(d.get())).unwrap_or_default();
             let reason = if data.is_empty() {
                 clean(&e.message)
             } else {
@@ -351,6 +352,27 @@ fn vote_status(config: &CheckConfig, result: CallResult) -> (NodeStatus, Option<
             None,
         ),
     }
+}
+
+/// Revert data wherever node software puts it: `error.data` as a hex string
+/// (geth, anvil, ganache), nested as `error.data.data` (hardhat), or as the
+/// `return` of the one entry of an object keyed by transaction (old ganache).
+fn revert_data(raw: &str) -> Bytes {
+    fn find(v: &serde_json::Value, depth: u8) -> Option<Bytes> {
+        match v {
+            serde_json::Value::String(s) => s.parse::<Bytes>().ok(),
+            serde_json::Value::Object(map) if depth < 3 => ["data", "return", "result"]
+                .iter()
+                .filter_map(|k| map.get(*k))
+                .chain(map.values())
+                .find_map(|inner| find(inner, depth + 1)),
+            _ => None,
+        }
+    }
+    serde_json::from_str::<serde_json::Value>(raw)
+        .ok()
+        .and_then(|v| find(&v, 0))
+        .unwrap_or_default()
 }
 
 fn decode_result(config: &CheckConfig, raw: &RawValue) -> (NodeStatus, Option<crate::abi::VoteValue>) {

@@ -84,6 +84,10 @@ pub struct RpcClient {
     with_ca: std::collections::HashMap<std::path::PathBuf, reqwest::Client>,
     retries: u32,
     max_response_bytes: u64,
+    /// The most calls in one request (`--batch-size`).
+    max_batch: usize,
+    /// Per node (by index), a smaller size the node was found to accept.
+    batch_limits: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<usize, usize>>>,
     /// Bytes of answers held at once by the whole run.
     budget: std::sync::Arc<BodyBudget>,
 }
@@ -177,6 +181,8 @@ impl RpcClient {
             with_ca,
             retries,
             max_response_bytes,
+            max_batch: usize::MAX,
+            batch_limits: Default::default(),
             budget: std::sync::Arc::new(BodyBudget {
                 limit: max_response_bytes.saturating_mul(BODY_BUDGET_FACTOR),
                 used: 0.into(),
@@ -193,11 +199,69 @@ impl RpcClient {
             .unwrap_or(&self.http)
     }
 
-    /// Sends `calls` to `node` as one JSON-RPC batch, retrying transient
-    /// failures with backoff, all before `deadline`.
+    /// Bounds every request to `max` calls (`--batch-size`); a node that
+    /// refuses batches or caps their size gets smaller ones, down to single
+    /// requests, and keeps the size that worked for the rest of the run.
+    pub fn with_max_batch(mut self, max: usize) -> Self {
+        self.max_batch = max.max(1);
+        self
+    }
+
+    /// The most calls one request to `node` may carry now.
+    fn batch_limit(&self, node: &Node) -> usize {
+        self.batch_limits
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&node.index).copied())
+            .unwrap_or(self.max_batch)
+    }
+
+    fn lower_batch_limit(&self, node: &Node, to: usize) {
+        if let Ok(mut m) = self.batch_limits.lock() {
+            let limit = m.entry(node.index).or_insert(self.max_batch);
+            if to < *limit {
+                tracing::info!(node = %node.label(), batch = to, "node refused a batch: sending smaller ones");
+                *limit = to;
+            }
+        }
+    }
+
+    /// Sends `calls` to `node` — as one JSON-RPC batch, or as several of the
+    /// size the node accepts (a single call goes as a plain request, not a
+    /// one-element array) — retrying transient failures with backoff, all
+    /// before `deadline`. One result per call, in call order.
     pub async fn batch(&self, node: &Node, calls: &[Call], deadline: Instant) -> BatchOutcome {
+        let mut results = Vec::with_capacity(calls.len());
+        let mut attempts = 0;
+        let mut done = 0;
+        while done < calls.len() {
+            let n = self.batch_limit(node).min(calls.len() - done);
+            let outcome = self.send(node, &calls[done..done + n], deadline).await;
+            attempts += outcome.attempts;
+            match outcome.results {
+                Ok(r) => {
+                    results.extend(r);
+                    done += n;
+                }
+                Err(failure) if n > 1 && is_batch_refusal(&failure) => self.lower_batch_limit(node, n / 2),
+                Err(failure) => {
+                    return BatchOutcome {
+                        results: Err(failure),
+                        attempts,
+                    };
+                }
+            }
+        }
+        BatchOutcome {
+            results: Ok(results),
+            attempts,
+        }
+    }
+
+    /// One request (a batch, or a plain request for one call), with retries.
+    async fn send(&self, node: &Node, calls: &[Call], deadline: Instant) -> BatchOutcome {
         let url = &node.url;
-        let body = match encode_batch(calls) {
+        let body = match encode_request(calls) {
             Ok(body) => body,
             Err(e) => {
                 return BatchOutcome {
@@ -295,14 +359,17 @@ impl RpcClient {
                 .headers()
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+                .and_then(parse_retry_after);
             return Err((NodeFailure::Http(status.as_u16()), retry_after));
         }
         let body = read_bounded(response, self.max_response_bytes, &self.budget)
             .await
             .map_err(|f| (f, None))?;
-        decode_batch(&body, expected).map_err(|f| (f, None))
+        if expected == 1 {
+            decode_single(&body).map_err(|f| (f, None))
+        } else {
+            decode_batch(&body, expected).map_err(|f| (f, None))
+        }
     }
 }
 
@@ -341,13 +408,35 @@ fn load_ca(path: &std::path::Path) -> anyhow::Result<Vec<reqwest::Certificate>> 
     Ok(certs)
 }
 
-fn encode_batch(calls: &[Call]) -> Result<Vec<u8>, String> {
+/// A batch (a JSON array) for several calls; a plain request object for one
+/// (some endpoints refuse arrays altogether).
+fn encode_request(calls: &[Call]) -> Result<Vec<u8>, String> {
     let requests: Vec<Request<&serde_json::Value>> = calls
         .iter()
         .enumerate()
         .map(|(i, c)| Request::new(c.method, Id::Number(i as u64), &c.params))
         .collect();
-    serde_json::to_vec(&requests).map_err(|e| format!("cannot encode request: {e}"))
+    match requests.as_slice() {
+        [one] => serde_json::to_vec(one),
+        _ => serde_json::to_vec(&requests),
+    }
+    .map_err(|e| format!("cannot encode request: {e}"))
+}
+
+/// Whether a failure says "not as a batch" or "not so many at once": a
+/// single error object for the whole array (other than a rate limit), HTTP
+/// 400 or 413, or a message about the batch's size.
+fn is_batch_refusal(failure: &NodeFailure) -> bool {
+    match failure {
+        NodeFailure::Http(400 | 413) => true,
+        NodeFailure::Rpc { code, .. } if is_rate_limit(*code) => false,
+        NodeFailure::Rpc { .. } => true,
+        NodeFailure::BadResponse(reason) => {
+            let r = reason.to_ascii_lowercase();
+            r.contains("batch") && (r.contains("large") || r.contains("limit") || r.contains("exceed"))
+        }
+        _ => false,
+    }
 }
 
 /// Reads a body, giving up as soon as it grows past `limit`, or past its
@@ -378,6 +467,34 @@ async fn read_bounded(
         chunks.push(chunk);
     }
     Ok(chunks.concat())
+}
+
+/// The answer to a plain (un-batched) request: one result, or the node's
+/// error for that call. A one-element array is accepted too.
+pub fn decode_single(body: &[u8]) -> Result<Vec<CallResult>, NodeFailure> {
+    let packet: ResponsePacket = serde_json::from_slice(body).map_err(|e| {
+        let what = if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() {
+            "not a JSON-RPC response"
+        } else {
+            "not JSON"
+        };
+        NodeFailure::BadResponse(format!("{what} ({})", clean(&e.to_string())))
+    })?;
+    let response = match packet {
+        ResponsePacket::Single(r) => r,
+        ResponsePacket::Batch(mut v) if v.len() == 1 => v.remove(0),
+        ResponsePacket::Batch(v) => {
+            return Err(NodeFailure::BadResponse(format!("{} answers to one call", v.len())));
+        }
+    };
+    match (&response.id, response.payload) {
+        (Id::Number(0), ResponsePayload::Success(result)) => Ok(vec![Ok(result)]),
+        (Id::Number(0) | Id::None, ResponsePayload::Failure(e)) => Ok(vec![Err(e)]),
+        (other, _) => Err(NodeFailure::BadResponse(format!(
+            "answer with unexpected id {}",
+            clean(&other.to_string())
+        ))),
+    }
 }
 
 /// Matches a batch answer to the `expected` calls (ids `0..expected`).
@@ -491,6 +608,19 @@ pub fn tls_failure(chain: &str, https: bool) -> Option<String> {
         return Some("the server did not answer in HTTP: is it a TLS port? use https:// for this node".into());
     }
     None
+}
+
+/// `Retry-After` in either form: seconds, or an HTTP date (RFC 9110).
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let v = value.trim();
+    if let Ok(seconds) = v.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// Exponential backoff with jitter for retry number `attempt` (1-based).
@@ -631,6 +761,49 @@ mod tests {
         drop(modest);
         assert_eq!(budget.used.load(std::sync::atomic::Ordering::Acquire), 0);
         assert_eq!(budget.readers.load(std::sync::atomic::Ordering::Acquire), 0);
+    }
+
+    #[test]
+    fn retry_after_in_both_forms() {
+        assert_eq!(parse_retry_after(" 3 "), Some(Duration::from_secs(3)));
+        let soon = std::time::SystemTime::now() + Duration::from_secs(30);
+        let d = parse_retry_after(&httpdate::fmt_http_date(soon)).unwrap();
+        assert!(d > Duration::from_secs(25) && d <= Duration::from_secs(30), "{d:?}");
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn single_requests_and_their_answers() {
+        let one = [Call {
+            method: "eth_chainId",
+            params: serde_json::json!([]),
+        }];
+        let body = String::from_utf8(encode_request(&one).unwrap()).unwrap();
+        assert!(body.starts_with('{'), "{body}");
+        let two = [one[0].clone(), one[0].clone()];
+        assert!(encode_request(&two).unwrap().starts_with(b"["));
+        let ok = decode_single(br#"{"jsonrpc":"2.0","id":0,"result":"0x1"}"#).unwrap();
+        assert_eq!(ok[0].as_ref().unwrap().get(), "\"0x1\"");
+        let err =
+            decode_single(br#"{"jsonrpc":"2.0","id":0,"error":{"code":3,"message":"execution reverted"}}"#).unwrap();
+        assert_eq!(err[0].as_ref().unwrap_err().code, 3);
+        assert!(decode_single(br#"{"jsonrpc":"2.0","id":5,"result":"0x1"}"#).is_err());
+    }
+
+    #[test]
+    fn batch_refusals_are_told_from_failures() {
+        assert!(is_batch_refusal(&NodeFailure::Http(413)));
+        assert!(is_batch_refusal(&NodeFailure::Rpc {
+            code: -32600,
+            message: "batch requests are not supported".into()
+        }));
+        assert!(!is_batch_refusal(&NodeFailure::Rpc {
+            code: -32005,
+            message: "rate limited".into()
+        }));
+        assert!(!is_batch_refusal(&NodeFailure::Timeout));
+        assert!(!is_batch_refusal(&NodeFailure::Http(401)));
     }
 
     #[test]

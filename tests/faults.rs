@@ -256,9 +256,13 @@ async fn a_json_rpc_error_is_reported_with_its_code() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_ids_and_missing_entries_are_bad_responses() {
+    // One call goes as a plain request, so its answer is a plain object too.
     let wrong_id = Fault::rewrite(|v| {
-        for item in v.as_array_mut().into_iter().flatten() {
-            item["id"] = serde_json::json!(item["id"].as_u64().unwrap_or(0) + 100);
+        let shift =
+            |item: &mut serde_json::Value| item["id"] = serde_json::json!(item["id"].as_u64().unwrap_or(0) + 100);
+        match v.as_array_mut() {
+            Some(items) => items.iter_mut().for_each(shift),
+            None => shift(v),
         }
     });
     let (run, report, _p) = single(wrong_id, &[]).await;

@@ -53,7 +53,10 @@ async fn run_config_from(
 
 /// The HTTP client a check needs.
 pub fn client_for(config: &CheckConfig) -> anyhow::Result<RpcClient> {
-    RpcClient::for_nodes(&config.nodes, config.limits.retries, config.limits.max_response_bytes)
+    Ok(
+        RpcClient::for_nodes(&config.nodes, config.limits.retries, config.limits.max_response_bytes)?
+            .with_max_batch(config.limits.batch_size),
+    )
 }
 
 /// Renders `report` to stdout or, atomically, to `out`.

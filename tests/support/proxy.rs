@@ -59,6 +59,15 @@ pub enum Fault {
     RequireHeader { name: String, value: String },
     /// Answer with this 3xx status and a `Location` header.
     Redirect { code: u16, location: String },
+    /// Refuse JSON-RPC batches as some public endpoints do: an array gets one
+    /// error object (-32600); a single request passes.
+    RefuseBatches,
+    /// Refuse a batch of more than `n` calls with HTTP 413; smaller pass.
+    CapBatch(usize),
+    /// Pass through, gzip-compressing the answer when the request accepts it.
+    Gzip,
+    /// Answer 200 with this gzip body (see [`Fault::gzip_bomb`]).
+    GzipBomb(Arc<Vec<u8>>),
     /// Answer every call with a JSON-RPC error (code `code`) whose message
     /// quotes the request line and every header — as a careless provider or
     /// proxy that echoes the request would, keys included.
@@ -66,6 +75,17 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// A gzip body of a few KiB per MiB that inflates to `n` bytes of spaces.
+    pub fn gzip_bomb(n: usize) -> Self {
+        use std::io::Write as _;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let block = vec![b' '; 1 << 20];
+        for _ in 0..(n >> 20).max(1) {
+            gz.write_all(&block).expect("gzip");
+        }
+        Self::GzipBomb(Arc::new(gz.finish().expect("gzip")))
+    }
+
     /// A lying node: every 32-byte `eth_call` result 0 becomes 1 and 1 becomes 0.
     pub fn flip_votes() -> Self {
         Self::rewrite(|v| {
@@ -124,6 +144,7 @@ pub struct Proxy {
     requests: Arc<AtomicUsize>,
     calls: Arc<AtomicUsize>,
     heads: Arc<Mutex<Vec<String>>>,
+    max_batch: Arc<AtomicUsize>,
     task: JoinHandle<()>,
 }
 
@@ -140,6 +161,7 @@ struct Shared {
     requests: Arc<AtomicUsize>,
     calls: Arc<AtomicUsize>,
     heads: Arc<Mutex<Vec<String>>>,
+    max_batch: Arc<AtomicUsize>,
 }
 
 impl Proxy {
@@ -159,7 +181,9 @@ impl Proxy {
         let requests = Arc::new(AtomicUsize::new(0));
         let calls = Arc::new(AtomicUsize::new(0));
         let heads = Arc::new(Mutex::new(Vec::new()));
+        let max_batch = Arc::new(AtomicUsize::new(0));
         let shared = Arc::new(Shared {
+            max_batch: max_batch.clone(),
             upstream: upstream.to_string(),
             fault,
             client: reqwest::Client::new(),
@@ -197,8 +221,14 @@ impl Proxy {
             requests,
             calls,
             heads,
+            max_batch,
             task,
         }
+    }
+
+    /// The most calls any one request carried (1 for a plain request).
+    pub fn max_batch(&self) -> usize {
+        self.max_batch.load(Ordering::SeqCst)
     }
 
     /// The head (request line and headers) of every request received, as sent.
@@ -233,8 +263,33 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: Arc<Sha
             _ => 1,
         };
         shared.calls.fetch_add(calls, Ordering::SeqCst);
+        shared.max_batch.fetch_max(calls, Ordering::SeqCst);
+        let is_array = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
 
         match &shared.fault {
+            Fault::RefuseBatches if is_array => {
+                let refusal = br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"batch requests are not supported"}}"#;
+                if write_response(&mut stream, 200, "", refusal).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            Fault::CapBatch(n) if calls > *n => {
+                let body = format!("{{\"error\":\"batch of {calls} is over the limit of {n}\"}}");
+                if write_response(&mut stream, 413, "", body.as_bytes()).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            Fault::GzipBomb(packed) => {
+                if write_response(&mut stream, 200, "Content-Encoding: gzip\r\n", packed)
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                continue;
+            }
             Fault::RequireHeader { name, value } => {
                 let wanted = format!("{}: {}", name.to_ascii_lowercase(), value.to_ascii_lowercase());
                 if !head.lines().any(|l| l.trim().to_ascii_lowercase() == wanted) {
@@ -256,16 +311,15 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: Arc<Sha
             }
             Fault::Echo { code } => {
                 let echoed = head.replace("\r\n", " | ");
-                let answers: Vec<serde_json::Value> = match serde_json::from_slice::<serde_json::Value>(&body) {
-                    Ok(serde_json::Value::Array(calls)) => calls
-                        .iter()
-                        .map(|c| {
-                            serde_json::json!({"jsonrpc": "2.0", "id": c["id"], "error": {"code": code, "message": format!("rejected: {echoed}")}})
-                        })
-                        .collect(),
-                    _ => Vec::new(),
+                let error = |id: &serde_json::Value| serde_json::json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": format!("rejected: {echoed}")}});
+                let answer = match serde_json::from_slice::<serde_json::Value>(&body) {
+                    Ok(serde_json::Value::Array(calls)) => {
+                        serde_json::Value::Array(calls.iter().map(|c| error(&c["id"])).collect())
+                    }
+                    Ok(call) => error(&call["id"]),
+                    Err(_) => error(&serde_json::Value::Null),
                 };
-                let answer = serde_json::to_vec(&answers).expect("json");
+                let answer = serde_json::to_vec(&answer).expect("json");
                 if write_response(&mut stream, 200, "", &answer).await.is_err() {
                     return;
                 }
@@ -379,6 +433,19 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: Arc<Sha
                     }
                 }
                 return;
+            }
+            Fault::Gzip if head.to_ascii_lowercase().contains("accept-encoding: gzip") => {
+                use std::io::Write as _;
+                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                gz.write_all(&answer).expect("gzip");
+                let packed = gz.finish().expect("gzip");
+                if write_response(&mut stream, status, "Content-Encoding: gzip\r\n", &packed)
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                continue;
             }
             _ => {}
         }
