@@ -45,6 +45,59 @@ struct BatchAnswers {
     statuses: Vec<(NodeStatus, Option<crate::abi::VoteValue>)>,
     latency: Duration,
     attempts: u32,
+    /// The node said "slow down" while answering.
+    rate_limited: bool,
+}
+
+/// How many batches one node gets at once: up to
+/// [`BATCHES_IN_FLIGHT_PER_NODE`], down to 1 as soon as it rate-limits,
+/// then one more per batch answered without a rate limit (AIMD).
+struct Window {
+    permits: Semaphore,
+    size: std::sync::atomic::AtomicUsize,
+    /// Permits to retire as in-flight batches finish.
+    deficit: std::sync::atomic::AtomicUsize,
+    /// Counts the shrinks: a batch sent before the last one does not grow
+    /// the window when it comes back fine.
+    epoch: std::sync::atomic::AtomicUsize,
+}
+
+impl Window {
+    fn new() -> Self {
+        Self {
+            permits: Semaphore::new(BATCHES_IN_FLIGHT_PER_NODE),
+            size: BATCHES_IN_FLIGHT_PER_NODE.into(),
+            deficit: 0.into(),
+            epoch: 0.into(),
+        }
+    }
+
+    /// The epoch to pass to [`after_batch`](Self::after_batch) for a batch sent now.
+    fn epoch(&self) -> usize {
+        self.epoch.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Adjusts the window after a batch sent in `sent_in` (an epoch);
+    /// returns whether that batch's permit must be retired (not given back).
+    fn after_batch(&self, rate_limited: bool, sent_in: usize) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        let size = self.size.load(SeqCst);
+        if rate_limited {
+            if size > 1 {
+                self.size.store(1, SeqCst);
+                self.deficit.fetch_add(size - 1, SeqCst);
+                self.epoch.fetch_add(1, SeqCst);
+            }
+        } else if size < BATCHES_IN_FLIGHT_PER_NODE && sent_in == self.epoch() {
+            self.size.store(size + 1, SeqCst);
+            if self.deficit.load(SeqCst) > 0 {
+                self.deficit.fetch_sub(1, SeqCst);
+            } else {
+                self.permits.add_permits(1);
+            }
+        }
+        self.deficit.fetch_update(SeqCst, SeqCst, |d| d.checked_sub(1)).is_ok()
+    }
 }
 
 /// Runs the check; `interrupt` resolving ends it early (Ctrl-C, SIGTERM).
@@ -132,15 +185,22 @@ pub async fn run_from(
         .iter()
         .filter(|n| cells.get(n.index).is_none_or(|c| c.is_none()))
     {
-        let permits = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT_PER_NODE));
+        let window = Arc::new(Window::new());
         for first_tx in (0..config.txs.len()).step_by(per_batch) {
             let count = per_batch.min(config.txs.len() - first_tx);
-            let permits = permits.clone();
+            let window = window.clone();
             let calldata = calldata.clone();
             batches.push(async move {
-                let _permit = permits.acquire().await;
+                let permit = window.permits.acquire().await;
+                let sent_in = window.epoch();
                 let calldata = &calldata[first_tx..first_tx + count];
-                ask(round, node, calldata, first_tx).await
+                let answers = ask(round, node, calldata, first_tx).await;
+                if window.after_batch(answers.rate_limited, sent_in)
+                    && let Ok(permit) = permit
+                {
+                    permit.forget();
+                }
+                answers
             });
         }
     }
@@ -237,6 +297,7 @@ async fn ask(round: &Round<'_>, node: &Node, calldata: &[Bytes], first_tx: usize
     let outcome = client.batch(node, &calls, deadline).await;
     let secrets = crate::secrets::Secrets::of(node);
     let mut attempts = outcome.attempts;
+    let rate_limited = outcome.rate_limited;
     let fail_all = |status: NodeStatus| vec![(status, None); calldata.len()];
     let statuses = match outcome.results {
         Err(failure) => {
@@ -295,6 +356,7 @@ async fn ask(round: &Round<'_>, node: &Node, calldata: &[Bytes], first_tx: usize
         statuses,
         latency: start.elapsed(),
         attempts,
+        rate_limited,
     }
 }
 
@@ -384,5 +446,50 @@ fn decode_result(config: &CheckConfig, raw: &RawValue) -> (NodeStatus, Option<cr
         Ok(vote) => (NodeStatus::Ok { vote: vote.into() }, Some(vote)),
         Err(DecodeError::Empty) => (NodeStatus::NoContract, None),
         Err(e) => bad(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_shrinks_to_one_on_a_rate_limit_and_grows_back() {
+        let w = Window::new();
+        assert_eq!(w.permits.available_permits(), 4);
+        // Four batches in flight; the first comes back rate-limited.
+        let held: Vec<_> = (0..4).map(|_| w.permits.try_acquire().unwrap()).collect();
+        let sent_in = w.epoch();
+        let mut retire = Vec::new();
+        for (i, permit) in held.into_iter().enumerate() {
+            // The three sent alongside it come back fine: no growth for them.
+            if w.after_batch(i == 0, sent_in) {
+                permit.forget();
+                retire.push(i);
+            }
+        }
+        // Three permits retired: one batch at a time now.
+        assert_eq!(retire.len(), 3);
+        assert_eq!(w.permits.available_permits(), 1);
+        // Each clean answer adds one back, up to four.
+        for expected in [2, 3, 4, 4] {
+            let p = w.permits.try_acquire().unwrap();
+            assert!(!w.after_batch(false, w.epoch()));
+            drop(p);
+            assert_eq!(w.permits.available_permits(), expected);
+        }
+    }
+
+    #[test]
+    fn revert_data_is_found_in_every_shape() {
+        let data = "0x08c379a0";
+        for raw in [
+            format!("\"{data}\""),
+            format!(r#"{{"message":"reverted","data":"{data}"}}"#),
+            format!(r#"{{"0xabc":{{"error":"revert","return":"{data}"}}}}"#),
+        ] {
+            assert_eq!(revert_data(&raw).to_string(), data, "{raw}");
+        }
+        assert!(revert_data("null").is_empty());
     }
 }

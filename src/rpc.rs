@@ -68,6 +68,17 @@ pub struct BatchOutcome {
     pub results: Result<Vec<CallResult>, NodeFailure>,
     /// HTTP requests made (1 + retries).
     pub attempts: u32,
+    /// Whether the node said "slow down" (HTTP 429, or a rate-limit code for
+    /// the request or an entry) on the way: the caller should send less at once.
+    pub rate_limited: bool,
+}
+
+/// Whether one entry's error is worth asking again, alone: a rate limit, or
+/// a provider's "try again" (-32603 with a rate-limit or timeout text).
+pub fn is_transient_entry(e: &ErrorPayload) -> bool {
+    let text = e.message.to_ascii_lowercase();
+    is_rate_limit(e.code)
+        || (e.code == -32603 && (text.contains("rate limit") || text.contains("timeout") || text.contains("timed out")))
 }
 
 /// First backoff step; doubles per retry, with jitter.
@@ -233,13 +244,18 @@ impl RpcClient {
     pub async fn batch(&self, node: &Node, calls: &[Call], deadline: Instant) -> BatchOutcome {
         let mut results = Vec::with_capacity(calls.len());
         let mut attempts = 0;
+        let mut rate_limited = false;
         let mut done = 0;
         while done < calls.len() {
             let n = self.batch_limit(node).min(calls.len() - done);
             let outcome = self.send(node, &calls[done..done + n], deadline).await;
             attempts += outcome.attempts;
+            rate_limited |= outcome.rate_limited;
             match outcome.results {
-                Ok(r) => {
+                Ok(mut r) => {
+                    let (more, limited) = self.retry_entries(node, &calls[done..done + n], &mut r, deadline).await;
+                    attempts += more;
+                    rate_limited |= limited;
                     results.extend(r);
                     done += n;
                 }
@@ -248,6 +264,7 @@ impl RpcClient {
                     return BatchOutcome {
                         results: Err(failure),
                         attempts,
+                        rate_limited,
                     };
                 }
             }
@@ -255,7 +272,50 @@ impl RpcClient {
         BatchOutcome {
             results: Ok(results),
             attempts,
+            rate_limited,
         }
+    }
+
+    /// Asks again, alone, for the entries of `results` that the node refused
+    /// one by one for now (rate limits): the answers already in are kept.
+    /// Returns the requests made and whether the node rate-limited.
+    async fn retry_entries(
+        &self,
+        node: &Node,
+        calls: &[Call],
+        results: &mut [CallResult],
+        deadline: Instant,
+    ) -> (u32, bool) {
+        let mut attempts = 0;
+        let mut limited = false;
+        for round in 1..=self.retries + 1 {
+            let again: Vec<usize> = (0..results.len())
+                .filter(|&i| results[i].as_ref().err().is_some_and(is_transient_entry))
+                .collect();
+            if again.is_empty() {
+                break;
+            }
+            limited = true;
+            let wait = backoff(round);
+            if round > self.retries || Instant::now() + wait >= deadline {
+                break;
+            }
+            tracing::debug!(node = %node.url, entries = again.len(), ?wait, "retrying rate-limited entries");
+            tokio::time::sleep(wait).await;
+            let subset: Vec<Call> = again.iter().map(|&i| calls[i].clone()).collect();
+            let outcome = self.send(node, &subset, deadline).await;
+            attempts += outcome.attempts;
+            limited |= outcome.rate_limited;
+            match outcome.results {
+                Ok(answers) => {
+                    for (i, answer) in again.into_iter().zip(answers) {
+                        results[i] = answer;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        (attempts, limited)
     }
 
     /// One request (a batch, or a plain request for one call), with retries.
@@ -267,10 +327,12 @@ impl RpcClient {
                 return BatchOutcome {
                     results: Err(NodeFailure::BadResponse(e)),
                     attempts: 0,
+                    rate_limited: false,
                 };
             }
         };
         let mut attempts = 0;
+        let mut rate_limited = false;
         loop {
             attempts += 1;
             let attempt = tokio::time::timeout_at(deadline, self.attempt(node, body.clone(), calls.len()));
@@ -279,33 +341,27 @@ impl RpcClient {
                     return BatchOutcome {
                         results: Err(NodeFailure::Timeout),
                         attempts,
+                        rate_limited,
                     };
                 }
-                Ok(Ok(results)) => match results
-                    .iter()
-                    .find_map(|r| r.as_ref().err().filter(|e| is_rate_limit(e.code)))
-                {
-                    // A rate-limited call inside the batch: the batch is worth retrying.
-                    Some(e) if attempts <= self.retries => (
-                        NodeFailure::Rpc {
-                            code: e.code,
-                            message: clean(&e.message),
-                        },
-                        None,
-                    ),
-                    _ => {
-                        return BatchOutcome {
-                            results: Ok(results),
-                            attempts,
-                        };
-                    }
-                },
+                // Entries refused one by one (rate limits) are retried by
+                // `batch`, for those entries only.
+                Ok(Ok(results)) => {
+                    return BatchOutcome {
+                        results: Ok(results),
+                        attempts,
+                        rate_limited,
+                    };
+                }
                 Ok(Err((failure, retry_after))) => (failure, retry_after),
             };
+            rate_limited |= matches!(failure, NodeFailure::Http(429))
+                || matches!(&failure, NodeFailure::Rpc { code, .. } if is_rate_limit(*code));
             if !failure.is_transient() || attempts > self.retries {
                 return BatchOutcome {
                     results: Err(failure),
                     attempts,
+                    rate_limited,
                 };
             }
             let wait = retry_after
@@ -315,6 +371,7 @@ impl RpcClient {
                 return BatchOutcome {
                     results: Err(failure),
                     attempts,
+                    rate_limited,
                 };
             }
             tracing::debug!(

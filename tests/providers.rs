@@ -196,3 +196,27 @@ async fn revert_reasons_decode_in_hardhat_and_ganache_shapes() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limited_entries_are_asked_again_alone() {
+    let hs = hashes(10);
+    let (fleet, contract) = one_node(&hs).await;
+    let limiting = Proxy::start(&fleet.url(0), Fault::RateLimitEntries).await;
+    let cli = Cli::new();
+    let direct = cli
+        .run_async(check_args(&[fleet.url(0)], contract, &hs, &["--threshold", "1"]))
+        .await;
+    let run = cli
+        .run_async(check_args(
+            std::slice::from_ref(&limiting.url),
+            contract,
+            &hs,
+            &["--threshold", "1"],
+        ))
+        .await;
+    assert_eq!(votes(&run.report()), votes(&direct.report()), "{}", run.stderr());
+    // The 5 refused entries went again, alone; the 5 answers already in were kept.
+    assert_eq!(limiting.requests(), 2);
+    assert_eq!(limiting.calls(), 10 + 5);
+    assert!(run.report().txs.iter().any(|t| t.nodes[0].attempts == 2));
+}

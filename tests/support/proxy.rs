@@ -66,6 +66,9 @@ pub enum Fault {
     CapBatch(usize),
     /// Pass through, gzip-compressing the answer when the request accepts it.
     Gzip,
+    /// The first request's entries with an even id are refused one by one
+    /// (`{"error":{"code":429}}`), the others answered; later requests pass.
+    RateLimitEntries,
     /// Answer 200 with this gzip body (see [`Fault::gzip_bomb`]).
     GzipBomb(Arc<Vec<u8>>),
     /// Answer every call with a JSON-RPC error (code `code`) whose message
@@ -406,6 +409,18 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: Arc<Sha
             Fault::Rewrite(f) => {
                 if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&answer) {
                     f(&mut v);
+                    answer = serde_json::to_vec(&v).expect("json");
+                }
+            }
+            Fault::RateLimitEntries if n == 0 => {
+                if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&answer) {
+                    for item in v.as_array_mut().into_iter().flatten() {
+                        if item["id"].as_u64().is_some_and(|id| id % 2 == 0) {
+                            let id = item["id"].clone();
+                            *item = serde_json::json!({"jsonrpc": "2.0", "id": id,
+                                "error": {"code": 429, "message": "too many requests"}});
+                        }
+                    }
                     answer = serde_json::to_vec(&v).expect("json");
                 }
             }
