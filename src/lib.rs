@@ -115,6 +115,18 @@ pub fn print_error(message: &str) {
     eprint_line(&format!("quorum-check: error: {message}"));
 }
 
+/// `message` with every `QUORUM_*` value that looks like a URL or
+/// credentials replaced by the variable's name.
+fn redact_env(message: &str, env: &[(String, String)]) -> String {
+    let mut out = message.to_string();
+    for (name, value) in env {
+        if value.len() >= 4 && (value.contains("://") || value.contains('@')) && out.contains(value.as_str()) {
+            out = out.replace(value.as_str(), &format!("<value of {name}, not shown>"));
+        }
+    }
+    out
+}
+
 /// `message` with every command-line argument that looks like a URL or
 /// credentials (`://`, `@`) replaced by its position: clap quotes a stray or
 /// invalid argument, which may be an endpoint with its key.
@@ -169,6 +181,12 @@ pub fn cli_error(e: clap::Error) -> std::process::ExitCode {
     let message = message.strip_prefix("error: ").unwrap_or(&message);
     let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
     let message = redact_args(message, &args);
+    // A value from the environment (or .env) is quoted the same way.
+    let env: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.to_string_lossy().into_owned())))
+        .filter(|(k, _)| k.starts_with("QUORUM_"))
+        .collect();
+    let message = redact_env(&message, &env);
     print_error(&format!("{message} (see --help)"));
     std::process::ExitCode::from(EXIT_USAGE)
 }
@@ -187,5 +205,11 @@ mod tests {
         let out = redact_args(message, &args);
         assert!(!out.contains("KEY"), "{out}");
         assert!(out.contains("<argument #4, not shown>"), "{out}");
+        let env = vec![("QUORUM_CONTRACT".to_string(), "https://x/v2/KEY".to_string())];
+        let out = redact_env("invalid value 'https://x/v2/KEY' for '--contract'", &env);
+        assert_eq!(
+            out,
+            "invalid value '<value of QUORUM_CONTRACT, not shown>' for '--contract'"
+        );
     }
 }

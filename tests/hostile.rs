@@ -125,6 +125,13 @@ fn parsers_never_quote_a_url() {
         run.assert_usage_error("line 3");
         assert!(!run.stderr().contains(KEY), "{}", run.stderr());
     }
+    // A URL-like value from the environment, in the wrong place, is named by its variable.
+    let run = cli.run_env(
+        ["check", "--rpc", "http://127.0.0.1:1", "--tx", &hex(tx(1))],
+        &[("QUORUM_CONTRACT", &format!("https://x.example/v2/{KEY}"))],
+    );
+    run.assert_usage_error("value of QUORUM_CONTRACT, not shown");
+    assert!(!run.stderr().contains(KEY));
     // --help shows variable names, never their values.
     let run = cli.run_env(
         ["check", "--help"],
