@@ -4,7 +4,7 @@
 //! malformed file is named with its line number, never the line's text
 //! (it may hold a key), and nothing of it is loaded.
 
-use std::{io::Read, path::Path};
+use std::path::Path;
 
 /// The largest `.env` accepted.
 pub const MAX_DOTENV_BYTES: u64 = 1024 * 1024;
@@ -17,27 +17,16 @@ pub fn load() -> Result<(), String> {
 /// Loads the `.env` at `path` if it exists (see the module docs).
 pub fn load_from(path: &Path) -> Result<(), String> {
     let shown = path.display();
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
+    match std::fs::metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(format!("cannot read {shown}: {e}")),
-    };
-    if !file.metadata().map(|m| m.is_file()).unwrap_or(false) {
-        return Err(format!("{shown} is not a regular file"));
+        Ok(meta) if !meta.is_file() => return Err(format!("{shown} is not a regular file")),
+        Ok(_) => {}
     }
-    let mut bytes = Vec::new();
-    file.take(MAX_DOTENV_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {shown}: {e}"))?;
-    if bytes.len() as u64 > MAX_DOTENV_BYTES {
-        return Err(format!("{shown} is larger than {MAX_DOTENV_BYTES} bytes"));
-    }
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let line = line_of_offset(e.as_bytes(), e.utf8_error().valid_up_to());
-        format!("{shown} line {line}: not valid UTF-8")
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    check(text)
+    // Bounded, UTF-8, byte-order mark dropped: as every input file.
+    let text = crate::input::read_file(path, "file", MAX_DOTENV_BYTES, crate::input::DEFAULT_READ_WAIT)
+        .map_err(|e| crate::one_line(&e))?;
+    check(&text)
         .map_err(|line| format!("{shown} line {line}: syntax error (the line is not shown: it may hold a key)"))?;
     dotenvy::from_read(text.as_bytes()).map_err(|_| format!("cannot load {shown}"))
 }

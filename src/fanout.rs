@@ -21,6 +21,7 @@ use crate::{
     pin::pin_block,
     report::{Answer, Cell, NodeStatus, Report, Statuses},
     rpc::{Call, CallResult, NodeFailure, RpcClient, clean},
+    secrets::Secrets,
     tally::Tally,
 };
 
@@ -36,6 +37,8 @@ struct Round<'a> {
     start: Instant,
     /// The nodes' time budget ends here.
     deadline: Instant,
+    /// Per node, what to mask in whatever it says (computed once per run).
+    secrets: &'a [Secrets],
 }
 
 /// The answers of one batch: a node and a run of consecutive transactions.
@@ -165,12 +168,14 @@ pub async fn run_from(
     }
     let mut open = tallies.iter().filter(|t| t.settled().is_none()).count();
 
+    let secrets: Vec<Secrets> = config.nodes.iter().map(Secrets::of).collect();
     let round = Round {
         config,
         client,
         block,
         start,
         deadline: node_deadline,
+        secrets: &secrets,
     };
     let round = &round;
     let calldata: Arc<Vec<Bytes>> = Arc::new(config.txs.iter().map(|h| config.function.calldata(*h)).collect());
@@ -275,7 +280,9 @@ async fn ask(round: &Round<'_>, node: &Node, calldata: &[Bytes], first_tx: usize
         block,
         start,
         deadline,
+        secrets,
     } = *round;
+    let secrets = &secrets[node.index];
     let mut calls = Vec::with_capacity(calldata.len() + 1);
     if config.chain_id.is_some() {
         calls.push(Call {
@@ -295,7 +302,6 @@ async fn ask(round: &Round<'_>, node: &Node, calldata: &[Bytes], first_tx: usize
     }
 
     let outcome = client.batch(node, &calls, deadline).await;
-    let secrets = crate::secrets::Secrets::of(node);
     let mut attempts = outcome.attempts;
     let rate_limited = outcome.rate_limited;
     let fail_all = |status: NodeStatus| vec![(status, None); calldata.len()];

@@ -163,10 +163,10 @@ fn assess(
         contract_has_code: None,
         latency_ms: (latency.as_secs_f64() * 1e4).round() / 10.0,
     };
+    let secrets = crate::secrets::Secrets::of(node);
     let results = match results {
         Ok(r) => r,
         Err(failure) => {
-            let secrets = crate::secrets::Secrets::of(node);
             health.problems.push(secrets.scrub(&failure.to_string()));
             health.failure = Some(secrets.scrub_status(crate::fanout::failure_status(failure)));
             return health;
@@ -195,7 +195,7 @@ fn assess(
     }
     health.client_version = next()
         .and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
-        .map(|v| crate::secrets::Secrets::of(node).scrub(&clean(&v)));
+        .map(|v| secrets.scrub(&clean(&v)));
     if spec.contract.is_some() {
         health.contract_has_code = next()
             .and_then(|raw| serde_json::from_str::<Bytes>(raw.get()).ok())

@@ -32,57 +32,58 @@ pub enum Source {
 /// Reads `source` whole, at most `cap` bytes, giving up after `wait`.
 /// `what` names the input in errors ("tx file", "ABI file", …).
 pub fn read_bytes(source: &Source, what: &str, cap: u64, wait: Duration) -> anyhow::Result<Vec<u8>> {
-    let shown = match source {
-        Source::File(p) => format!("{what} {}", p.display()),
-        Source::Stdin => format!("{what} on stdin"),
+    let shown = source.shown(what);
+    let kind = match source {
+        Source::File(p) => std::fs::metadata(p).ok().map(|m| (m.is_dir(), m.is_file())),
+        Source::Stdin => None,
     };
-    if let Source::File(p) = source
-        && let Ok(meta) = std::fs::metadata(p)
-        && meta.is_dir()
-    {
+    if let Some((true, _)) = kind {
         anyhow::bail!("cannot read {shown}: it is a directory");
     }
-    // A regular file cannot block: read it here, bounded by size only. A
-    // FIFO, a device or stdin can: read those off-thread, bounded by `wait`.
-    if let Source::File(p) = source
-        && std::fs::metadata(p).is_ok_and(|m| m.is_file())
-    {
-        let mut bytes = Vec::new();
-        std::fs::File::open(p)
-            .and_then(|f| f.take(cap + 1).read_to_end(&mut bytes))
-            .map_err(|e| anyhow::anyhow!("cannot read {shown}: {e}"))?;
-        if bytes.len() as u64 > cap {
-            anyhow::bail!("{shown} is larger than the limit of {cap} bytes");
-        }
-        return Ok(bytes);
+    let bytes = if let Some((_, true)) = kind {
+        // A regular file cannot block: read it here, bounded by size only.
+        read_capped(source, cap)
+    } else {
+        // A FIFO, a device or stdin can (opening a FIFO waits for a writer):
+        // read off-thread, bounded by `wait`. A thread still blocked at the
+        // deadline is left behind; the process ends without waiting for it.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let owned = source.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(read_capped(&owned, cap));
+        });
+        rx.recv_timeout(wait).map_err(|_| {
+            anyhow::anyhow!(
+                "gave up reading {shown} after {} (nothing more came: a FIFO or terminal with no writer?)",
+                humantime::format_duration(wait)
+            )
+        })?
     }
-    let (tx, rx) = std::sync::mpsc::channel();
-    let owned = source.clone();
-    // Opening a FIFO blocks until a writer comes: open and read off-thread.
-    // A thread still blocked at the deadline is left behind; the process
-    // ends without waiting for it.
-    std::thread::spawn(move || {
-        let result = (|| -> std::io::Result<Vec<u8>> {
-            let mut bytes = Vec::new();
-            match owned {
-                Source::File(p) => std::fs::File::open(p)?.take(cap + 1).read_to_end(&mut bytes)?,
-                Source::Stdin => std::io::stdin().lock().take(cap + 1).read_to_end(&mut bytes)?,
-            };
-            Ok(bytes)
-        })();
-        let _ = tx.send(result);
-    });
-    let bytes = match rx.recv_timeout(wait) {
-        Ok(result) => result.map_err(|e| anyhow::anyhow!("cannot read {shown}: {e}"))?,
-        Err(_) => anyhow::bail!(
-            "gave up reading {shown} after {} (nothing more came: a FIFO or terminal with no writer?)",
-            humantime::format_duration(wait)
-        ),
-    };
+    .map_err(|e| anyhow::anyhow!("cannot read {shown}: {e}"))?;
     if bytes.len() as u64 > cap {
         anyhow::bail!("{shown} is larger than the limit of {cap} bytes");
     }
     Ok(bytes)
+}
+
+/// Up to `cap + 1` bytes of `source` (one more than allowed tells "too large").
+fn read_capped(source: &Source, cap: u64) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    match source {
+        Source::File(p) => std::fs::File::open(p)?.take(cap + 1).read_to_end(&mut bytes)?,
+        Source::Stdin => std::io::stdin().lock().take(cap + 1).read_to_end(&mut bytes)?,
+    };
+    Ok(bytes)
+}
+
+impl Source {
+    /// How errors name it: "tx file t.txt", "tx file on stdin".
+    fn shown(&self, what: &str) -> String {
+        match self {
+            Self::File(p) => format!("{what} {}", p.display()),
+            Self::Stdin => format!("{what} on stdin"),
+        }
+    }
 }
 
 /// Like [`read_bytes`], as UTF-8 text without a leading byte-order mark.
@@ -94,11 +95,7 @@ pub fn read_text(source: &Source, what: &str, cap: u64, wait: Duration) -> anyho
             .filter(|&&b| b == b'\n')
             .count()
             + 1;
-        let shown = match source {
-            Source::File(p) => format!("{what} {}", p.display()),
-            Source::Stdin => format!("{what} on stdin"),
-        };
-        anyhow::anyhow!("{shown} is not UTF-8 text (line {line})")
+        anyhow::anyhow!("{} is not UTF-8 text (line {line})", source.shown(what))
     })?;
     if text.starts_with('\u{feff}') {
         text.drain(..'\u{feff}'.len_utf8());

@@ -118,30 +118,37 @@ pub fn print_error(message: &str) {
 /// `message` with every `QUORUM_*` value that looks like a URL or
 /// credentials replaced by the variable's name.
 fn redact_env(message: &str, env: &[(String, String)]) -> String {
-    let mut out = message.to_string();
-    for (name, value) in env {
-        if value.len() >= 4 && (value.contains("://") || value.contains('@')) && out.contains(value.as_str()) {
-            out = out.replace(value.as_str(), &format!("<value of {name}, not shown>"));
-        }
-    }
-    out
+    redact(
+        message,
+        env.iter()
+            .map(|(name, value)| (value.as_str(), format!("<value of {name}, not shown>"))),
+    )
 }
 
 /// `message` with every command-line argument that looks like a URL or
-/// credentials (`://`, `@`) replaced by its position: clap quotes a stray or
-/// invalid argument, which may be an endpoint with its key.
+/// credentials replaced by its position: clap quotes a stray or invalid
+/// argument, which may be an endpoint with its key.
 fn redact_args(message: &str, args: &[String]) -> String {
-    let mut out = message.to_string();
-    let mut secretish: Vec<(usize, &String)> = args
-        .iter()
-        .enumerate()
-        .skip(1)
-        .filter(|(_, a)| a.contains("://") || a.contains('@'))
+    redact(
+        message,
+        args.iter()
+            .enumerate()
+            .skip(1)
+            .map(|(position, arg)| (arg.as_str(), format!("<argument #{position}, not shown>"))),
+    )
+}
+
+/// Replaces each URL- or credential-like value (`://`, `@`) found in
+/// `message` by its stand-in, longest first so that a value inside another
+/// is not half-replaced.
+fn redact<'a>(message: &str, values: impl Iterator<Item = (&'a str, String)>) -> String {
+    let mut secretish: Vec<(&str, String)> = values
+        .filter(|(v, _)| v.len() >= 4 && (v.contains("://") || v.contains('@')))
         .collect();
-    // Longest first, so that an argument inside another is not half-replaced.
-    secretish.sort_by_key(|(_, a)| std::cmp::Reverse(a.len()));
-    for (position, arg) in secretish {
-        out = out.replace(arg.as_str(), &format!("<argument #{position}, not shown>"));
+    secretish.sort_by_key(|(v, _)| std::cmp::Reverse(v.len()));
+    let mut out = message.to_string();
+    for (value, stand_in) in secretish {
+        out = out.replace(value, &stand_in);
     }
     out
 }

@@ -614,9 +614,9 @@ fn transport_failure(e: &reqwest::Error, https: bool) -> NodeFailure {
     }
     // Walk to the innermost cause: hyper and std describe it best
     // ("Connection refused", "connection closed before message completed").
+    // The causes only: the top-level reqwest error quotes the URL, key included.
     let mut chain = Vec::new();
     let mut cause: &dyn std::error::Error = e;
-    chain.push(cause.to_string());
     while let Some(next) = cause.source() {
         cause = next;
         chain.push(cause.to_string());
@@ -624,7 +624,10 @@ fn transport_failure(e: &reqwest::Error, https: bool) -> NodeFailure {
     if let Some(tls) = tls_failure(&chain.join(": "), https) {
         return NodeFailure::Tls(tls);
     }
-    let detail = clean(&cause.to_string());
+    let detail = match chain.last() {
+        Some(innermost) => clean(innermost),
+        None => "no detail".to_string(),
+    };
     let what = if e.is_connect() {
         "connection failed"
     } else {

@@ -46,23 +46,35 @@ async fn one_node(hs: &[alloy::primitives::B256]) -> (quorum_check::devnet::Flee
     (fleet, contract)
 }
 
+/// The same check straight to the node and through `proxy`, threshold 1.
+async fn direct_and_via(
+    cli: &Cli,
+    fleet: &quorum_check::devnet::Fleet,
+    contract: alloy::primitives::Address,
+    hs: &[alloy::primitives::B256],
+    proxy: &Proxy,
+) -> (Run, Run) {
+    let direct = cli
+        .run_async(check_args(&[fleet.url(0)], contract, hs, &["--threshold", "1"]))
+        .await;
+    let via = cli
+        .run_async(check_args(
+            std::slice::from_ref(&proxy.url),
+            contract,
+            hs,
+            &["--threshold", "1"],
+        ))
+        .await;
+    (direct, via)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endpoint_that_refuses_batches_gets_single_requests() {
     let hs = hashes(5);
     let (fleet, contract) = one_node(&hs).await;
     let refusing = Proxy::start(&fleet.url(0), Fault::RefuseBatches).await;
     let cli = Cli::new();
-    let direct = cli
-        .run_async(check_args(&[fleet.url(0)], contract, &hs, &["--threshold", "1"]))
-        .await;
-    let run = cli
-        .run_async(check_args(
-            std::slice::from_ref(&refusing.url),
-            contract,
-            &hs,
-            &["--threshold", "1"],
-        ))
-        .await;
+    let (direct, run) = direct_and_via(&cli, &fleet, contract, &hs, &refusing).await;
     assert_eq!(run.code(), direct.code(), "{}", run.stderr());
     assert_eq!(votes(&run.report()), votes(&direct.report()));
     // One refused batch, then halving down to plain requests: 1 + 2 + 4…
@@ -92,17 +104,7 @@ async fn a_capped_batch_size_is_found_and_kept() {
     let (fleet, contract) = one_node(&hs).await;
     let capped = Proxy::start(&fleet.url(0), Fault::CapBatch(10)).await;
     let cli = Cli::new();
-    let direct = cli
-        .run_async(check_args(&[fleet.url(0)], contract, &hs, &["--threshold", "1"]))
-        .await;
-    let run = cli
-        .run_async(check_args(
-            std::slice::from_ref(&capped.url),
-            contract,
-            &hs,
-            &["--threshold", "1"],
-        ))
-        .await;
+    let (direct, run) = direct_and_via(&cli, &fleet, contract, &hs, &capped).await;
     assert_eq!(votes(&run.report()), votes(&direct.report()), "{}", run.stderr());
     // 25 refused, 12 refused, then batches of 6 for the rest: 2 + 5 requests.
     assert!(capped.requests() <= 7, "{} requests", capped.requests());
@@ -203,17 +205,7 @@ async fn rate_limited_entries_are_asked_again_alone() {
     let (fleet, contract) = one_node(&hs).await;
     let limiting = Proxy::start(&fleet.url(0), Fault::RateLimitEntries).await;
     let cli = Cli::new();
-    let direct = cli
-        .run_async(check_args(&[fleet.url(0)], contract, &hs, &["--threshold", "1"]))
-        .await;
-    let run = cli
-        .run_async(check_args(
-            std::slice::from_ref(&limiting.url),
-            contract,
-            &hs,
-            &["--threshold", "1"],
-        ))
-        .await;
+    let (direct, run) = direct_and_via(&cli, &fleet, contract, &hs, &limiting).await;
     assert_eq!(votes(&run.report()), votes(&direct.report()), "{}", run.stderr());
     // The 5 refused entries went again, alone; the 5 answers already in were kept.
     assert_eq!(limiting.requests(), 2);
