@@ -227,6 +227,18 @@ pub struct CheckArgs {
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub batch_size: u32,
 
+    /// Read votes through Multicall3's aggregate3, hundreds per eth_call: auto (the canonical
+    /// address; nodes without code there get plain calls), off, or a Multicall3-compatible
+    /// contract's address. Nodes with a `from` address always get plain calls.
+    #[arg(
+        long,
+        value_name = "auto|off|ADDRESS",
+        env = "QUORUM_MULTICALL",
+        hide_env_values = true,
+        default_value = "auto"
+    )]
+    pub multicall: crate::multicall::Multicall,
+
     /// Wait for every node even after all verdicts are settled.
     #[arg(long = "wait-all")]
     pub wait_all: bool,

@@ -181,6 +181,8 @@ pub struct CheckConfig {
     pub block: BlockSpec,
     pub chain_id: Option<u64>,
     pub limits: Limits,
+    /// Whether (and where) to read votes through Multicall3.
+    pub multicall: crate::multicall::Multicall,
     pub wait_all: bool,
 }
 
@@ -246,6 +248,7 @@ impl CheckConfig {
                 batch_size: args.batch_size as usize,
                 max_response_bytes: endpoints.max_response_bytes,
             },
+            multicall: args.multicall,
             wait_all: args.wait_all,
         })
     }

@@ -107,7 +107,36 @@ impl Fleet {
             .iter()
             .map(|n| ProviderBuilder::default().connect_http(n.endpoint_url()))
             .collect();
-        Ok(Self { nodes, providers })
+        let fleet = Self { nodes, providers };
+        fleet.install_multicall().await?;
+        Ok(fleet)
+    }
+
+    /// Puts a Multicall3-compatible contract (`contracts/Aggregator.sol`) at
+    /// Multicall3's canonical address on every node, as on public chains, so
+    /// that checks against the fleet take quorum-check's default path. The
+    /// runtime code is what its creation code returns in an `eth_call`: no
+    /// transaction, so no nonce moves and contract addresses stay as usual.
+    async fn install_multicall(&self) -> anyhow::Result<()> {
+        let Some(first) = self.providers.first() else {
+            return Ok(());
+        };
+        let creation = hex::decode(include_str!("../contracts/out/Aggregator.bin").trim())
+            .context("contracts/out/Aggregator.bin is not hex")?;
+        let runtime = first
+            .call(TransactionRequest::default().with_deploy_code(Bytes::from(creation)))
+            .await
+            .context("computing the Multicall3-compatible contract's code")?;
+        futures::future::try_join_all((0..self.len()).map(|i| self.set_code(i, crate::multicall::CANONICAL, &runtime)))
+            .await
+            .context("installing the Multicall3-compatible contract")?;
+        Ok(())
+    }
+
+    /// Removes the Multicall3-compatible contract from node `i`, as on a
+    /// chain where Multicall3 is not deployed.
+    pub async fn remove_multicall(&self, i: usize) -> anyhow::Result<()> {
+        self.set_code(i, crate::multicall::CANONICAL, &[]).await
     }
 
     /// Starts `n` default nodes.

@@ -1,26 +1,28 @@
-//! Asks every node at once. Per node, the calls for all transaction hashes
-//! (plus `eth_chainId` when a chain is expected) go out as JSON-RPC batches of
-//! `batch_size` calls; the answers feed one [`Tally`] per transaction as they
+//! Asks every node at once. Per node, the `vote()` calls for all transaction
+//! hashes (plus `eth_chainId` when a chain is expected) go out as JSON-RPC
+//! batches of at most `batch_size` entries, packed into Multicall3
+//! `aggregate3` calls where the node has it ([`crate::ask`] asks and
+//! interprets); the answers feed one [`Tally`] per transaction as they
 //! arrive, and as soon as every verdict is settled the nodes still out are
 //! dropped (reported `skipped`) unless `--wait-all`. A global deadline and an
 //! interrupt signal end the run early with every node accounted for.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{future::Future, ops::Range};
 
 use alloy::{
     eips::BlockNumberOrTag,
-    primitives::{Bytes, U64},
+    primitives::{Address, Bytes},
 };
 use futures::{StreamExt, stream::FuturesUnordered};
-use serde_json::{json, value::RawValue};
 use tokio::{sync::Semaphore, time::Instant};
 
 use crate::{
-    abi::DecodeError,
+    ask::{self, Asked, Carrier, Ctx},
     config::{BlockSpec, CheckConfig, Node},
+    multicall::{self, Via},
     pin::pin_block,
-    report::{Answer, Cell, NodeStatus, Report, Statuses},
-    rpc::{Call, CallResult, NodeFailure, RpcClient, clean},
+    report::{Answer, Cell, NodeStatus, Report, RunFacts, Statuses},
+    rpc::RpcClient,
     secrets::Secrets,
     tally::Tally,
 };
@@ -28,28 +30,111 @@ use crate::{
 /// Batches in flight to one node at a time.
 const BATCHES_IN_FLIGHT_PER_NODE: usize = 4;
 
-/// What every batch of the main round trip shares.
-#[derive(Clone, Copy)]
-struct Round<'a> {
-    config: &'a CheckConfig,
-    client: &'a RpcClient,
-    block: BlockNumberOrTag,
-    start: Instant,
-    /// The nodes' time budget ends here.
-    deadline: Instant,
-    /// Per node, what to mask in whatever it says (computed once per run).
-    secrets: &'a [Secrets],
+/// One node's share of the work: which transactions are still to ask, how
+/// (Multicall3 or plain calls), and how many requests it may have out.
+struct Driver<'a> {
+    node: &'a Node,
+    window: Window,
+    work: std::sync::Mutex<Work>,
 }
 
-/// The answers of one batch: a node and a run of consecutive transactions.
-struct BatchAnswers {
-    node: usize,
-    first_tx: usize,
-    statuses: Vec<(NodeStatus, Option<crate::abi::VoteValue>)>,
-    latency: Duration,
-    attempts: u32,
-    /// The node said "slow down" while answering.
-    rate_limited: bool,
+struct Work {
+    /// The first transaction nobody has claimed yet.
+    next: usize,
+    /// Transactions handed back to be asked again with plain calls.
+    again: Vec<Range<usize>>,
+    /// The Multicall3-compatible contract to use, while it works for this node.
+    multicall: Option<Address>,
+    /// Some answers came through Multicall3 / through plain calls.
+    used_multicall: bool,
+    used_plain: Option<Via>,
+}
+
+impl Driver<'_> {
+    fn has_work(&self, total: usize) -> bool {
+        self.work
+            .lock()
+            .map(|w| w.next < total || !w.again.is_empty())
+            .unwrap_or(false)
+    }
+
+    /// The next transactions to ask, and how.
+    fn claim(&self, total: usize, plain: usize, multicall: usize) -> Option<(Range<usize>, Carrier)> {
+        let mut w = self.work.lock().ok()?;
+        if let Some(r) = w.again.pop() {
+            let end = (r.start + plain).min(r.end);
+            if end < r.end {
+                w.again.push(end..r.end);
+            }
+            return Some((r.start..end, Carrier::Plain));
+        }
+        if w.next >= total {
+            return None;
+        }
+        let (size, carrier) = match w.multicall {
+            Some(at) => (multicall, Carrier::Multicall(at)),
+            None => (plain, Carrier::Plain),
+        };
+        let range = w.next..(w.next + size).min(total);
+        w.next = range.end;
+        Some((range, carrier))
+    }
+
+    /// Notes how a request went; a Multicall3 that did not answer usably is
+    /// not used again for this node, and its transactions go back in the queue.
+    fn settle(&self, asked: &mut Asked) {
+        let Ok(mut w) = self.work.lock() else { return };
+        if let Some(why) = asked.multicall_unusable.take() {
+            if w.multicall.take().is_some() {
+                tracing::info!(node = %self.node.label(), reason = %why, "Multicall3 not usable: plain calls for the rest of the run");
+            }
+            w.again.append(&mut asked.plain_again);
+        }
+        match asked.via {
+            Via::Multicall if !asked.answered.is_empty() => w.used_multicall = true,
+            Via::Multicall => {}
+            plain => {
+                w.used_plain = Some(match w.used_plain {
+                    Some(Via::Batch) => Via::Batch,
+                    _ => plain,
+                })
+            }
+        }
+    }
+
+    /// How the node was asked, as the report says it.
+    fn via(&self) -> Option<Via> {
+        let w = self.work.lock().ok()?;
+        match (w.used_multicall, w.multicall.is_some(), w.used_plain) {
+            (true, true, _) => Some(Via::Multicall),
+            (_, _, Some(plain)) => Some(plain),
+            (true, false, None) => Some(Via::Multicall),
+            (false, _, None) => None,
+        }
+    }
+}
+
+/// Asks `driver`'s node about the next transactions it has, when its window
+/// lets it; `None` when there was nothing left to ask.
+async fn drive(
+    ctx: Ctx<'_>,
+    driver: &Driver<'_>,
+    secrets: &Secrets,
+    calldata: &[Bytes],
+    sizes: (usize, usize),
+) -> Option<(usize, Asked)> {
+    let permit = driver.window.permits.acquire().await;
+    let sent_in = driver.window.epoch();
+    let total = calldata.len();
+    let (range, carrier) = driver.claim(total, sizes.0, sizes.1)?;
+    let mut asked = ask::ask(ctx, driver.node, secrets, calldata, range, carrier).await;
+    driver.settle(&mut asked);
+    if driver.window.after_batch(asked.rate_limited, sent_in)
+        && let Ok(permit) = permit
+    {
+        permit.forget();
+    }
+    Some((driver.node.index, asked))
 }
 
 /// How many batches one node gets at once: up to
@@ -151,7 +236,13 @@ pub async fn run_from(
                 () = &mut interrupt => {
                     let missing = Cell::of(Answer::without_response(NodeStatus::Interrupted), &mut statuses);
                     let cells = vec![missing; config.txs.len() * n_nodes];
-                    return Report::build(config, statuses, cells, tallies, start.elapsed(), true, None);
+                    let run = RunFacts {
+                        elapsed: start.elapsed(),
+                        interrupted: true,
+                        pinned_block: None,
+                        vias: vec![None; n_nodes],
+                    };
+                    return Report::build(config, statuses, cells, tallies, run);
                 }
             }
         }
@@ -169,44 +260,49 @@ pub async fn run_from(
     let mut open = tallies.iter().filter(|t| t.settled().is_none()).count();
 
     let secrets: Vec<Secrets> = config.nodes.iter().map(Secrets::of).collect();
-    let round = Round {
+    let ctx = Ctx {
         config,
         client,
         block,
-        start,
         deadline: node_deadline,
-        secrets: &secrets,
     };
-    let round = &round;
-    let calldata: Arc<Vec<Bytes>> = Arc::new(config.txs.iter().map(|h| config.function.calldata(*h)).collect());
+    let calldata: Vec<Bytes> = config.txs.iter().map(|h| config.function.calldata(*h)).collect();
     // `--batch-size` bounds a request's entries, the `eth_chainId` riding along included.
     let per_batch = match (config.chain_id, config.limits.batch_size) {
         (Some(_), n) if n > 1 => n - 1,
         (_, n) => n.max(1),
     };
-    let mut batches = FuturesUnordered::new();
-    for node in config
+    // Through Multicall3, a request carries a few aggregate3 calls of CHUNK transactions each.
+    let sizes = (per_batch, per_batch.min(multicall::PER_REQUEST) * multicall::CHUNK);
+    // One hash gains nothing from Multicall3; a node with `from` cannot use it
+    // (the vote would be read for Multicall3's address, not the voter's).
+    let multicall_at = config.multicall.address().filter(|_| config.txs.len() > 1);
+    let drivers: Vec<Driver> = config
         .nodes
         .iter()
-        .filter(|n| cells.get(n.index).is_none_or(|c| c.is_none()))
+        .map(|node| Driver {
+            node,
+            window: Window::new(),
+            work: std::sync::Mutex::new(Work {
+                next: 0,
+                again: Vec::new(),
+                multicall: multicall_at.filter(|_| node.from.is_none()),
+                used_multicall: false,
+                used_plain: None,
+            }),
+        })
+        .collect();
+    let total = config.txs.len();
+    let mut batches = FuturesUnordered::new();
+    let mut live = vec![0usize; n_nodes];
+    for driver in drivers
+        .iter()
+        .filter(|d| cells.get(d.node.index).is_none_or(|c| c.is_none()))
     {
-        let window = Arc::new(Window::new());
-        for first_tx in (0..config.txs.len()).step_by(per_batch) {
-            let count = per_batch.min(config.txs.len() - first_tx);
-            let window = window.clone();
-            let calldata = calldata.clone();
-            batches.push(async move {
-                let permit = window.permits.acquire().await;
-                let sent_in = window.epoch();
-                let calldata = &calldata[first_tx..first_tx + count];
-                let answers = ask(round, node, calldata, first_tx).await;
-                if window.after_batch(answers.rate_limited, sent_in)
-                    && let Ok(permit) = permit
-                {
-                    permit.forget();
-                }
-                answers
-            });
+        let wanted = total.div_ceil(sizes.0).min(BATCHES_IN_FLIGHT_PER_NODE);
+        for _ in 0..wanted {
+            batches.push(drive(ctx, driver, &secrets[driver.node.index], &calldata, sizes));
+            live[driver.node.index] += 1;
         }
     }
 
@@ -215,27 +311,39 @@ pub async fn run_from(
     tokio::pin!(deadline_hit);
     while !batches.is_empty() && (open > 0 || config.wait_all) {
         tokio::select! {
-            Some(batch) = batches.next() => {
-                let weight = config.nodes[batch.node].weight;
-                for (offset, (status, vote)) in batch.statuses.into_iter().enumerate() {
-                    let tx = batch.first_tx + offset;
-                    let was_open = tallies[tx].settled().is_none();
-                    match vote {
-                        Some(v) => tallies[tx].record_vote(weight, v),
-                        None => tallies[tx].record_failure(weight),
+            Some(done) = batches.next() => {
+                let Some((node, asked)) = done else { continue };
+                // Keep the node busy while it has transactions left (some may
+                // have come back to be asked again).
+                live[node] -= 1;
+                let driver = &drivers[node];
+                while live[node] < BATCHES_IN_FLIGHT_PER_NODE && driver.has_work(total) {
+                    batches.push(drive(ctx, driver, &secrets[node], &calldata, sizes));
+                    live[node] += 1;
+                }
+                let weight = config.nodes[node].weight;
+                let latency = start.elapsed();
+                for (first_tx, answers) in asked.answered {
+                    for (offset, (status, vote)) in answers.into_iter().enumerate() {
+                        let tx = first_tx + offset;
+                        let was_open = tallies[tx].settled().is_none();
+                        match vote {
+                            Some(v) => tallies[tx].record_vote(weight, v),
+                            None => tallies[tx].record_failure(weight),
+                        }
+                        if was_open && tallies[tx].settled().is_some() {
+                            open -= 1;
+                        }
+                        cells[tx * n_nodes + node] = Some(Cell::of(
+                            Answer {
+                                status,
+                                vote,
+                                latency: Some(latency),
+                                attempts: asked.attempts,
+                            },
+                            &mut statuses,
+                        ));
                     }
-                    if was_open && tallies[tx].settled().is_some() {
-                        open -= 1;
-                    }
-                    cells[tx * n_nodes + batch.node] = Some(Cell::of(
-                        Answer {
-                            status,
-                            vote,
-                            latency: Some(batch.latency),
-                            attempts: batch.attempts,
-                        },
-                        &mut statuses,
-                    ));
                 }
             }
             () = &mut deadline_hit => {
@@ -249,6 +357,7 @@ pub async fn run_from(
         }
     }
     drop(batches);
+    let vias: Vec<Option<Via>> = drivers.iter().map(Driver::via).collect();
     tracing::debug!(elapsed = ?start.elapsed(), "fan-out ended");
 
     // Every node not heard from gets the reason it was not.
@@ -266,193 +375,13 @@ pub async fn run_from(
         statuses,
         cells,
         tallies,
-        start.elapsed(),
-        interrupted,
-        pinned_block,
+        RunFacts {
+            elapsed: start.elapsed(),
+            interrupted,
+            pinned_block,
+            vias,
+        },
     )
-}
-
-/// Asks one node about a run of transactions (one batch, with retries).
-async fn ask(round: &Round<'_>, node: &Node, calldata: &[Bytes], first_tx: usize) -> BatchAnswers {
-    let Round {
-        config,
-        client,
-        block,
-        start,
-        deadline,
-        secrets,
-    } = *round;
-    let secrets = &secrets[node.index];
-    let mut calls = Vec::with_capacity(calldata.len() + 1);
-    if config.chain_id.is_some() {
-        calls.push(Call {
-            method: "eth_chainId",
-            params: json!([]),
-        });
-    }
-    for data in calldata {
-        let mut tx = json!({ "to": config.contract, "data": data });
-        if let Some(from) = node.from {
-            tx["from"] = json!(from);
-        }
-        calls.push(Call {
-            method: "eth_call",
-            params: json!([tx, block]),
-        });
-    }
-
-    let outcome = client.batch(node, &calls, deadline).await;
-    let mut attempts = outcome.attempts;
-    let rate_limited = outcome.rate_limited;
-    let fail_all = |status: NodeStatus| vec![(status, None); calldata.len()];
-    let statuses = match outcome.results {
-        Err(failure) => {
-            tracing::info!(node = %node.label(), error = %secrets.scrub(&failure.to_string()), "node failed");
-            fail_all(failure_status(failure))
-        }
-        Ok(mut results) => {
-            let chain_check = config.chain_id.map(|expected| (expected, results.remove(0)));
-            match chain_check.map(|(expected, r)| check_chain(expected, r)) {
-                Some(Err(status)) => fail_all(status),
-                _ => {
-                    let mut statuses: Vec<_> = results.into_iter().map(|r| vote_status(config, r)).collect();
-                    // An empty result means no code, or no such function: ask which.
-                    if statuses.iter().any(|(s, _)| *s == NodeStatus::NoContract) {
-                        let code = client
-                            .batch(
-                                node,
-                                &[Call {
-                                    method: "eth_getCode",
-                                    params: json!([config.contract, block]),
-                                }],
-                                deadline,
-                            )
-                            .await;
-                        attempts += code.attempts;
-                        let has_code = match code.results {
-                            Ok(mut r) => match r.remove(0) {
-                                Ok(raw) => serde_json::from_str::<Bytes>(raw.get()).ok().map(|b| !b.is_empty()),
-                                Err(_) => None,
-                            },
-                            Err(_) => None,
-                        };
-                        for (status, _) in statuses.iter_mut().filter(|(s, _)| *s == NodeStatus::NoContract) {
-                            *status = match has_code {
-                                Some(false) => NodeStatus::NoContract,
-                                Some(true) => NodeStatus::NoFunction,
-                                None => NodeStatus::BadResponse {
-                                    reason: "empty result, and eth_getCode gave no usable answer".into(),
-                                },
-                            };
-                        }
-                    }
-                    statuses
-                }
-            }
-        }
-    };
-    // Whatever the node said may echo its key back: mask it before it goes anywhere.
-    let statuses = statuses
-        .into_iter()
-        .map(|(status, vote)| (secrets.scrub_status(status), vote))
-        .collect();
-    BatchAnswers {
-        node: node.index,
-        first_tx,
-        statuses,
-        latency: start.elapsed(),
-        attempts,
-        rate_limited,
-    }
-}
-
-pub(crate) fn failure_status(failure: NodeFailure) -> NodeStatus {
-    match failure {
-        NodeFailure::Timeout => NodeStatus::Timeout,
-        NodeFailure::Connect(message) => NodeStatus::ConnectError { message },
-        NodeFailure::Http(http_status) => NodeStatus::HttpError {
-            http_status,
-            reason: None,
-        },
-        NodeFailure::Redirect(http_status) => NodeStatus::HttpError {
-            http_status,
-            reason: Some(NodeFailure::Redirect(http_status).to_string()),
-        },
-        NodeFailure::Tls(message) => NodeStatus::TlsError { message },
-        NodeFailure::Rpc { code, message } => NodeStatus::RpcError { code, message },
-        NodeFailure::BadResponse(reason) => NodeStatus::BadResponse { reason },
-    }
-}
-
-pub(crate) fn check_chain(expected: u64, result: CallResult) -> Result<(), NodeStatus> {
-    let raw = result.map_err(|e| NodeStatus::RpcError {
-        code: e.code,
-        message: clean(&e.message),
-    })?;
-    let id: U64 = serde_json::from_str(raw.get()).map_err(|_| NodeStatus::BadResponse {
-        reason: "eth_chainId result is not a quantity".into(),
-    })?;
-    let id = id.to::<u64>();
-    if id == expected {
-        Ok(())
-    } else {
-        Err(NodeStatus::WrongChain { chain_id: id })
-    }
-}
-
-fn vote_status(config: &CheckConfig, result: CallResult) -> (NodeStatus, Option<crate::abi::VoteValue>) {
-    match result {
-        Ok(raw) => decode_result(config, &raw),
-        Err(e) if e.code == 3 || e.message.to_ascii_lowercase().contains("revert") => {
-            let data = e.data.as_ref().map(|d| revert_data(d.get())).unwrap_or_default();
-            let reason = if data.is_empty() {
-                clean(&e.message)
-            } else {
-                clean(&config.function.describe_revert(&data))
-            };
-            (NodeStatus::Reverted { reason }, None)
-        }
-        Err(e) => (
-            NodeStatus::RpcError {
-                code: e.code,
-                message: clean(&e.message),
-            },
-            None,
-        ),
-    }
-}
-
-/// Revert data wherever node software puts it: `error.data` as a hex string
-/// (geth, anvil, ganache), nested as `error.data.data` (hardhat), or as the
-/// `return` of the one entry of an object keyed by transaction (old ganache).
-fn revert_data(raw: &str) -> Bytes {
-    fn find(v: &serde_json::Value, depth: u8) -> Option<Bytes> {
-        match v {
-            serde_json::Value::String(s) => s.parse::<Bytes>().ok(),
-            serde_json::Value::Object(map) if depth < 3 => ["data", "return", "result"]
-                .iter()
-                .filter_map(|k| map.get(*k))
-                .chain(map.values())
-                .find_map(|inner| find(inner, depth + 1)),
-            _ => None,
-        }
-    }
-    serde_json::from_str::<serde_json::Value>(raw)
-        .ok()
-        .and_then(|v| find(&v, 0))
-        .unwrap_or_default()
-}
-
-fn decode_result(config: &CheckConfig, raw: &RawValue) -> (NodeStatus, Option<crate::abi::VoteValue>) {
-    let bad = |reason: String| (NodeStatus::BadResponse { reason }, None);
-    let Ok(data) = serde_json::from_str::<Bytes>(raw.get()) else {
-        return bad("eth_call result is not hex data".into());
-    };
-    match config.function.decode(&data) {
-        Ok(vote) => (NodeStatus::Ok { vote: vote.into() }, Some(vote)),
-        Err(DecodeError::Empty) => (NodeStatus::NoContract, None),
-        Err(e) => bad(e.to_string()),
-    }
 }
 
 #[cfg(test)]
@@ -484,18 +413,5 @@ mod tests {
             drop(p);
             assert_eq!(w.permits.available_permits(), expected);
         }
-    }
-
-    #[test]
-    fn revert_data_is_found_in_every_shape() {
-        let data = "0x08c379a0";
-        for raw in [
-            format!("\"{data}\""),
-            format!(r#"{{"message":"reverted","data":"{data}"}}"#),
-            format!(r#"{{"0xabc":{{"error":"revert","return":"{data}"}}}}"#),
-        ] {
-            assert_eq!(revert_data(&raw).to_string(), data, "{raw}");
-        }
-        assert!(revert_data("null").is_empty());
     }
 }

@@ -168,7 +168,7 @@ fn assess(
         Ok(r) => r,
         Err(failure) => {
             health.problems.push(secrets.scrub(&failure.to_string()));
-            health.failure = Some(secrets.scrub_status(crate::fanout::failure_status(failure)));
+            health.failure = Some(secrets.scrub_status(crate::ask::failure_status(failure)));
             return health;
         }
     };

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod abi;
+mod ask;
 pub mod cli;
 pub mod cmd;
 pub mod config;
@@ -19,6 +20,7 @@ pub mod health;
 pub mod input;
 pub mod logging;
 pub mod man;
+pub mod multicall;
 pub mod node_url;
 pub mod nodes_file;
 pub mod output;

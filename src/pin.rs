@@ -11,8 +11,8 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use crate::{
+    ask::{check_chain, failure_status},
     config::CheckConfig,
-    fanout::{check_chain, failure_status},
     report::{Answer, NodeStatus},
     rpc::{Call, RpcClient, clean},
 };

@@ -219,7 +219,8 @@ impl RpcClient {
     }
 
     /// The most calls one request to `node` may carry now.
-    fn batch_limit(&self, node: &Node) -> usize {
+    /// The most entries `node` has taken in one request so far this run.
+    pub(crate) fn batch_limit(&self, node: &Node) -> usize {
         self.batch_limits
             .lock()
             .ok()

@@ -46,7 +46,9 @@ async fn one_node(hs: &[alloy::primitives::B256]) -> (quorum_check::devnet::Flee
     (fleet, contract)
 }
 
-/// The same check straight to the node and through `proxy`, threshold 1.
+/// The same check straight to the node and through `proxy`, threshold 1,
+/// with plain calls (as on a chain without Multicall3): the batch handling
+/// under test is that of plain `eth_call`s.
 async fn direct_and_via(
     cli: &Cli,
     fleet: &quorum_check::devnet::Fleet,
@@ -55,14 +57,19 @@ async fn direct_and_via(
     proxy: &Proxy,
 ) -> (Run, Run) {
     let direct = cli
-        .run_async(check_args(&[fleet.url(0)], contract, hs, &["--threshold", "1"]))
+        .run_async(check_args(
+            &[fleet.url(0)],
+            contract,
+            hs,
+            &["--threshold", "1", "--multicall", "off"],
+        ))
         .await;
     let via = cli
         .run_async(check_args(
             std::slice::from_ref(&proxy.url),
             contract,
             hs,
-            &["--threshold", "1"],
+            &["--threshold", "1", "--multicall", "off"],
         ))
         .await;
     (direct, via)
@@ -87,7 +94,7 @@ async fn an_endpoint_that_refuses_batches_gets_single_requests() {
             std::slice::from_ref(&refusing.url),
             contract,
             &hs,
-            &["--threshold", "1", "--batch-size", "1"],
+            &["--threshold", "1", "--batch-size", "1", "--multicall", "off"],
         ))
         .await;
     assert_eq!(votes(&run.report()), votes(&direct.report()));
@@ -96,6 +103,20 @@ async fn an_endpoint_that_refuses_batches_gets_single_requests() {
         5,
         "one plain request per hash, none refused"
     );
+    assert_eq!(run.report().nodes[0].via, Some(quorum_check::multicall::Via::Single));
+    // Through Multicall3 the five reads are one aggregate3 call: one plain request.
+    let before = refusing.requests();
+    let run = cli
+        .run_async(check_args(
+            std::slice::from_ref(&refusing.url),
+            contract,
+            &hs,
+            &["--threshold", "1"],
+        ))
+        .await;
+    assert_eq!(votes(&run.report()), votes(&direct.report()));
+    assert_eq!(refusing.requests() - before, 1);
+    assert_eq!(run.report().nodes[0].via, Some(quorum_check::multicall::Via::Multicall));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,7 +141,16 @@ async fn batch_size_bounds_every_request_chain_id_included() {
             std::slice::from_ref(&capped.url),
             contract,
             &hs,
-            &["--threshold", "1", "--batch-size", "10", "--chain-id", "31337"],
+            &[
+                "--threshold",
+                "1",
+                "--batch-size",
+                "10",
+                "--chain-id",
+                "31337",
+                "--multicall",
+                "off",
+            ],
         ))
         .await;
     assert!(run.report().txs.iter().all(|t| t.nodes[0].status.name() == "ok"));

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use alloy::primitives::{Address, B256};
-use serde::{Serialize, ser::SerializeSeq};
+use serde::{Deserialize, Serialize, ser::SerializeSeq};
 
 use super::{
     Answer, CheckReport, NodeReport, NodeStatus, SCHEMA_VERSION, Summary, ThresholdReport, TxReport,
@@ -17,6 +17,7 @@ use super::{
 use crate::{
     abi::VoteValue,
     config::CheckConfig,
+    multicall::Via,
     tally::{Tally, Verdict},
 };
 
@@ -65,7 +66,7 @@ impl Statuses {
 }
 
 /// A node as every transaction's report shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeInfo {
     /// Position in the configuration, 1-based.
     pub node: usize,
@@ -75,6 +76,19 @@ pub struct NodeInfo {
     pub url: String,
     pub weight: u64,
     pub from: Option<Address>,
+    /// How the node was asked: through Multicall3, in batches, or one call
+    /// per request. Absent when it was not asked (e.g. it lagged the pinned block).
+    pub via: Option<Via>,
+}
+
+/// How a run went, beside the answers.
+pub(crate) struct RunFacts {
+    pub elapsed: std::time::Duration,
+    pub interrupted: bool,
+    /// With `--block pinned`: the block every node was read at.
+    pub pinned_block: Option<u64>,
+    /// Per node, how it was asked.
+    pub vias: Vec<Option<Via>>,
 }
 
 /// The result of a run.
@@ -107,10 +121,14 @@ impl Report {
         statuses: Statuses,
         cells: Vec<Cell>,
         tallies: Vec<Tally>,
-        elapsed: std::time::Duration,
-        interrupted: bool,
-        pinned_block: Option<u64>,
+        run: RunFacts,
     ) -> Self {
+        let RunFacts {
+            elapsed,
+            interrupted,
+            pinned_block,
+            vias,
+        } = run;
         debug_assert_eq!(cells.len(), config.txs.len() * config.nodes.len());
         let mut summary = Summary::default();
         for tally in &tallies {
@@ -138,12 +156,14 @@ impl Report {
             nodes: config
                 .nodes
                 .iter()
-                .map(|node| NodeInfo {
+                .zip(vias.into_iter().chain(std::iter::repeat(None)))
+                .map(|(node, via)| NodeInfo {
                     node: node.index + 1,
                     name: node.label(),
                     url: node.url.redacted().to_string(),
                     weight: node.weight,
                     from: node.from,
+                    via,
                 })
                 .collect(),
             statuses: statuses.list,
@@ -225,6 +245,7 @@ impl Report {
             elapsed_ms: self.elapsed_ms,
             interrupted: self.interrupted,
             summary: self.summary.clone(),
+            nodes: self.nodes.clone(),
             txs: self.txs().map(|t| t.to_document()).collect(),
         }
     }
@@ -420,6 +441,7 @@ impl Serialize for Report {
             elapsed_ms: f64,
             interrupted: bool,
             summary: &'a Summary,
+            nodes: &'a [NodeInfo],
             txs: Txs<'a>,
         }
         struct Txs<'a>(&'a Report);
@@ -479,6 +501,7 @@ impl Serialize for Report {
             elapsed_ms: self.elapsed_ms,
             interrupted: self.interrupted,
             summary: &self.summary,
+            nodes: &self.nodes,
             txs: Txs(self),
         }
         .serialize(serializer)
@@ -513,6 +536,7 @@ mod tests {
                 batch_size: 10,
                 max_response_bytes: 1 << 20,
             },
+            multicall: crate::multicall::Multicall::Auto,
             wait_all: false,
         }
     }
@@ -551,13 +575,26 @@ mod tests {
             tallies.push(tally);
         }
         assert_eq!(statuses.list.len(), 3, "statuses are stored once");
-        let report = Report::build(&cfg, statuses, cells, tallies, Duration::from_millis(20), false, None);
+        let report = Report::build(
+            &cfg,
+            statuses,
+            cells,
+            tallies,
+            RunFacts {
+                elapsed: Duration::from_millis(20),
+                interrupted: false,
+                pinned_block: None,
+                vias: vec![Some(Via::Multicall), Some(Via::Batch), None],
+            },
+        );
         let streamed = serde_json::to_value(&report).unwrap();
         let owned = serde_json::to_value(report.to_document()).unwrap();
         assert_eq!(streamed, owned);
         let back: CheckReport = serde_json::from_value(streamed).unwrap();
         assert_eq!(back, report.to_document());
         assert_eq!(back.txs[1].nodes[2].attempts, 3);
+        let vias: Vec<_> = back.nodes.iter().map(|n| n.via).collect();
+        assert_eq!(vias, [Some(Via::Multicall), Some(Via::Batch), None]);
         assert_eq!(back.txs[1].nodes[2].latency_ms, Some(1.5));
         assert_eq!(back.txs[0].nodes[0].contribution, "1");
         assert_eq!(report.tx(1).verdict(), Verdict::Inconclusive);

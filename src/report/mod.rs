@@ -9,7 +9,7 @@
 
 mod compact;
 
-pub(crate) use compact::{Cell, Statuses};
+pub(crate) use compact::{Cell, RunFacts, Statuses};
 pub use compact::{NodeInfo, ReasonCache, Report, TxView};
 
 use std::{collections::BTreeMap, time::Duration};
@@ -198,6 +198,9 @@ pub struct CheckReport {
     pub elapsed_ms: f64,
     pub interrupted: bool,
     pub summary: Summary,
+    /// Every node once, with how it was asked (`via`).
+    #[serde(default)]
+    pub nodes: Vec<NodeInfo>,
     pub txs: Vec<TxReport>,
 }
 

@@ -128,16 +128,42 @@ fn for_each_result(v: &mut serde_json::Value, mut f: impl FnMut(&mut serde_json:
         serde_json::Value::Array(items) => {
             for item in items {
                 if let Some(r) = item.get_mut("result") {
-                    f(r);
+                    each_vote(r, &mut f);
                 }
             }
         }
         other => {
             if let Some(r) = other.get_mut("result") {
-                f(r);
+                each_vote(r, &mut f);
             }
         }
     }
+}
+
+/// Applies `f` to a result, or, when the result is a Multicall3 `aggregate3`
+/// answer, to each inner call's return data (re-encoding the answer), so a
+/// lying node lies the same way through Multicall3 as through plain calls.
+fn each_vote(r: &mut serde_json::Value, f: &mut impl FnMut(&mut serde_json::Value)) {
+    use alloy::sol_types::SolCall as _;
+    use quorum_check::multicall::aggregate3Call;
+    let decoded = r
+        .as_str()
+        .filter(|s| s.len() > 66)
+        .and_then(|s| s.parse::<alloy::primitives::Bytes>().ok())
+        .and_then(|b| aggregate3Call::abi_decode_returns_validate(&b).ok());
+    let Some(mut outcomes) = decoded else {
+        return f(r);
+    };
+    for o in &mut outcomes {
+        let mut inner = serde_json::Value::String(o.returnData.to_string());
+        f(&mut inner);
+        if let Some(b) = inner.as_str().and_then(|s| s.parse().ok()) {
+            o.returnData = b;
+        }
+    }
+    *r = serde_json::Value::String(
+        alloy::primitives::Bytes::from(aggregate3Call::abi_encode_returns(&outcomes)).to_string(),
+    );
 }
 
 /// A running proxy; stops accepting when dropped.
@@ -146,6 +172,7 @@ pub struct Proxy {
     pub port: u16,
     requests: Arc<AtomicUsize>,
     calls: Arc<AtomicUsize>,
+    eth_calls: Arc<AtomicUsize>,
     heads: Arc<Mutex<Vec<String>>>,
     max_batch: Arc<AtomicUsize>,
     task: JoinHandle<()>,
@@ -163,6 +190,7 @@ struct Shared {
     client: reqwest::Client,
     requests: Arc<AtomicUsize>,
     calls: Arc<AtomicUsize>,
+    eth_calls: Arc<AtomicUsize>,
     heads: Arc<Mutex<Vec<String>>>,
     max_batch: Arc<AtomicUsize>,
 }
@@ -183,6 +211,7 @@ impl Proxy {
         let port = listener.local_addr().expect("addr").port();
         let requests = Arc::new(AtomicUsize::new(0));
         let calls = Arc::new(AtomicUsize::new(0));
+        let eth_calls = Arc::new(AtomicUsize::new(0));
         let heads = Arc::new(Mutex::new(Vec::new()));
         let max_batch = Arc::new(AtomicUsize::new(0));
         let shared = Arc::new(Shared {
@@ -192,6 +221,7 @@ impl Proxy {
             client: reqwest::Client::new(),
             requests: requests.clone(),
             calls: calls.clone(),
+            eth_calls: eth_calls.clone(),
             heads: heads.clone(),
         });
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -223,6 +253,7 @@ impl Proxy {
             port,
             requests,
             calls,
+            eth_calls,
             heads,
             max_batch,
             task,
@@ -248,6 +279,11 @@ impl Proxy {
     pub fn calls(&self) -> usize {
         self.calls.load(Ordering::SeqCst)
     }
+
+    /// `eth_call`s received: what a provider bills for a check.
+    pub fn eth_calls(&self) -> usize {
+        self.eth_calls.load(Ordering::SeqCst)
+    }
 }
 
 const MAX_REQUEST: usize = 64 * 1024 * 1024;
@@ -261,11 +297,19 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: Arc<Sha
         };
         shared.heads.lock().expect("heads").push(head.clone());
         let n = shared.requests.fetch_add(1, Ordering::SeqCst);
-        let calls = match serde_json::from_slice::<serde_json::Value>(&body) {
-            Ok(serde_json::Value::Array(a)) => a.len(),
+        let parsed = serde_json::from_slice::<serde_json::Value>(&body).ok();
+        let calls = match &parsed {
+            Some(serde_json::Value::Array(a)) => a.len(),
             _ => 1,
         };
+        let is_eth_call = |c: &serde_json::Value| c["method"] == "eth_call";
+        let eth_calls = match &parsed {
+            Some(serde_json::Value::Array(a)) => a.iter().filter(|c| is_eth_call(c)).count(),
+            Some(c) => usize::from(is_eth_call(c)),
+            None => 0,
+        };
         shared.calls.fetch_add(calls, Ordering::SeqCst);
+        shared.eth_calls.fetch_add(eth_calls, Ordering::SeqCst);
         shared.max_batch.fetch_max(calls, Ordering::SeqCst);
         let is_array = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
 
