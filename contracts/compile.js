@@ -17,34 +17,41 @@ const abiDir = path.join(root, 'abi');
 const binDir = path.join(srcDir, 'out');
 const check = process.argv.includes('--check');
 
-const sources = {};
+// The EVM version per source. The Multicall3-compatible Aggregator is put at
+// Multicall3's address on every test chain, ganache 7 included, which knows
+// no Cancun opcode (MCOPY): it targets Paris, as deployed Multicall3s do.
+const DEFAULT_EVM = 'cancun';
+const EVM = { 'Aggregator.sol': 'paris' };
+
+const groups = new Map();
 for (const file of fs.readdirSync(srcDir).filter((f) => f.endsWith('.sol')).sort()) {
-  sources[file] = { content: fs.readFileSync(path.join(srcDir, file), 'utf8') };
+  const evm = EVM[file] || DEFAULT_EVM;
+  if (!groups.has(evm)) groups.set(evm, {});
+  groups.get(evm)[file] = { content: fs.readFileSync(path.join(srcDir, file), 'utf8') };
 }
 
-const input = {
-  language: 'Solidity',
-  sources,
-  settings: {
-    evmVersion: 'cancun',
-    optimizer: { enabled: true, runs: 200 },
-    metadata: { bytecodeHash: 'none', appendCBOR: false },
-    outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object'] } },
-  },
-};
-
-const output = JSON.parse(solc.compile(JSON.stringify(input)));
-const errors = (output.errors || []).filter((e) => e.severity === 'error');
-for (const e of output.errors || []) console.error(e.formattedMessage);
-if (errors.length > 0) process.exit(1);
-
 const artifacts = new Map();
-for (const [file, contracts] of Object.entries(output.contracts)) {
-  for (const [name, c] of Object.entries(contracts)) {
-    artifacts.set(path.join(abiDir, `${name}.json`), JSON.stringify(c.abi, null, 2) + '\n');
-    artifacts.set(path.join(binDir, `${name}.bin`), c.evm.bytecode.object + '\n');
+for (const [evmVersion, sources] of groups) {
+  const input = {
+    language: 'Solidity',
+    sources,
+    settings: {
+      evmVersion,
+      optimizer: { enabled: true, runs: 200 },
+      metadata: { bytecodeHash: 'none', appendCBOR: false },
+      outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object'] } },
+    },
+  };
+  const output = JSON.parse(solc.compile(JSON.stringify(input)));
+  const errors = (output.errors || []).filter((e) => e.severity === 'error');
+  for (const e of output.errors || []) console.error(e.formattedMessage);
+  if (errors.length > 0) process.exit(1);
+  for (const contracts of Object.values(output.contracts)) {
+    for (const [name, c] of Object.entries(contracts)) {
+      artifacts.set(path.join(abiDir, `${name}.json`), JSON.stringify(c.abi, null, 2) + '\n');
+      artifacts.set(path.join(binDir, `${name}.bin`), c.evm.bytecode.object + '\n');
+    }
   }
-  void file;
 }
 
 let stale = 0;
