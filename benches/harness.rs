@@ -22,7 +22,10 @@ use std::{
 
 use alloy::primitives::{Address, B256, U256, keccak256};
 use proxy::{Fault, Proxy};
-use quorum_check::devnet::{Contract, Fleet, find_anvil};
+use quorum_check::{
+    devnet::{Contract, Fleet, find_anvil},
+    multicall,
+};
 use serde_json::json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_quorum-check");
@@ -64,6 +67,8 @@ struct Row {
     timing: Timing,
     limit_ms: Option<f64>,
     requests_per_node: Option<f64>,
+    /// `eth_call`s per node per check, counted at the proxies: what a provider bills.
+    billed_per_node: Option<f64>,
     peak_rss_mib: Option<f64>,
     note: String,
 }
@@ -146,6 +151,7 @@ fn version(mode: &Mode) -> Row {
         timing: Timing::of(samples),
         limit_ms: None,
         requests_per_node: None,
+        billed_per_node: None,
         peak_rss_mib: None,
         note: "process start to exit".into(),
     }
@@ -169,6 +175,7 @@ async fn s1_s2(mode: &Mode, anvil: &std::path::Path) -> Vec<Row> {
         timing: Timing::of(samples),
         limit_ms: None,
         requests_per_node: None,
+        billed_per_node: None,
         peak_rss_mib: Some(peak_rss(&direct)),
         note: "no proxy: process start + fan-out + render".into(),
     });
@@ -176,17 +183,19 @@ async fn s1_s2(mode: &Mode, anvil: &std::path::Path) -> Vec<Row> {
     // S1 through the counting proxies.
     let proxies = start_proxies(&fleet, |_| Fault::None).await;
     let via = check_args(&urls(&proxies), contract, &["--tx".into(), format!("{hash:#x}")], "7");
-    let before = total_requests(&proxies);
+    let before = (total_requests(&proxies), total_eth_calls(&proxies));
     let samples = (0..mode.runs).map(|_| time_run(&via, 0).0).collect();
-    let per_node = (total_requests(&proxies) - before) as f64 / (mode.runs * 10) as f64;
+    let per_node = (total_requests(&proxies) - before.0) as f64 / (mode.runs * 10) as f64;
+    let billed = (total_eth_calls(&proxies) - before.1) as f64 / (mode.runs * 10) as f64;
     rows.push(Row {
         scenario: "S1 10 nodes, 1 hash, via proxy",
         target: "≤ 25 ms".into(),
         timing: Timing::of(samples),
         limit_ms: None,
         requests_per_node: Some(per_node),
+        billed_per_node: Some(billed),
         peak_rss_mib: None,
-        note: "requests per node include nodes skipped after settlement".into(),
+        note: "requests per node include nodes skipped after settlement; one hash is one plain eth_call with or without Multicall3".into(),
     });
     drop(proxies);
 
@@ -200,6 +209,7 @@ async fn s1_s2(mode: &Mode, anvil: &std::path::Path) -> Vec<Row> {
         timing: Timing::of(samples),
         limit_ms: Some(140.0),
         requests_per_node: None,
+        billed_per_node: None,
         peak_rss_mib: None,
         note: "settles on the 7th answer; nodes 8–10 skipped".into(),
     });
@@ -221,7 +231,14 @@ async fn s3_s5(mode: &Mode, anvil: &std::path::Path) -> Vec<Row> {
     let dir = tempfile::tempdir().unwrap();
     let mut rows = Vec::new();
     let mut s3_per_hash = 0.0;
-    for (scenario, n, runs) in [("S3", n3, mode.runs), ("S5", n5, mode.runs.min(5))] {
+    let mut s3_plain_ms = 0.0;
+    // Each scenario twice: through Multicall3 (the default) and with plain calls.
+    for (scenario, n, runs, multicall) in [
+        ("S3", n3, mode.runs, "off"),
+        ("S3", n3, mode.runs, "auto"),
+        ("S5", n5, mode.runs.min(5), "off"),
+        ("S5", n5, mode.runs.min(5), "auto"),
+    ] {
         let file = dir.path().join(format!("{scenario}.txt"));
         let list: String = hashes[..n].iter().map(|h| format!("{h:#x}\n")).collect();
         std::fs::write(&file, list).unwrap();
@@ -232,46 +249,70 @@ async fn s3_s5(mode: &Mode, anvil: &std::path::Path) -> Vec<Row> {
             "-q".into(),
             "--timeout".into(),
             "120s".into(),
+            "--multicall".into(),
+            multicall.into(),
         ];
-        // Requests per node: one run through the counting proxies.
+        // Requests and billed calls per node: one run through the counting proxies.
         let proxied = check_args(&urls(&proxies), contract, &tx_args, "7");
-        let before = total_requests(&proxies);
+        let before = (total_requests(&proxies), total_eth_calls(&proxies));
         time_run(&proxied, 0);
-        let per_node = (total_requests(&proxies) - before) as f64 / 10.0;
+        let per_node = (total_requests(&proxies) - before.0) as f64 / 10.0;
+        let billed = (total_eth_calls(&proxies) - before.1) as f64 / 10.0;
         // Timing: straight to the nodes, like the floor.
         let args = check_args(&fleet.urls(), contract, &tx_args, "7");
         let samples: Vec<f64> = (0..runs).map(|_| time_run(&args, 0).0).collect();
-        let batches = n.div_ceil(100) as f64;
+        // Counts, not timings: these hold on any machine.
+        let (requests, calls) = if multicall == "auto" {
+            let per_request = multicall::PER_REQUEST * multicall::CHUNK;
+            (n.div_ceil(per_request), n.div_ceil(multicall::CHUNK))
+        } else {
+            (n.div_ceil(100), n)
+        };
         assert!(
-            per_node <= batches + 1.0,
-            "{scenario}: {per_node} requests per node for {batches} batches"
+            per_node <= requests as f64 + 1.0 && billed <= calls as f64,
+            "{scenario} --multicall {multicall}: {per_node} requests and {billed} eth_calls per node, expected ≤ {requests} and ≤ {calls}"
         );
         let timing = Timing::of(samples);
         let (rss, cpu_ms) = usage(&args);
         let per_hash = timing.median / n as f64;
-        let (scenario, target, note) = if scenario == "S3" {
-            s3_per_hash = per_hash;
-            let floor = floor_ms(&fleet, contract, &hashes[..n], runs, 10).await;
-            let one = floor_ms(&fleet, contract, &hashes[..n], runs, 1).await;
-            (
-                "S3 10 nodes × 1,000 hashes",
-                "≤ 300 ms, ≤ 1.5 × floor, ≤ 11 req/node, ≤ 40 MiB".to_string(),
+        let (scenario, target, note) = match (scenario, multicall) {
+            ("S3", "off") => {
+                s3_per_hash = per_hash;
+                s3_plain_ms = timing.median;
+                let floor = floor_ms(&fleet, contract, &hashes[..n], runs, 10).await;
+                let one = floor_ms(&fleet, contract, &hashes[..n], runs, 1).await;
+                (
+                    "S3 10 nodes × 1,000 hashes, --multicall off",
+                    "≤ 300 ms, ≤ 1.5 × floor, ≤ 11 req/node, ≤ 40 MiB".to_string(),
+                    format!(
+                        "floor (minimal client, same batches, straight to the 10 anvils, until 7 answered): {floor:.1} ms → {:.2} × floor; one anvil alone answers its {} batches in {one:.1} ms; quorum-check's own CPU: {cpu_ms:.0} ms",
+                        timing.median / floor,
+                        n.div_ceil(100)
+                    ),
+                )
+            }
+            ("S3", _) => (
+                "S3 10 nodes × 1,000 hashes, Multicall3",
+                "≤ 0.5 × --multicall off, ≤ ⌈n / 500⌉ eth_calls/node, ≤ 40 MiB".to_string(),
                 format!(
-                    "floor (minimal client, same batches, straight to the 10 anvils, until 7 answered): {floor:.1} ms → {:.2} × floor; one anvil alone answers its {} batches in {one:.1} ms; quorum-check's own CPU: {cpu_ms:.0} ms",
-                    timing.median / floor,
-                    n.div_ceil(100)
+                    "{:.2} × the same run with --multicall off; quorum-check's own CPU: {cpu_ms:.0} ms",
+                    timing.median / s3_plain_ms
                 ),
-            )
-        } else {
-            (
-                "S5 10 nodes × 20,000 hashes",
+            ),
+            (_, "off") => (
+                "S5 10 nodes × 20,000 hashes, --multicall off",
                 "≤ 150 MiB, per hash ≤ 1.5 × S3".to_string(),
                 format!(
                     "{:.4} ms per hash = {:.2} × S3's; quorum-check's own CPU: {cpu_ms:.0} ms",
                     per_hash,
                     per_hash / s3_per_hash
                 ),
-            )
+            ),
+            _ => (
+                "S5 10 nodes × 20,000 hashes, Multicall3",
+                "≤ 150 MiB".to_string(),
+                format!("quorum-check's own CPU: {cpu_ms:.0} ms"),
+            ),
         };
         rows.push(Row {
             scenario,
@@ -279,6 +320,7 @@ async fn s3_s5(mode: &Mode, anvil: &std::path::Path) -> Vec<Row> {
             timing,
             limit_ms: None,
             requests_per_node: Some(per_node),
+            billed_per_node: Some(billed),
             peak_rss_mib: Some(rss),
             note,
         });
@@ -316,6 +358,7 @@ async fn s4(mode: &Mode, anvil: &std::path::Path) -> Row {
         timing: Timing::of(samples),
         limit_ms: None,
         requests_per_node: Some(per_node),
+        billed_per_node: None,
         peak_rss_mib: Some(peak_rss(&args)),
         note: format!("{} proxy ports over 10 anvils", proxies.len()),
     }
@@ -351,6 +394,7 @@ async fn s6(mode: &Mode, anvil: &std::path::Path) -> Row {
         timing: Timing::of(samples),
         limit_ms: None,
         requests_per_node: None,
+        billed_per_node: None,
         peak_rss_mib: Some(rss),
         note: format!(
             "{n} nodes each streaming an endless answer; --max-response-bytes {limit}; the run holds at most {} × that at once",
@@ -420,6 +464,7 @@ async fn s7(mode: &Mode, anvil: &std::path::Path) -> Row {
         limit_ms: Some((deadline_s * 1000 + 1000) as f64),
         timing,
         requests_per_node: None,
+        billed_per_node: None,
         peak_rss_mib: Some(rss),
         note: format!(
             "{n} hashes, -q text output (one verdict line each), --timeout {}s",
@@ -530,6 +575,10 @@ fn total_requests(proxies: &[Proxy]) -> usize {
     proxies.iter().map(Proxy::requests).sum()
 }
 
+fn total_eth_calls(proxies: &[Proxy]) -> usize {
+    proxies.iter().map(Proxy::eth_calls).sum()
+}
+
 /// Writes "approve" for every hash into Voting's `approvals` mapping (slot 0).
 async fn set_votes(url: &str, contract: Address, hashes: &[B256]) {
     let client = reqwest::Client::new();
@@ -618,9 +667,9 @@ fn render(rows: &[Row], mode: &Mode) -> String {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "| scenario | target | median ms | min–max ms | limit | ratio | req/node | peak RSS | note |"
+        "| scenario | target | median ms | min–max ms | limit | ratio | req/node | billed calls/node | peak RSS | note |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         let limit = r.limit_ms.map(|l| format!("{l:.0} ms")).unwrap_or_else(|| "–".into());
         let ratio = r
@@ -631,13 +680,17 @@ fn render(rows: &[Row], mode: &Mode) -> String {
             .requests_per_node
             .map(|q| format!("{q:.1}"))
             .unwrap_or_else(|| "–".into());
+        let billed = r
+            .billed_per_node
+            .map(|q| format!("{q:.1}"))
+            .unwrap_or_else(|| "–".into());
         let rss = r
             .peak_rss_mib
             .map(|m| format!("{m:.1} MiB"))
             .unwrap_or_else(|| "–".into());
         let _ = writeln!(
             out,
-            "| {} | {} | {:.1} | {:.1}–{:.1} | {limit} | {ratio} | {req} | {rss} | {} |",
+            "| {} | {} | {:.1} | {:.1}–{:.1} | {limit} | {ratio} | {req} | {billed} | {rss} | {} |",
             r.scenario, r.target, r.timing.median, r.timing.min, r.timing.max, r.note
         );
     }

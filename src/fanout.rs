@@ -35,6 +35,8 @@ const BATCHES_IN_FLIGHT_PER_NODE: usize = 4;
 struct Driver<'a> {
     node: &'a Node,
     window: Window,
+    /// Bounds the Multicall3 requests in flight (see [`multicall::IN_FLIGHT`]).
+    multicall_slots: Semaphore,
     work: std::sync::Mutex<Work>,
 }
 
@@ -127,6 +129,10 @@ async fn drive(
     let sent_in = driver.window.epoch();
     let total = calldata.len();
     let (range, carrier) = driver.claim(total, sizes.0, sizes.1)?;
+    let _slot = match carrier {
+        Carrier::Multicall(_) => driver.multicall_slots.acquire().await.ok(),
+        Carrier::Plain => None,
+    };
     let mut asked = ask::ask(ctx, driver.node, secrets, calldata, range, carrier).await;
     driver.settle(&mut asked);
     if driver.window.after_batch(asked.rate_limited, sent_in)
@@ -283,6 +289,7 @@ pub async fn run_from(
         .map(|node| Driver {
             node,
             window: Window::new(),
+            multicall_slots: Semaphore::new(multicall::IN_FLIGHT),
             work: std::sync::Mutex::new(Work {
                 next: 0,
                 again: Vec::new(),

@@ -10,7 +10,7 @@ mod support;
 use alloy::primitives::{Address, B256, Bytes, address};
 use quorum_check::{
     devnet::Contract,
-    multicall::{CANONICAL, CHUNK, Via},
+    multicall::{CANONICAL, CHUNK, PER_REQUEST, Via},
     report::{CheckReport, NodeStatus},
 };
 use support::{
@@ -176,8 +176,8 @@ async fn reads_are_chunked_and_counted_at_the_proxy() {
     assert_eq!(counting.eth_calls(), 1200usize.div_ceil(CHUNK));
     assert_eq!(
         counting.requests(),
-        1,
-        "one request: eth_chainId and 3 aggregate3 calls"
+        1200usize.div_ceil(PER_REQUEST * CHUNK),
+        "eth_chainId and {PER_REQUEST} aggregate3 calls per request"
     );
     let before = (counting.eth_calls(), counting.requests());
     let plain = cli.run_async(args(&counting.url, "off")).await;
