@@ -137,6 +137,9 @@ async fn run_all(mode: &Mode) -> Vec<Row> {
     if wanted("S7") {
         rows.push(s7(mode, &anvil).await);
     }
+    if wanted("S8") {
+        rows.push(s8(mode, &anvil).await);
+    }
     rows
 }
 
@@ -706,4 +709,107 @@ fn cpu_model() -> String {
                 .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
         })
         .unwrap_or_else(|| "unknown CPU".into())
+}
+
+/// S8: `serve` under load — `/v1/check` for one hash on 10 local nodes,
+/// requests/s and latency percentiles, and the server's RSS after 1,000 and
+/// after all requests (memory must stay flat).
+async fn s8(mode: &Mode, anvil: &std::path::Path) -> Row {
+    let total = if mode.smoke { 200 } else { 10_000 };
+    let concurrency = 8;
+    let hash = keccak256("s8");
+    let fleet = Fleet::start_n(anvil, 10).await.unwrap();
+    let contract = fleet.deploy_all(Contract::Voting).await.unwrap();
+    let approvals: Vec<bool> = (0..10).map(|i| i < 7).collect();
+    fleet.cast_votes(contract, &[hash], &approvals).await.unwrap();
+    let mut args = vec![
+        "serve".to_string(),
+        "--contract".into(),
+        format!("{contract:#x}"),
+        "--threshold".into(),
+        "7".into(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--interval".into(),
+        "1h".into(),
+        "--max-concurrent-checks".into(),
+        "64".into(),
+    ];
+    for u in fleet.urls() {
+        args.extend(["--rpc".into(), u]);
+    }
+    let mut child = Command::new(BIN)
+        .args(&args)
+        .env_clear()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("quorum-check: listening on ")
+        .unwrap_or_else(|| panic!("serve said {line:?}"))
+        .to_string();
+    std::thread::spawn(move || for _ in std::io::BufRead::lines(stderr) {});
+    let url = format!("{base}/v1/check?tx={hash:#x}");
+    let client = reqwest::Client::new();
+    let rss_mib = |pid: u32| -> f64 {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse::<f64>().ok()))
+            })
+            .map(|kib| kib / 1024.0)
+            .unwrap_or(f64::NAN)
+    };
+    let pid = child.id();
+    let mut latencies = Vec::with_capacity(total);
+    let mut rss_early = f64::NAN;
+    let started = Instant::now();
+    let mut done = 0;
+    while done < total {
+        let n = concurrency.min(total - done);
+        let batch = futures::future::join_all((0..n).map(|_| {
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                let t = Instant::now();
+                let r = client.get(&url).send().await.expect("request");
+                let status = r.status().as_u16();
+                let body = r.bytes().await.expect("body");
+                assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+                t.elapsed().as_secs_f64() * 1e3
+            }
+        }))
+        .await;
+        latencies.extend(batch);
+        done += n;
+        if done >= 1000 && rss_early.is_nan() {
+            rss_early = rss_mib(pid);
+        }
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let rss_end = rss_mib(pid);
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut sorted = latencies.clone();
+    sorted.sort_by(f64::total_cmp);
+    let p99 = sorted[(sorted.len() * 99 / 100).min(sorted.len() - 1)];
+    Row {
+        scenario: "S8 serve: GET /v1/check, 1 hash, 10 nodes",
+        target: "measure req/s and p99; RSS flat over 10,000 requests".into(),
+        timing: Timing::of(latencies),
+        limit_ms: None,
+        requests_per_node: None,
+        billed_per_node: None,
+        peak_rss_mib: Some(rss_end),
+        note: format!(
+            "{total} requests, {concurrency} at a time: {:.0} req/s, p99 {p99:.1} ms; server RSS {rss_early:.1} MiB after 1,000 requests, {rss_end:.1} MiB after {total}",
+            total as f64 / wall
+        ),
+    }
 }

@@ -69,6 +69,8 @@ pub enum Command {
     Watch(Box<WatchArgs>),
     /// Health of each node: chain id, head block and age, client version, latency, contract code.
     Nodes(Box<NodesArgs>),
+    /// Keep checking in the background and serve /metrics, /v1/check, /healthz and /readyz over HTTP.
+    Serve(Box<ServeArgs>),
     /// Print a shell completion script (bash, zsh, fish, …) to stdout.
     Completions {
         /// The shell.
@@ -239,9 +241,20 @@ pub struct CheckArgs {
     )]
     pub multicall: crate::multicall::Multicall,
 
-    /// Wait for every node even after all verdicts are settled.
+    /// Wait for every node even after all verdicts are settled (the default with --format
+    /// prometheus or --output FILE: a monitoring run wants every node's health).
     #[arg(long = "wait-all")]
     pub wait_all: bool,
+
+    /// Stop waiting once every verdict is settled, also with --format prometheus or --output FILE
+    /// (nodes not waited for are reported as not heard, never as down).
+    #[arg(long = "no-wait-all", conflicts_with = "wait_all")]
+    pub no_wait_all: bool,
+
+    /// With --format prometheus, also write per-transaction series: 7 per hash, each labelled
+    /// with the hash (cardinality grows and churns with the hash list).
+    #[arg(long = "metrics-per-tx")]
+    pub metrics_per_tx: bool,
 
     /// Output format.
     #[arg(
@@ -262,6 +275,14 @@ pub struct CheckArgs {
     pub quiet: bool,
 }
 
+impl CheckArgs {
+    /// A monitoring run: Prometheus output, or output written to a file.
+    /// Such a run waits for every node unless `--no-wait-all`.
+    pub fn monitoring(&self) -> bool {
+        self.format == Format::Prometheus || self.output.as_deref().is_some_and(|p| p != std::path::Path::new("-"))
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     #[command(flatten)]
@@ -272,11 +293,59 @@ pub struct WatchArgs {
     pub interval: Duration,
 }
 
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub check: CheckArgs,
+
+    /// Address to listen on. A non-loopback address needs --auth-token-file or
+    /// --allow-unauthenticated: every request spends provider quota.
+    #[arg(
+        long,
+        value_name = "ADDR:PORT",
+        env = "QUORUM_LISTEN",
+        hide_env_values = true,
+        default_value = "127.0.0.1:9464"
+    )]
+    pub listen: std::net::SocketAddr,
+
+    /// Time between two background rounds (the hash list of --tx/--tx-file, the file re-read
+    /// when it changes); /readyz fails when the last round is older than twice this.
+    #[arg(long, value_name = "DURATION", env = "QUORUM_INTERVAL", hide_env_values = true, default_value = "30s", value_parser = parse_duration)]
+    pub interval: Duration,
+
+    /// File holding a bearer token: every request but /healthz must send
+    /// `Authorization: Bearer <token>`.
+    #[arg(
+        long = "auth-token-file",
+        value_name = "FILE",
+        env = "QUORUM_AUTH_TOKEN_FILE",
+        hide_env_values = true
+    )]
+    pub auth_token_file: Option<PathBuf>,
+
+    /// Allow a non-loopback --listen without a token.
+    #[arg(long = "allow-unauthenticated")]
+    pub allow_unauthenticated: bool,
+
+    /// Checks of /v1/check running at once; more get HTTP 429.
+    #[arg(long = "max-concurrent-checks", value_name = "N", env = "QUORUM_MAX_CONCURRENT_CHECKS", hide_env_values = true,
+          default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_concurrent_checks: u32,
+
+    /// Hashes per /v1/check request, at most.
+    #[arg(long = "max-tx-per-request", value_name = "N", env = "QUORUM_MAX_TX_PER_REQUEST", hide_env_values = true,
+          default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_tx_per_request: u32,
+}
+
 /// Output formats of `nodes`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum HealthFormat {
     Text,
     Json,
+    /// Prometheus text exposition format (quorum_check_health_* metrics).
+    Prometheus,
 }
 
 #[derive(Debug, Args)]
@@ -284,9 +353,43 @@ pub struct NodesArgs {
     #[command(flatten)]
     pub endpoints: EndpointArgs,
 
-    /// Also check that this contract has code on every node.
+    /// Also check that this contract has code on every node, and that its vote function answers
+    /// a call for the zero hash with a valid vote.
     #[arg(long, value_name = "ADDRESS", env = "QUORUM_CONTRACT", hide_env_values = true, value_parser = parse_address)]
     pub contract: Option<Address>,
+
+    /// ABI JSON file of the vote function checked with --contract [default: the built-in
+    /// vote(bytes32) returns (bool)].
+    #[arg(long, value_name = "PATH", env = "QUORUM_ABI", hide_env_values = true)]
+    pub abi: Option<PathBuf>,
+
+    /// The vote function checked with --contract: a name in --abi, or a signature such as
+    /// 'vote(bytes32)(bool)'.
+    #[arg(
+        long,
+        value_name = "NAME|SIGNATURE",
+        env = "QUORUM_FUNCTION",
+        hide_env_values = true,
+        default_value = "vote"
+    )]
+    pub function: String,
+
+    /// A node whose head is more than this many blocks behind the highest head of the nodes on
+    /// its chain is unhealthy.
+    #[arg(
+        long = "max-lag",
+        value_name = "BLOCKS",
+        env = "QUORUM_MAX_LAG",
+        hide_env_values = true,
+        default_value_t = 5
+    )]
+    pub max_lag: u64,
+
+    /// A node whose head block is older than this is unhealthy (off by default: local chains
+    /// mine only on demand). Use on live networks, e.g. 2m.
+    #[arg(long = "max-head-age", value_name = "DURATION", env = "QUORUM_MAX_HEAD_AGE", hide_env_values = true,
+          value_parser = parse_duration)]
+    pub max_head_age: Option<Duration>,
 
     /// Weight the healthy nodes must hold (N, majority, all, P% or A/B); below it, exit 1.
     #[arg(

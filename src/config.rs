@@ -209,6 +209,16 @@ impl CheckConfig {
     /// Validates `args`. `prefer` says which node source wins when both are
     /// set (the one given on the command line beats one from the environment).
     pub fn from_args(args: &CheckArgs, prefer: Option<NodeSource>) -> anyhow::Result<Self> {
+        Self::build(args, prefer, true)
+    }
+
+    /// Like [`from_args`](Self::from_args), also without any hash (`serve`
+    /// answers for hashes given per request).
+    pub fn from_args_allowing_no_txs(args: &CheckArgs, prefer: Option<NodeSource>) -> anyhow::Result<Self> {
+        Self::build(args, prefer, false)
+    }
+
+    fn build(args: &CheckArgs, prefer: Option<NodeSource>, need_txs: bool) -> anyhow::Result<Self> {
         let endpoints = &args.endpoints;
         // Reading inputs (a FIFO, stdin) is bounded by the run's deadline too.
         let read_wait = args.deadline.unwrap_or(endpoints.timeout + Duration::from_secs(1));
@@ -222,7 +232,7 @@ impl CheckConfig {
         let mut seen = alloy::primitives::map::B256Set::default();
         seen.reserve(txs.len());
         txs.retain(|h| seen.insert(*h));
-        if txs.is_empty() {
+        if txs.is_empty() && need_txs {
             bail!("no transaction hash given: pass --tx HASH, set QUORUM_TX, or pass --tx-file PATH");
         }
 
@@ -249,7 +259,7 @@ impl CheckConfig {
                 max_response_bytes: endpoints.max_response_bytes,
             },
             multicall: args.multicall,
-            wait_all: args.wait_all,
+            wait_all: args.wait_all || (args.monitoring() && !args.no_wait_all),
         })
     }
 }

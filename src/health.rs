@@ -1,18 +1,23 @@
 //! Node health for `quorum-check nodes`: per node, one JSON-RPC batch asking
-//! its chain id, head block (number and time), client version and — when a
-//! contract is given — whether the contract has code there. A node is healthy
-//! when it answers, is on the expected chain and has the contract; the quorum
-//! is reachable when the healthy nodes hold the threshold's weight.
+//! its chain id, head block (number and time), client version, sync state
+//! and — when a contract is given — whether the contract has code there and
+//! whether its vote function answers a call for the zero hash with a valid
+//! vote. A node is healthy when it answers, is on the expected chain, is not
+//! syncing, is at most `--max-lag` blocks behind the highest head of the
+//! nodes on its chain, its head is not older than `--max-head-age`, and the
+//! contract is there and answers. Every failing rule is a named problem. The
+//! quorum is reachable when the healthy nodes hold the threshold's weight.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use alloy::primitives::{Address, Bytes, U64};
+use alloy::primitives::{Address, B256, Bytes, U64};
 use futures::{StreamExt, stream::FuturesUnordered};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::time::Instant;
 
 use crate::{
+    abi::VoteFunction,
     config::Node,
     report::NodeStatus,
     rpc::{Call, CallResult, RpcClient, clean},
@@ -33,11 +38,26 @@ pub struct NodeHealth {
     pub failure: Option<NodeStatus>,
     pub chain_id: Option<u64>,
     pub head_block: Option<u64>,
-    /// Seconds between the head block's timestamp and now.
+    /// Seconds between the head block's timestamp and now; 0 when the
+    /// timestamp is in the future (see `clock_ahead_s`).
     pub head_age_s: Option<i64>,
+    /// How far the head block's timestamp is ahead of this machine's clock
+    /// (hardhat and ganache stamp blocks ahead); absent when it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_ahead_s: Option<u64>,
+    /// Blocks behind the highest head among the nodes on the same chain.
+    #[serde(default)]
+    pub head_lag: Option<u64>,
+    /// Whether `eth_syncing` says the node is syncing.
+    #[serde(default)]
+    pub syncing: Option<bool>,
     pub client_version: Option<String>,
     /// Whether the contract has code (absent without `--contract`).
     pub contract_has_code: Option<bool>,
+    /// Whether the vote function answered a call for the zero hash with a
+    /// valid vote (absent without `--contract`).
+    #[serde(default)]
+    pub vote_answers: Option<bool>,
     pub latency_ms: f64,
 }
 
@@ -60,8 +80,14 @@ pub struct HealthCheck<'a> {
     pub nodes: &'a [Node],
     pub chain_id: Option<u64>,
     pub contract: Option<Address>,
+    /// The vote function to call (with `contract`).
+    pub function: &'a VoteFunction,
     pub threshold: u128,
     pub timeout: Duration,
+    /// Most blocks a node may be behind the highest head on its chain.
+    pub max_lag: u64,
+    /// Oldest head block a node may have.
+    pub max_head_age: Option<Duration>,
 }
 
 /// Asks every node at once.
@@ -91,11 +117,19 @@ pub async fn check_until(
             method: "web3_clientVersion",
             params: json!([]),
         },
+        Call {
+            method: "eth_syncing",
+            params: json!([]),
+        },
     ];
     if let Some(contract) = spec.contract {
         calls.push(Call {
             method: "eth_getCode",
             params: json!([contract, "latest"]),
+        });
+        calls.push(Call {
+            method: "eth_call",
+            params: json!([{ "to": contract, "data": spec.function.calldata(B256::ZERO) }, "latest"]),
         });
     }
     let calls = &calls;
@@ -128,6 +162,7 @@ pub async fn check_until(
         nodes.push(health);
     }
     nodes.sort_by_key(|n| n.node);
+    judge_lag(&mut nodes, spec.max_lag);
     let total_weight = spec.nodes.iter().map(|n| u128::from(n.weight)).sum();
     let healthy_weight = nodes.iter().filter(|n| n.healthy).map(|n| u128::from(n.weight)).sum();
     HealthReport {
@@ -159,8 +194,12 @@ fn assess(
         chain_id: None,
         head_block: None,
         head_age_s: None,
+        clock_ahead_s: None,
+        head_lag: None,
+        syncing: None,
         client_version: None,
         contract_has_code: None,
+        vote_answers: None,
         latency_ms: (latency.as_secs_f64() * 1e4).round() / 10.0,
     };
     let secrets = crate::secrets::Secrets::of(node);
@@ -190,16 +229,42 @@ fn assess(
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs() as i64)
                 .unwrap_or(0);
-            health.head_age_s = Some(now - ts.to::<u64>() as i64);
+            let age = now - ts.to::<u64>() as i64;
+            // A head stamped in the future: the node's clock is ahead. Its
+            // age is clamped to 0 and the difference reported.
+            health.head_age_s = Some(age.max(0));
+            health.clock_ahead_s = (age < 0).then_some(age.unsigned_abs());
         }
     }
     health.client_version = next()
         .and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
         .map(|v| secrets.scrub(&clean(&v)));
+    // `false`, or an object describing the sync's progress.
+    health.syncing = next()
+        .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw.get()).ok())
+        .map(|v| v != serde_json::Value::Bool(false));
+    let mut vote_problem = None;
     if spec.contract.is_some() {
         health.contract_has_code = next()
             .and_then(|raw| serde_json::from_str::<Bytes>(raw.get()).ok())
             .map(|code| !code.is_empty());
+        let answer = results.next();
+        let decoded = match answer {
+            Some(Ok(raw)) => match serde_json::from_str::<Bytes>(raw.get()) {
+                Ok(data) => spec.function.decode(&data).map(|_| ()).map_err(|e| e.to_string()),
+                Err(_) => Err("eth_call result is not hex data".to_string()),
+            },
+            Some(Err(e)) => Err(format!("{}: {}", e.code, clean(&e.message))),
+            None => Err("no answer".to_string()),
+        };
+        health.vote_answers = Some(decoded.is_ok());
+        vote_problem = decoded.err().map(|why| {
+            format!(
+                "{} does not answer with a valid vote: {}",
+                spec.function.signature(),
+                secrets.scrub(&why)
+            )
+        });
     }
 
     match (spec.chain_id, health.chain_id) {
@@ -212,11 +277,47 @@ fn assess(
     if health.head_block.is_none() {
         health.problems.push("no usable head block".into());
     }
+    if health.syncing == Some(true) {
+        health.problems.push("syncing (eth_syncing is not false)".into());
+    }
+    if let (Some(max), Some(age)) = (spec.max_head_age, health.head_age_s)
+        && age as u64 > max.as_secs()
+    {
+        health.problems.push(format!(
+            "head block is {age}s old (--max-head-age {})",
+            humantime::format_duration(max)
+        ));
+    }
     match health.contract_has_code {
         Some(false) => health.problems.push("no code at the contract address".into()),
         None if spec.contract.is_some() => health.problems.push("no usable eth_getCode answer".into()),
-        _ => {}
+        // No code says it all; a call to nothing answers nothing.
+        _ => health.problems.extend(vote_problem),
     }
     health.healthy = health.problems.is_empty();
     health
+}
+
+/// Marks the nodes more than `max_lag` blocks behind the highest head among
+/// the nodes on the same chain.
+fn judge_lag(nodes: &mut [NodeHealth], max_lag: u64) {
+    let mut highest: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+    for n in nodes.iter() {
+        if let (Some(chain), Some(head)) = (n.chain_id, n.head_block) {
+            let top = highest.entry(chain).or_insert(head);
+            *top = (*top).max(head);
+        }
+    }
+    for n in nodes.iter_mut() {
+        if let (Some(chain), Some(head)) = (n.chain_id, n.head_block) {
+            let lag = highest[&chain] - head;
+            n.head_lag = Some(lag);
+            if lag > max_lag {
+                n.problems.push(format!(
+                    "head {lag} blocks behind the highest on chain {chain} (--max-lag {max_lag})"
+                ));
+                n.healthy = false;
+            }
+        }
+    }
 }

@@ -30,6 +30,7 @@ pub mod report;
 pub mod rpc;
 pub mod sanitize;
 pub mod secrets;
+pub mod serve;
 pub mod tally;
 pub mod threshold;
 
@@ -73,6 +74,7 @@ pub async fn run(cli: Cli, prefer: Option<NodeSource>) -> anyhow::Result<u8> {
         Command::Demo(args) => cmd::demo::run(args, color).await,
         Command::Watch(args) => cmd::watch::run(args, prefer, color).await,
         Command::Nodes(args) => cmd::nodes::run(args, prefer).await,
+        Command::Serve(args) => cmd::serve::run(args, prefer).await,
         Command::Completions { shell } => {
             let mut command = Cli::command();
             let mut script = Vec::new();

@@ -66,6 +66,16 @@ fn exit_status(out: &mut Vec<u8>, sub: Option<&str>) -> std::io::Result<()> {
             ("0", "success"),
             ("2", "usage error, or the work failed (one line on stderr)"),
         ],
+        Some("watch") => &[
+            ("0", "every transaction confirmed"),
+            (
+                "4",
+                "gave up waiting: --deadline passed before every transaction was confirmed",
+            ),
+            ("1", "interrupted with some transaction rejected, none inconclusive"),
+            ("3", "interrupted with some transaction inconclusive"),
+            ("2", "usage, configuration or input error, before any network call"),
+        ],
         Some("demo") => &[
             ("0", "both verdicts came out as expected"),
             ("3", "a verdict did not"),

@@ -44,7 +44,15 @@ async fn prometheus_metrics_parse_and_carry_the_verdict_and_nodes() {
         &urls,
         contract,
         &[ok, no],
-        &["--threshold", "2", "--format", "prometheus", "--timeout", "2s"],
+        &[
+            "--threshold",
+            "2",
+            "--format",
+            "prometheus",
+            "--timeout",
+            "2s",
+            "--metrics-per-tx",
+        ],
     );
     args.retain(|a| a != "json");
     let first_format = args.iter().position(|a| a == "--format").unwrap();
@@ -171,8 +179,9 @@ async fn watch_waits_for_votes_that_arrive_while_it_watches() {
     let out = run.stdout();
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "only changes are printed: {out}");
-    assert!(lines[0].contains("start -> Transaction rejected"), "{out}");
-    assert!(lines[1].contains("rejected -> Transaction confirmed"), "{out}");
+    assert!(lines[0].contains("start -> pending (yes 0 of 3, threshold 2)"), "{out}");
+    assert!(lines[1].contains("pending -> Transaction confirmed"), "{out}");
+    assert!(!out.contains("rejected"), "waiting is not rejecting: {out}");
     assert!(run.elapsed >= Duration::from_millis(1200));
 }
 
@@ -188,7 +197,7 @@ async fn watch_gives_up_at_its_deadline_with_the_last_verdict() {
     );
     args[0] = "watch".into();
     let run = Cli::new().run_async(args).await;
-    assert_eq!(run.code(), 1, "rejected on the last round: {}", run.stderr());
+    assert_eq!(run.code(), 4, "gave up waiting: {}", run.stderr());
     assert!(
         run.elapsed >= Duration::from_millis(1100) && run.elapsed < Duration::from_secs(5),
         "{:?}",
@@ -199,7 +208,13 @@ async fn watch_gives_up_at_its_deadline_with_the_last_verdict() {
     // Two "no" settle it; the approving node may or may not have been heard first.
     assert_eq!(report.txs[0].verdict, quorum_check::tally::Verdict::Rejected);
     assert!(report.txs[0].no >= 2 && report.txs[0].yes <= 1, "{:?}", report.txs[0]);
-    assert_eq!(run.stderr().matches("-> Transaction").count(), 1, "{}", run.stderr());
+    let err = run.stderr();
+    assert_eq!(err.matches("start -> pending (yes").count(), 1, "{err}");
+    assert!(!err.contains("-> Transaction"), "{err}");
+    assert!(
+        err.trim_end().ends_with("gave up after 1s 500ms: 0 of 1 confirmed"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -491,6 +506,15 @@ fn the_systemd_units_parse() {
         !keys.contains(&"WorkingDirectory"),
         "the service must not read a .env of its own"
     );
+    // The serve unit: its command parses, it listens on loopback only.
+    let serve = std::fs::read_to_string(repo().join("examples/systemd/quorum-check-serve.service")).unwrap();
+    let serve = sections(&serve);
+    let exec = &serve["Service"].iter().find(|(k, _)| k == "ExecStart").unwrap().1;
+    let mut words: Vec<&str> = exec.split_whitespace().collect();
+    words[0] = "quorum-check";
+    assert_eq!(words[1], "serve");
+    parses_with_env(&words);
+    assert!(exec.contains("--listen 127.0.0.1:"), "{exec}");
 }
 
 /// `systemd-analyze verify` on the units (with the binary where the unit
@@ -510,7 +534,11 @@ fn the_systemd_units_verify_and_are_hardened() {
     let cli = Cli::new();
     let man = cli.path("man");
     assert_eq!(cli.run(["man", "--dir", &path_str(&man.join("man1"))]).code(), 0);
-    for unit in ["quorum-check.service", "quorum-check.timer"] {
+    for unit in [
+        "quorum-check.service",
+        "quorum-check.timer",
+        "quorum-check-serve.service",
+    ] {
         let text = std::fs::read_to_string(repo().join("examples/systemd").join(unit))
             .unwrap()
             .replace("/usr/local/bin/quorum-check", env!("CARGO_BIN_EXE_quorum-check"));
@@ -520,25 +548,28 @@ fn the_systemd_units_verify_and_are_hardened() {
         .args(["verify", "--man=yes"])
         .arg(cli.path("quorum-check.service"))
         .arg(cli.path("quorum-check.timer"))
+        .arg(cli.path("quorum-check-serve.service"))
         .env("MANPATH", &man)
         .current_dir(cli.dir.path())
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && err.trim().is_empty(), "verify: {err}");
-    let out = std::process::Command::new("systemd-analyze")
-        .args(["security", "--offline=true", "--no-pager"])
-        .arg(cli.path("quorum-check.service"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let score: f64 = text
-        .lines()
-        .find_map(|l| l.split("Overall exposure level for quorum-check.service:").nth(1))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no exposure score in: {text}"));
-    assert!(score <= 2.0, "exposure {score} > 2.0:\n{text}");
+    for unit in ["quorum-check.service", "quorum-check-serve.service"] {
+        let out = std::process::Command::new("systemd-analyze")
+            .args(["security", "--offline=true", "--no-pager"])
+            .arg(cli.path(unit))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let score: f64 = text
+            .lines()
+            .find_map(|l| l.split(&format!("Overall exposure level for {unit}:")).nth(1))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no exposure score in: {text}"));
+        assert!(score <= 2.0, "{unit}: exposure {score} > 2.0:\n{text}");
+    }
 }
 
 #[test]
@@ -576,6 +607,7 @@ fn the_env_examples_parse() {
                 "QUORUM_CONTRACT" => parse_address(&value).is_ok(),
                 "QUORUM_ABI" => repo().join(&value).is_file(),
                 "QUORUM_FUNCTION" => !value.is_empty(),
+                "QUORUM_MULTICALL" => value.parse::<quorum_check::multicall::Multicall>().is_ok(),
                 "QUORUM_TX" => value.split(',').all(|t| parse_tx_hash(t).is_ok()),
                 "QUORUM_THRESHOLD" => value.parse::<ThresholdSpec>().is_ok(),
                 "QUORUM_CHAIN_ID" | "QUORUM_RETRIES" | "QUORUM_BATCH_SIZE" | "QUORUM_MAX_RESPONSE_BYTES" => {

@@ -86,7 +86,7 @@ fn every_readme_command_can_be_pasted_as_is() {
         let mut words = words(command);
         if words[0] == "quorum-check" {
             // Commands after "configuration comes from .env" take the contract from there.
-            if ["check", "watch"].contains(&words[1].as_str()) && !words.iter().any(|w| w == "--contract") {
+            if ["check", "watch", "serve"].contains(&words[1].as_str()) && !words.iter().any(|w| w == "--contract") {
                 words.extend(["--contract".into(), "0x5FbDB2315678afecb367f032d93F642f64180aa3".into()]);
             }
             if let Err(e) = Cli::try_parse_from(&words) {

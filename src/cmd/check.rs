@@ -18,26 +18,29 @@ pub async fn run(args: &CheckArgs, prefer: Option<NodeSource>, color: bool) -> a
     let config = CheckConfig::from_args(args, prefer)?;
     let out = output::target(args.output.as_deref());
     output::check_writable(out)?;
-    run_config_from(&config, args.format, args.quiet, color, out, clock_start).await
+    let options = render::Options {
+        quiet: args.quiet,
+        color,
+        timestamp: 0.0,
+        metrics_per_tx: args.metrics_per_tx,
+    };
+    run_config_from(&config, args.format, &options, out, clock_start).await
 }
 
 /// Runs an already validated check and writes the report; `color` colours
 /// the verdict lines of text written to stdout.
-pub async fn run_config(
-    config: &CheckConfig,
-    format: Format,
-    quiet: bool,
-    color: bool,
-    out: Option<&Path>,
-) -> anyhow::Result<u8> {
-    run_config_from(config, format, quiet, color, out, tokio::time::Instant::now()).await
+pub async fn run_config(config: &CheckConfig, format: Format, color: bool, out: Option<&Path>) -> anyhow::Result<u8> {
+    let options = render::Options {
+        color,
+        ..Default::default()
+    };
+    run_config_from(config, format, &options, out, tokio::time::Instant::now()).await
 }
 
 async fn run_config_from(
     config: &CheckConfig,
     format: Format,
-    quiet: bool,
-    color: bool,
+    options: &render::Options,
     out: Option<&Path>,
     clock_start: tokio::time::Instant,
 ) -> anyhow::Result<u8> {
@@ -46,7 +49,7 @@ async fn run_config_from(
     let started = std::time::Instant::now();
     let report = fanout::run_from(config, &client, super::shutdown_signal(), clock_start).await;
     tracing::debug!(elapsed = ?started.elapsed(), "fan-out done, report built");
-    write_report(&report, format, quiet, color, out)?;
+    write_report(&report, format, options, out)?;
     tracing::debug!(elapsed = ?started.elapsed(), "report written");
     Ok(report.exit_code())
 }
@@ -59,19 +62,26 @@ pub fn client_for(config: &CheckConfig) -> anyhow::Result<RpcClient> {
     )
 }
 
-/// Renders `report` to stdout or, atomically, to `out`.
+/// Renders `report` to stdout or, atomically, to `out`, stamped with now.
 pub fn write_report(
     report: &Report,
     format: Format,
-    quiet: bool,
-    color: bool,
+    options: &render::Options,
     out: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let now = std::time::SystemTime::now()
+    let options = render::Options {
+        timestamp: unix_now(),
+        // Files never get colour.
+        color: options.color && out.is_none(),
+        ..*options
+    };
+    output::emit(out, |w| render::render(report, format, &options, w))
+}
+
+/// Now, in Unix seconds.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
-    // Files never get colour.
-    let color = color && out.is_none();
-    output::emit(out, |w| render::render(report, format, quiet, color, now, w))
+        .unwrap_or(0.0)
 }

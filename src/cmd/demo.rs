@@ -53,7 +53,7 @@ pub async fn run(args: &DemoArgs, color: bool) -> anyhow::Result<u8> {
             multicall: crate::multicall::Multicall::Auto,
             wait_all: true,
         };
-        let code = super::check::run_config(&config, args.format, false, color, None).await?;
+        let code = super::check::run_config(&config, args.format, color, None).await?;
         if code != expected {
             worst = worst.max(3);
         }

@@ -5,6 +5,7 @@ pub mod completions;
 pub mod demo;
 pub mod devnet;
 pub mod nodes;
+pub mod serve;
 pub mod watch;
 
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM). The

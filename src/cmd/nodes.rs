@@ -15,13 +15,17 @@ pub async fn run(args: &NodesArgs, prefer: Option<NodeSource>) -> anyhow::Result
     let nodes = resolve_nodes(endpoints, prefer)?;
     let total: u128 = nodes.iter().map(|n| u128::from(n.weight)).sum();
     let threshold = args.threshold.resolve(total, false)?;
+    let function = crate::abi::VoteFunction::resolve(args.abi.as_deref(), &args.function)?;
     let client = RpcClient::for_nodes(&nodes, endpoints.retries, endpoints.max_response_bytes)?;
     let spec = HealthCheck {
         nodes: &nodes,
         chain_id: endpoints.chain_id,
         contract: args.contract,
+        function: &function,
         threshold,
         timeout: endpoints.timeout,
+        max_lag: args.max_lag,
+        max_head_age: args.max_head_age,
     };
     // Interrupted, it still reports what it heard (the rest `interrupted`).
     let report = health::check_until(&spec, &client, super::shutdown_signal()).await;
@@ -30,6 +34,7 @@ pub async fn run(args: &NodesArgs, prefer: Option<NodeSource>) -> anyhow::Result
         HealthFormat::Json => serde_json::to_writer_pretty(&mut *out, &report)
             .map_err(std::io::Error::from)
             .and_then(|()| out.write_all(b"\n")),
+        HealthFormat::Prometheus => render::health_prometheus(&report, super::check::unix_now(), out),
     })?;
     Ok(if report.quorum_reachable { 0 } else { 1 })
 }

@@ -1,7 +1,10 @@
 //! `quorum-check watch`: re-check every `--interval` until every transaction
-//! is confirmed (exit 0) or `--deadline` passes (exit as `check` would on the
-//! last round). Only changes of verdict are printed; a rejection is not final
-//! while votes can still change, so it keeps waiting.
+//! is confirmed (exit 0) or `--deadline` passes: then a last line says
+//! `gave up after <duration>: N of M confirmed` and the exit code is 4
+//! ("gave up waiting"), never the 1 of a real rejection. A transaction not
+//! confirmed yet is `pending` — votes can still arrive — and only changes
+//! of state are printed (not of the yes-weight: with early settlement it
+//! moves with which nodes happened to answer first).
 
 use std::time::Duration;
 
@@ -30,8 +33,9 @@ pub async fn run(args: &WatchArgs, prefer: Option<NodeSource>, color: bool) -> a
     let shutdown = super::shutdown_signal();
     tokio::pin!(shutdown);
 
-    let mut last: Vec<Option<Verdict>> = vec![None; config.txs.len()];
+    let mut last: Vec<Option<bool>> = vec![None; config.txs.len()];
     let mut rounds = 0u32;
+    let mut gave_up = false;
     let report = loop {
         rounds += 1;
         // A round never runs past the watch's own deadline.
@@ -45,6 +49,7 @@ pub async fn run(args: &WatchArgs, prefer: Option<NodeSource>, color: bool) -> a
         }
         let next = Instant::now() + args.interval;
         if next >= end {
+            gave_up = true;
             break report;
         }
         tokio::select! {
@@ -54,30 +59,63 @@ pub async fn run(args: &WatchArgs, prefer: Option<NodeSource>, color: bool) -> a
     };
     tracing::info!(rounds, elapsed = ?started.elapsed(), "watch finished");
     if args.check.format != Format::Text || out.is_some() {
-        super::check::write_report(&report, args.check.format, args.check.quiet, color, out)?;
+        let options = render::Options {
+            quiet: args.check.quiet,
+            color,
+            timestamp: 0.0,
+            metrics_per_tx: args.check.metrics_per_tx,
+        };
+        super::check::write_report(&report, args.check.format, &options, out)?;
+    }
+    if gave_up {
+        let waited = args.check.deadline.unwrap_or(DEFAULT_WATCH_DEADLINE);
+        let line = format!(
+            "gave up after {}: {} of {} confirmed",
+            humantime::format_duration(waited),
+            report.summary().confirmed,
+            report.len()
+        );
+        say(&line, args.check.format);
+        return Ok(GAVE_UP);
     }
     Ok(report.exit_code())
 }
 
-/// Prints one line per transaction whose verdict changed since the last
-/// round (all of them on the first round): to stdout in text mode, to
-/// stderr otherwise (stdout then carries one document at the end).
-fn print_changes(report: &Report, last: &mut [Option<Verdict>], format: Format) {
+/// Exit code: the deadline passed before every transaction was confirmed.
+pub const GAVE_UP: u8 = 4;
+
+/// A line for the person watching: stdout in text mode, stderr otherwise
+/// (stdout then carries one document at the end).
+fn say(line: &str, format: Format) {
+    if format == Format::Text {
+        // A closed stdout does not stop the watch: the exit code still tells.
+        let _ = crate::output::write_stdout(format!("{line}\n").as_bytes());
+    } else {
+        crate::eprint_line(line);
+    }
+}
+
+/// Prints one line per transaction whose state changed since the last
+/// round (all of them on the first round): confirmed, or pending with its
+/// current yes-weight — never "rejected" while votes can still come.
+fn print_changes(report: &Report, last: &mut [Option<bool>], format: Format) {
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
     for (tx, previous) in report.txs().zip(last.iter_mut()) {
-        if *previous == Some(tx.verdict()) {
+        let confirmed = tx.verdict() == Verdict::Confirmed;
+        if *previous == Some(confirmed) {
             continue;
         }
-        let from = previous
-            .map(|v| format!("{v:?}").to_lowercase())
-            .unwrap_or_else(|| "start".into());
-        let line = format!("{now} {from} -> {}", render::verdict_line(&tx));
-        if format == Format::Text {
-            // A closed stdout does not stop the watch: the exit code still tells.
-            let _ = crate::output::write_stdout(format!("{line}\n").as_bytes());
+        let from = match previous {
+            None => "start",
+            Some(true) => "confirmed",
+            Some(false) => "pending",
+        };
+        let line = if confirmed {
+            format!("{now} {from} -> {}", render::verdict_line(&tx))
         } else {
-            crate::eprint_line(&line);
-        }
-        *previous = Some(tx.verdict());
+            format!("{now} {from} -> {}", render::pending_line(&tx))
+        };
+        say(&line, format);
+        *previous = Some(confirmed);
     }
 }

@@ -8,28 +8,32 @@ mod text;
 
 use std::io::{self, Write};
 
-pub use health::render as health_text;
+pub use health::{prometheus as health_prometheus, render as health_text};
 pub use json::render as json;
 pub use prometheus::render as prometheus;
-pub use text::{render as text, verdict_line};
+pub use text::{pending_line, render as text, verdict_line};
 
 use crate::{cli::Format, report::Report};
 
-/// Writes `report` in `format`; `quiet` keeps only the verdict lines and
-/// `color` colours them (text).
-/// `timestamp` (Unix seconds) stamps the Prometheus output.
-pub fn render(
-    report: &Report,
-    format: Format,
-    quiet: bool,
-    color: bool,
-    timestamp: f64,
-    out: &mut dyn Write,
-) -> io::Result<()> {
+/// How to render a report.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Text: only the verdict lines.
+    pub quiet: bool,
+    /// Text: colour the verdict lines.
+    pub color: bool,
+    /// Prometheus: the run's end, in Unix seconds.
+    pub timestamp: f64,
+    /// Prometheus: add the per-transaction series.
+    pub metrics_per_tx: bool,
+}
+
+/// Writes `report` in `format`.
+pub fn render(report: &Report, format: Format, options: &Options, out: &mut dyn Write) -> io::Result<()> {
     match format {
-        Format::Text => text(report, quiet, color, out),
+        Format::Text => text(report, options.quiet, options.color, out),
         Format::Json => json(report, out),
-        Format::Prometheus => prometheus(report, timestamp, out),
+        Format::Prometheus => prometheus(report, options.timestamp, options.metrics_per_tx, out),
     }
 }
 

@@ -1,12 +1,15 @@
 //! The Prometheus text exposition format (version 0.0.4), for node_exporter's
-//! textfile collector: per transaction the verdict and the tally, per node
-//! whether it answered, its latency and status, and the run's duration and
-//! time. Node labels are names or redacted hosts, never URLs with keys.
+//! textfile collector and `quorum-check serve`'s `/metrics`.
+//!
+//! Low cardinality by default: counts of verdicts, and per node whether it
+//! was heard, whether it is up, its latency and its status as a full state
+//! set (one sample per possible status). A node that was not waited for
+//! (`skipped`, `interrupted`) has `heard 0` and **no** `up` sample: its
+//! health is unknown for this run, never "down". Per-transaction series come
+//! only with `--metrics-per-tx`. Node labels are names or redacted hosts; the
+//! redacted URL is in `quorum_check_node_info` only.
 
-use std::{
-    collections::BTreeMap,
-    io::{self, Write},
-};
+use std::io::{self, Write};
 
 use crate::{
     report::{NodeStatus, Report, TxView},
@@ -19,8 +22,148 @@ const VERDICTS: [(Verdict, &str); 3] = [
     (Verdict::Inconclusive, "inconclusive"),
 ];
 
-/// Writes `report` as Prometheus metrics; `timestamp` is the run's end in Unix seconds.
-pub fn render(report: &Report, timestamp: f64, out: &mut dyn Write) -> io::Result<()> {
+/// Every status a node can have, for the state set.
+pub const STATUSES: [&str; 14] = [
+    "ok",
+    "timeout",
+    "connect_error",
+    "http_error",
+    "tls_error",
+    "rpc_error",
+    "reverted",
+    "no_contract",
+    "no_function",
+    "bad_response",
+    "wrong_chain",
+    "skipped",
+    "interrupted",
+    "lagging",
+];
+
+/// Writes `report` as Prometheus metrics; `timestamp` is the run's end in
+/// Unix seconds; `per_tx` adds the per-transaction series.
+pub fn render(report: &Report, timestamp: f64, per_tx: bool, out: &mut dyn Write) -> io::Result<()> {
+    gauge(out, "quorum_check_txs", "Transactions checked, by verdict.")?;
+    for (verdict, name) in VERDICTS {
+        let n = report.txs().filter(|t| t.verdict() == verdict).count();
+        writeln!(out, "quorum_check_txs{{verdict=\"{name}\"}} {n}")?;
+    }
+    let first = (!report.is_empty()).then(|| report.tx(0));
+    gauge(out, "quorum_check_threshold_weight", "Yes-weight needed to confirm.")?;
+    writeln!(
+        out,
+        "quorum_check_threshold_weight {}",
+        first.map(|t| t.threshold()).unwrap_or(0)
+    )?;
+    gauge(out, "quorum_check_total_weight", "Sum of the nodes' weights.")?;
+    writeln!(
+        out,
+        "quorum_check_total_weight {}",
+        report.nodes().iter().map(|n| u128::from(n.weight)).sum::<u128>()
+    )?;
+
+    let nodes = report.nodes();
+    let label = |i: usize| format!("node=\"{}\"", escape(&nodes[i].name));
+    // A node's status over the run: the most frequent one over the
+    // transactions (they agree unless some calls of a node failed and not others).
+    let statuses: Vec<&'static str> = (0..nodes.len()).map(|i| node_status(report, i)).collect();
+    let heard = |i: usize| !matches!(statuses[i], "skipped" | "interrupted");
+    let up = |i: usize| report.txs().any(|t| matches!(t.status(i), NodeStatus::Ok { .. }));
+
+    gauge(
+        out,
+        "quorum_check_healthy_weight",
+        "Weight of the nodes up in this run (compare with quorum_check_threshold_weight).",
+    )?;
+    let healthy: u128 = (0..nodes.len())
+        .filter(|&i| up(i))
+        .map(|i| u128::from(nodes[i].weight))
+        .sum();
+    writeln!(out, "quorum_check_healthy_weight {healthy}")?;
+
+    gauge(
+        out,
+        "quorum_check_node_info",
+        "Always 1; the node's redacted URL (scheme, host, port), weight and how it was asked.",
+    )?;
+    for (i, node) in nodes.iter().enumerate() {
+        let via = node.via.map(|v| v.name()).unwrap_or("none");
+        writeln!(
+            out,
+            "quorum_check_node_info{{{},url=\"{}\",weight=\"{}\",via=\"{via}\"}} 1",
+            label(i),
+            escape(&node.url),
+            node.weight
+        )?;
+    }
+    gauge(out, "quorum_check_node_weight", "The node's configured weight.")?;
+    for (i, node) in nodes.iter().enumerate() {
+        writeln!(out, "quorum_check_node_weight{{{}}} {}", label(i), node.weight)?;
+    }
+    gauge(
+        out,
+        "quorum_check_node_heard",
+        "1 when this run learned the node's health; 0 when it was not waited for (see --no-wait-all).",
+    )?;
+    for i in 0..nodes.len() {
+        writeln!(out, "quorum_check_node_heard{{{}}} {}", label(i), u8::from(heard(i)))?;
+    }
+    gauge(
+        out,
+        "quorum_check_node_up",
+        "1 when the node gave a valid answer in this run; absent when it was not heard.",
+    )?;
+    for i in (0..nodes.len()).filter(|&i| heard(i)) {
+        writeln!(out, "quorum_check_node_up{{{}}} {}", label(i), u8::from(up(i)))?;
+    }
+    gauge(
+        out,
+        "quorum_check_node_latency_seconds",
+        "Time from the start of the run to the node's last answer.",
+    )?;
+    for i in 0..nodes.len() {
+        if let Some(ms) = report.txs().filter_map(|t| t.latency_ms(i)).reduce(f64::max) {
+            writeln!(out, "quorum_check_node_latency_seconds{{{}}} {}", label(i), seconds(ms))?;
+        }
+    }
+    gauge(
+        out,
+        "quorum_check_node_status",
+        "The node's status in this run: 1 for its status, 0 for every other.",
+    )?;
+    for (i, current) in statuses.iter().enumerate() {
+        for status in STATUSES {
+            writeln!(
+                out,
+                "quorum_check_node_status{{{},status=\"{status}\"}} {}",
+                label(i),
+                u8::from(status == *current)
+            )?;
+        }
+    }
+
+    gauge(out, "quorum_check_run_duration_seconds", "Wall time of the fan-out.")?;
+    writeln!(
+        out,
+        "quorum_check_run_duration_seconds {}",
+        seconds(report.elapsed_ms())
+    )?;
+    gauge(
+        out,
+        "quorum_check_run_timestamp_seconds",
+        "When the run ended, in Unix seconds.",
+    )?;
+    writeln!(out, "quorum_check_run_timestamp_seconds {timestamp:.3}")?;
+    gauge(out, "quorum_check_run_interrupted", "1 when the run was interrupted.")?;
+    writeln!(out, "quorum_check_run_interrupted {}", u8::from(report.interrupted()))?;
+    if per_tx {
+        per_transaction(report, out)?;
+    }
+    Ok(())
+}
+
+/// The per-transaction series of `--metrics-per-tx`.
+fn per_transaction(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     gauge(
         out,
         "quorum_check_tx_verdict",
@@ -63,70 +206,30 @@ pub fn render(report: &Report, timestamp: f64, out: &mut dyn Write) -> io::Resul
             writeln!(out, "{metric}{{tx=\"{:#x}\"}} {}", tx.tx_hash(), pick(&tx))?;
         }
     }
-
-    // Per node: its most frequent status over the transactions (they agree
-    // unless a node failed some calls of a batch and not others).
-    let nodes = report.nodes();
-    let label = |i: usize| format!("node=\"{}\",url=\"{}\"", escape(&nodes[i].name), escape(&nodes[i].url));
-    let status_of = |i: usize| -> &'static str {
-        let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
-        for tx in report.txs() {
-            *counts.entry(tx.status(i).name()).or_default() += 1;
-        }
-        counts
-            .into_iter()
-            .max_by_key(|(_, n)| *n)
-            .map(|(s, _)| s)
-            .unwrap_or("skipped")
-    };
-    gauge(
-        out,
-        "quorum_check_node_up",
-        "1 when the node gave a valid answer in this run.",
-    )?;
-    for i in 0..nodes.len() {
-        let up = report.txs().any(|t| matches!(t.status(i), NodeStatus::Ok { .. }));
-        writeln!(out, "quorum_check_node_up{{{}}} {}", label(i), u8::from(up))?;
-    }
-    gauge(
-        out,
-        "quorum_check_node_latency_seconds",
-        "Time from the start of the run to the node's answer.",
-    )?;
-    for i in 0..nodes.len() {
-        if let Some(ms) = report.txs().filter_map(|t| t.latency_ms(i)).reduce(f64::max) {
-            writeln!(out, "quorum_check_node_latency_seconds{{{}}} {}", label(i), ms / 1000.0)?;
-        }
-    }
-    gauge(out, "quorum_check_node_status", "1 for the node's status in this run.")?;
-    for i in 0..nodes.len() {
-        writeln!(
-            out,
-            "quorum_check_node_status{{{},status=\"{}\"}} 1",
-            label(i),
-            status_of(i)
-        )?;
-    }
-    gauge(out, "quorum_check_node_weight", "The node's configured weight.")?;
-    for (i, node) in nodes.iter().enumerate() {
-        writeln!(out, "quorum_check_node_weight{{{}}} {}", label(i), node.weight)?;
-    }
-
-    gauge(out, "quorum_check_run_duration_seconds", "Wall time of the fan-out.")?;
-    writeln!(
-        out,
-        "quorum_check_run_duration_seconds {}",
-        report.elapsed_ms() / 1000.0
-    )?;
-    gauge(
-        out,
-        "quorum_check_run_timestamp_seconds",
-        "When the run ended, in Unix seconds.",
-    )?;
-    writeln!(out, "quorum_check_run_timestamp_seconds {timestamp:.3}")?;
-    gauge(out, "quorum_check_run_interrupted", "1 when the run was interrupted.")?;
-    writeln!(out, "quorum_check_run_interrupted {}", u8::from(report.interrupted()))?;
     Ok(())
+}
+
+/// The node's most frequent status over the transactions.
+fn node_status(report: &Report, node: usize) -> &'static str {
+    let mut counts = [0usize; STATUSES.len()];
+    for tx in report.txs() {
+        let name = tx.status(node).name();
+        if let Some(k) = STATUSES.iter().position(|s| *s == name) {
+            counts[k] += 1;
+        }
+    }
+    counts
+        .iter()
+        .enumerate()
+        .max_by_key(|(k, n)| (**n, std::cmp::Reverse(*k)))
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, _)| STATUSES[k])
+        .unwrap_or("skipped")
+}
+
+/// Milliseconds as seconds, rounded to the millisecond.
+fn seconds(ms: f64) -> String {
+    format!("{:.3}", ms / 1000.0)
 }
 
 fn gauge(out: &mut dyn Write, name: &str, help: &str) -> io::Result<()> {
@@ -135,6 +238,6 @@ fn gauge(out: &mut dyn Write, name: &str, help: &str) -> io::Result<()> {
 }
 
 /// Escapes a label value: backslash, double quote and newline.
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }

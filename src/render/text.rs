@@ -58,6 +58,22 @@ pub fn verdict_line(tx: &TxView<'_>) -> String {
     String::from_utf8_lossy(&line).into_owned()
 }
 
+/// A transaction not confirmed yet, while `watch` waits:
+/// `pending (yes 4 of 10, threshold 7): 0x…`, with the reason when nodes failed.
+pub fn pending_line(tx: &TxView<'_>) -> String {
+    let mut line = format!("pending (yes {}", tx.yes());
+    if !tx.uint_votes() {
+        line.push_str(&format!(" of {}", tx.total_weight()));
+    }
+    line.push_str(&format!(", threshold {}): {:#x}", tx.threshold(), tx.tx_hash()));
+    if tx.verdict() == Verdict::Inconclusive
+        && let Some(reason) = tx.reason()
+    {
+        line.push_str(&format!(" — {reason}"));
+    }
+    line
+}
+
 /// Writes [`verdict_line`] (without a newline) straight to `out`, reusing
 /// reasons already written: no string is built per transaction.
 fn write_verdict_line(tx: &TxView<'_>, reasons: &mut ReasonCache, out: &mut dyn Write) -> io::Result<()> {
