@@ -337,7 +337,7 @@ fn parse_abi(text: &str, path: &str) -> Result<alloy::json_abi::JsonAbi, AbiErro
         reason,
     };
     let object =
-        serde_json::from_str::<ContractObject>(text).map_err(|e| parse_err(crate::rpc::clean(&e.to_string())))?;
+        serde_json::from_str::<ContractObject>(text).map_err(|e| parse_err(crate::sanitize::clean(&e.to_string())))?;
     object.abi.ok_or_else(|| parse_err("no \"abi\" field".into()))
 }
 
@@ -352,7 +352,7 @@ fn parse_signature(wanted: &str) -> Result<Option<Function>, AbiError> {
     }
     let function = Function::parse(t).map_err(|e| AbiError::Signature {
         wanted: crate::sanitize::printable(t),
-        reason: crate::rpc::clean(e.to_string().lines().next().unwrap_or("unparsable")),
+        reason: crate::sanitize::clean(e.to_string().lines().next().unwrap_or("unparsable")),
     })?;
     Ok(Some(function))
 }

@@ -12,14 +12,8 @@ use alloy::{
 use anyhow::{Context, bail};
 
 use crate::{
-    abi::{VoteFunction, VoteKind},
-    cli::{CheckArgs, EndpointArgs, parse_tx_hash},
-    node_url::NodeUrl,
-    sanitize::printable,
-    threshold::ThresholdSpec,
+    abi::VoteFunction, node_url::NodeUrl, parse::parse_tx_hash, sanitize::printable, threshold::ThresholdSpec,
 };
-
-pub use crate::nodes_file::{load_nodes_file, parse_nodes_toml};
 
 /// One node to ask.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,7 +176,7 @@ pub struct CheckConfig {
     pub chain_id: Option<u64>,
     pub limits: Limits,
     /// Whether (and where) to read votes through Multicall3.
-    pub multicall: crate::multicall::Multicall,
+    pub multicall: crate::check::multicall::Multicall,
     pub wait_all: bool,
 }
 
@@ -203,100 +197,6 @@ pub struct Limits {
 pub enum NodeSource {
     Rpc,
     NodesFile,
-}
-
-impl CheckConfig {
-    /// Validates `args`. `prefer` says which node source wins when both are
-    /// set (the one given on the command line beats one from the environment).
-    pub fn from_args(args: &CheckArgs, prefer: Option<NodeSource>) -> anyhow::Result<Self> {
-        Self::build(args, prefer, true)
-    }
-
-    /// Like [`from_args`](Self::from_args), also without any hash (`serve`
-    /// answers for hashes given per request).
-    pub fn from_args_allowing_no_txs(args: &CheckArgs, prefer: Option<NodeSource>) -> anyhow::Result<Self> {
-        Self::build(args, prefer, false)
-    }
-
-    fn build(args: &CheckArgs, prefer: Option<NodeSource>, need_txs: bool) -> anyhow::Result<Self> {
-        let endpoints = &args.endpoints;
-        // Reading inputs (a FIFO, stdin) is bounded by the run's deadline too.
-        let read_wait = args.deadline.unwrap_or(endpoints.timeout + Duration::from_secs(1));
-        let nodes = resolve_nodes_within(endpoints, prefer, read_wait)?;
-
-        let function = VoteFunction::resolve_within(args.abi.as_deref(), &args.function, read_wait)?;
-        let mut txs = args.tx.clone();
-        if let Some(path) = &args.tx_file {
-            txs.extend(load_tx_file_within(path, read_wait)?);
-        }
-        let mut seen = alloy::primitives::map::B256Set::default();
-        seen.reserve(txs.len());
-        txs.retain(|h| seen.insert(*h));
-        if txs.is_empty() && need_txs {
-            bail!("no transaction hash given: pass --tx HASH, set QUORUM_TX, or pass --tx-file PATH");
-        }
-
-        let total_weight: u128 = nodes.iter().map(|n| u128::from(n.weight)).sum();
-        let uint_votes = matches!(function.kind(), VoteKind::Uint(_));
-        let threshold = args.threshold.resolve(total_weight, uint_votes)?;
-
-        let deadline = args.deadline.unwrap_or(endpoints.timeout + Duration::from_secs(1));
-        Ok(Self {
-            nodes,
-            contract: args.contract,
-            function,
-            txs,
-            threshold_spec: args.threshold,
-            threshold,
-            total_weight,
-            block: args.block,
-            chain_id: endpoints.chain_id,
-            limits: Limits {
-                timeout: endpoints.timeout,
-                deadline,
-                retries: endpoints.retries,
-                batch_size: args.batch_size as usize,
-                max_response_bytes: endpoints.max_response_bytes,
-            },
-            multicall: args.multicall,
-            wait_all: args.wait_all || (args.monitoring() && !args.no_wait_all),
-        })
-    }
-}
-
-/// The configured nodes: from `--rpc` or the nodes file. `prefer` says which
-/// source wins when both are set (the one given on the command line beats
-/// one from the environment).
-pub fn resolve_nodes(args: &EndpointArgs, prefer: Option<NodeSource>) -> anyhow::Result<Vec<Node>> {
-    resolve_nodes_within(args, prefer, args.timeout + Duration::from_secs(1))
-}
-
-/// Like [`resolve_nodes`]; reading the nodes file gives up after `wait`.
-pub fn resolve_nodes_within(
-    args: &EndpointArgs,
-    prefer: Option<NodeSource>,
-    wait: Duration,
-) -> anyhow::Result<Vec<Node>> {
-    let (mut nodes, source) = match (&args.nodes, args.rpc.iter().all(|u| u.trim().is_empty()), prefer) {
-        (Some(path), true, _) | (Some(path), false, Some(NodeSource::NodesFile)) => (
-            crate::nodes_file::load_nodes_file_within(path, wait)?,
-            NodeSource::NodesFile,
-        ),
-        (None, false, _) | (Some(_), false, Some(NodeSource::Rpc)) => (nodes_from_urls(&args.rpc)?, NodeSource::Rpc),
-        (Some(_), false, None) => {
-            bail!("both --rpc/QUORUM_RPC_URLS and --nodes/QUORUM_NODES are set: use one of them")
-        }
-        (None, true, _) => {
-            bail!("no nodes configured: pass --rpc URL (repeatable), set QUORUM_RPC_URLS, or pass --nodes FILE")
-        }
-    };
-    if let Some(ca) = &args.ca_cert {
-        for node in nodes.iter_mut().filter(|n| n.ca_cert.is_none()) {
-            node.ca_cert = Some(ca.clone());
-        }
-    }
-    check_distinct(&mut nodes, source)?;
-    Ok(nodes)
 }
 
 /// The same endpoint twice would count one node's vote twice: a usage error
@@ -398,6 +298,7 @@ pub fn parse_tx_lines(text: &str, source: &str) -> anyhow::Result<Vec<B256>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nodes_file::parse_nodes_toml;
 
     #[test]
     fn nodes_file_with_all_fields() {

@@ -180,7 +180,7 @@ pub async fn check_until(
 fn assess(
     spec: &HealthCheck<'_>,
     node: &Node,
-    results: Result<Vec<CallResult>, crate::rpc::NodeFailure>,
+    results: Result<Vec<CallResult>, crate::check::rpc::NodeFailure>,
     latency: Duration,
 ) -> NodeHealth {
     let mut health = NodeHealth {
@@ -207,7 +207,7 @@ fn assess(
         Ok(r) => r,
         Err(failure) => {
             health.problems.push(secrets.scrub(&failure.to_string()));
-            health.failure = Some(secrets.scrub_status(crate::ask::failure_status(failure)));
+            health.failure = Some(secrets.scrub_status(crate::check::ask::failure_status(failure)));
             return health;
         }
     };

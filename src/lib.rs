@@ -9,152 +9,34 @@
 #![forbid(unsafe_code)]
 
 pub mod abi;
-mod ask;
+pub mod check;
+#[cfg(feature = "cli")]
 pub mod cli;
-pub mod cmd;
 pub mod config;
+#[cfg(feature = "devnet")]
 pub mod devnet;
-pub mod dotenv;
-pub mod fanout;
 pub mod health;
 pub mod input;
-pub mod logging;
-pub mod man;
-pub mod multicall;
 pub mod node_url;
 pub mod nodes_file;
-pub mod output;
-mod pin;
+pub mod parse;
 pub mod render;
 pub mod report;
-pub mod rpc;
 pub mod sanitize;
 pub mod secrets;
-pub mod serve;
 pub mod tally;
 pub mod threshold;
 
-use clap::{CommandFactory, FromArgMatches, parser::ValueSource};
-
-use crate::{
-    cli::{Cli, Command},
-    config::NodeSource,
-};
+pub use check::{fanout, multicall, rpc};
 
 /// Exit code for usage, configuration and input errors.
 pub const EXIT_USAGE: u8 = 2;
-
-/// Parses the command line. `Err` carries clap's error (help and version
-/// included) for the caller to print.
-pub fn parse_cli() -> Result<(Cli, Option<NodeSource>), clap::Error> {
-    let matches = Cli::command().try_get_matches()?;
-    // A node source given on the command line beats one from the environment.
-    let prefer = matches.subcommand().and_then(|(_, m)| {
-        let known = |id: &str| m.ids().any(|i| i.as_str() == id);
-        if !known("rpc") || !known("nodes") {
-            return None;
-        }
-        let from_cli = |id: &str| m.value_source(id) == Some(ValueSource::CommandLine);
-        match (from_cli("rpc"), from_cli("nodes")) {
-            (true, false) => Some(NodeSource::Rpc),
-            (false, true) => Some(NodeSource::NodesFile),
-            _ => None,
-        }
-    });
-    Ok((Cli::from_arg_matches(&matches)?, prefer))
-}
-
-/// Runs a parsed command; returns the process exit code.
-pub async fn run(cli: Cli, prefer: Option<NodeSource>) -> anyhow::Result<u8> {
-    use std::io::IsTerminal;
-    let color = cli.color.enabled(std::io::stdout().is_terminal());
-    match &cli.command {
-        Command::Check(args) => cmd::check::run(args, prefer, color).await,
-        Command::Devnet(args) => cmd::devnet::run(args).await,
-        Command::Demo(args) => cmd::demo::run(args, color).await,
-        Command::Watch(args) => cmd::watch::run(args, prefer, color).await,
-        Command::Nodes(args) => cmd::nodes::run(args, prefer).await,
-        Command::Serve(args) => cmd::serve::run(args, prefer).await,
-        Command::Completions { shell } => {
-            let mut command = Cli::command();
-            let mut script = Vec::new();
-            clap_complete::generate(*shell, &mut command, "quorum-check", &mut script);
-            let script = cmd::completions::fix(*shell, &script);
-            output::write_stdout(&script)?;
-            Ok(0)
-        }
-        Command::Man { dir } => {
-            let pages = man::pages()?;
-            match dir {
-                None => output::write_stdout(&pages[0].1)?,
-                Some(dir) => {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-                    for (name, text) in &pages {
-                        let path = dir.join(name);
-                        std::fs::write(&path, text)
-                            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-                    }
-                    eprint_line(&format!("wrote {} man pages to {}", pages.len(), dir.display()));
-                }
-            }
-            Ok(0)
-        }
-    }
-}
-
-/// Whether a clap "error" is really help or version output (exit 0).
-pub fn is_help_or_version(e: &clap::Error) -> bool {
-    use clap::error::ErrorKind;
-    matches!(
-        e.kind(),
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-    )
-}
 
 /// Prints `quorum-check: error: MESSAGE` on stderr, on one line, escaped and
 /// cut to a bounded length; a closed stderr is ignored.
 pub fn print_error(message: &str) {
     let message = sanitize::cut_message(&sanitize::escape(message));
     eprint_line(&format!("quorum-check: error: {message}"));
-}
-
-/// `message` with every `QUORUM_*` value that looks like a URL or
-/// credentials replaced by the variable's name.
-fn redact_env(message: &str, env: &[(String, String)]) -> String {
-    redact(
-        message,
-        env.iter()
-            .map(|(name, value)| (value.as_str(), format!("<value of {name}, not shown>"))),
-    )
-}
-
-/// `message` with every command-line argument that looks like a URL or
-/// credentials replaced by its position: clap quotes a stray or invalid
-/// argument, which may be an endpoint with its key.
-fn redact_args(message: &str, args: &[String]) -> String {
-    redact(
-        message,
-        args.iter()
-            .enumerate()
-            .skip(1)
-            .map(|(position, arg)| (arg.as_str(), format!("<argument #{position}, not shown>"))),
-    )
-}
-
-/// Replaces each URL- or credential-like value (`://`, `@`) found in
-/// `message` by its stand-in, longest first so that a value inside another
-/// is not half-replaced.
-fn redact<'a>(message: &str, values: impl Iterator<Item = (&'a str, String)>) -> String {
-    let mut secretish: Vec<(&str, String)> = values
-        .filter(|(v, _)| v.len() >= 4 && (v.contains("://") || v.contains('@')))
-        .collect();
-    secretish.sort_by_key(|(v, _)| std::cmp::Reverse(v.len()));
-    let mut out = message.to_string();
-    for (value, stand_in) in secretish {
-        out = out.replace(value, &stand_in);
-    }
-    out
 }
 
 /// One line on stderr, never panicking (a closed or full stderr is ignored).
@@ -166,61 +48,4 @@ pub fn eprint_line(line: &str) {
 /// An error chain on one line: "context: cause: root cause".
 pub fn one_line(e: &anyhow::Error) -> String {
     format!("{e:#}").replace(['\n', '\r'], " ")
-}
-
-/// Prints a clap error: help and version as clap renders them (exit 0),
-/// anything else as one `quorum-check: error:` line naming the culprit (exit 2).
-pub fn cli_error(e: clap::Error) -> std::process::ExitCode {
-    use clap::error::ErrorKind;
-    if is_help_or_version(&e) {
-        let code = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-            EXIT_USAGE
-        } else {
-            0
-        };
-        let _ = e.print();
-        return std::process::ExitCode::from(code);
-    }
-    let rendered = e.render().to_string();
-    let message: Vec<&str> = rendered
-        .lines()
-        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    let message = message.join(" ");
-    let message = message.strip_prefix("error: ").unwrap_or(&message);
-    let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
-    let message = redact_args(message, &args);
-    // A value from the environment (or .env) is quoted the same way.
-    let env: Vec<(String, String)> = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.to_string_lossy().into_owned())))
-        .filter(|(k, _)| k.starts_with("QUORUM_"))
-        .collect();
-    let message = redact_env(&message, &env);
-    print_error(&format!("{message} (see --help)"));
-    std::process::ExitCode::from(EXIT_USAGE)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stray_urls_are_named_by_position() {
-        let args: Vec<String> = ["quorum-check", "check", "--rpc", "https://a/v2/K1", "https://b/v2/KEY"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let message = "unexpected argument 'https://b/v2/KEY' found tip: to pass 'https://b/v2/KEY' as a value, use '-- https://b/v2/KEY'";
-        let out = redact_args(message, &args);
-        assert!(!out.contains("KEY"), "{out}");
-        assert!(out.contains("<argument #4, not shown>"), "{out}");
-        let env = vec![("QUORUM_CONTRACT".to_string(), "https://x/v2/KEY".to_string())];
-        let out = redact_env("invalid value 'https://x/v2/KEY' for '--contract'", &env);
-        assert_eq!(
-            out,
-            "invalid value '<value of QUORUM_CONTRACT, not shown>' for '--contract'"
-        );
-    }
 }

@@ -5,21 +5,24 @@
 
 use std::process::ExitCode;
 
-use quorum_check::{EXIT_USAGE, logging, parse_cli, run};
+use quorum_check::{
+    EXIT_USAGE,
+    cli::{cli_error, dotenv, is_help_or_version, logging, parse_cli, run},
+};
 
 fn main() -> ExitCode {
     // .env first (its values feed the flags), but a broken one must not stop
     // --help, --version, completions or man.
-    let dotenv = quorum_check::dotenv::load();
+    let dotenv = dotenv::load();
     let (cli, prefer) = match parse_cli() {
         Ok(parsed) => parsed,
-        Err(e) if quorum_check::is_help_or_version(&e) => return quorum_check::cli_error(e),
+        Err(e) if is_help_or_version(&e) => return cli_error(e),
         Err(e) => {
             if let Err(message) = dotenv {
                 quorum_check::print_error(&format!("cannot load .env: {message}"));
                 return ExitCode::from(EXIT_USAGE);
             }
-            return quorum_check::cli_error(e);
+            return cli_error(e);
         }
     };
     if let Err(message) = dotenv

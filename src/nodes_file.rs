@@ -10,9 +10,9 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use crate::{
-    cli::parse_address,
     config::{Headers, Node},
     node_url::NodeUrl,
+    parse::parse_address,
     sanitize::printable,
 };
 
@@ -78,7 +78,7 @@ pub fn parse_nodes_toml_with(text: &str, env: &dyn Fn(&str) -> Option<String>) -
                 .count()
                 + 1
         });
-        let message = crate::rpc::clean(&crate::sanitize::redact_quoted(e.message().trim()));
+        let message = crate::sanitize::clean(&crate::sanitize::redact_quoted(e.message().trim()));
         match line {
             Some(line) => anyhow::anyhow!("invalid TOML at line {line}: {message}"),
             None => anyhow::anyhow!("invalid TOML: {message}"),

@@ -6,10 +6,10 @@ use proptest::prelude::*;
 use quorum_check::{
     abi::VoteFunction,
     cli::{parse_address, parse_duration, parse_tx_hash},
-    config::{BlockSpec, parse_nodes_toml, parse_tx_lines},
+    config::{BlockSpec, parse_tx_lines},
     config::{Headers, Node},
     node_url::NodeUrl,
-    nodes_file::{expand_env, parse_nodes_toml_with},
+    nodes_file::{expand_env, parse_nodes_toml, parse_nodes_toml_with},
     rpc::decode_batch,
     sanitize::{escape, is_unsafe_char, redact_quoted},
     secrets::Secrets,

@@ -13,7 +13,19 @@ pub use json::render as json;
 pub use prometheus::render as prometheus;
 pub use text::{pending_line, render as text, verdict_line};
 
-use crate::{cli::Format, report::Report};
+use crate::report::Report;
+
+/// Output formats of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum Format {
+    /// Verdict lines and a table per transaction.
+    Text,
+    /// One JSON document (schema version 1).
+    Json,
+    /// Prometheus text exposition format (node_exporter textfile collector).
+    Prometheus,
+}
 
 /// How to render a report.
 #[derive(Debug, Clone, Copy, Default)]

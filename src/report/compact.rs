@@ -536,7 +536,7 @@ mod tests {
                 batch_size: 10,
                 max_response_bytes: 1 << 20,
             },
-            multicall: crate::multicall::Multicall::Auto,
+            multicall: crate::check::multicall::Multicall::Auto,
             wait_all: false,
         }
     }

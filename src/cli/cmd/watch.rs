@@ -24,8 +24,8 @@ pub const DEFAULT_WATCH_DEADLINE: Duration = Duration::from_secs(600);
 /// Watches; returns the exit code.
 pub async fn run(args: &WatchArgs, prefer: Option<NodeSource>, color: bool) -> anyhow::Result<u8> {
     let mut config = CheckConfig::from_args(&args.check, prefer)?;
-    let out = crate::output::target(args.check.output.as_deref());
-    crate::output::check_writable(out)?;
+    let out = crate::cli::output::target(args.check.output.as_deref());
+    crate::cli::output::check_writable(out)?;
     let started = Instant::now();
     let end = started + args.check.deadline.unwrap_or(DEFAULT_WATCH_DEADLINE);
     let round_budget = config.limits.timeout + Duration::from_secs(1);
@@ -89,7 +89,7 @@ pub const GAVE_UP: u8 = 4;
 fn say(line: &str, format: Format) {
     if format == Format::Text {
         // A closed stdout does not stop the watch: the exit code still tells.
-        let _ = crate::output::write_stdout(format!("{line}\n").as_bytes());
+        let _ = crate::cli::output::write_stdout(format!("{line}\n").as_bytes());
     } else {
         crate::eprint_line(line);
     }

@@ -11,10 +11,10 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use crate::{
-    ask::{check_chain, failure_status},
+    check::ask::{check_chain, failure_status},
+    check::rpc::{Call, RpcClient, clean},
     config::CheckConfig,
     report::{Answer, NodeStatus},
-    rpc::{Call, RpcClient, clean},
 };
 
 /// The outcome of the `--block pinned` round trip.

@@ -2,11 +2,13 @@
 //! the healthy ones can reach the threshold at all (exit 1 when they cannot).
 
 use crate::{
+    check::rpc::RpcClient,
+    cli::output,
+    cli::resolve_nodes,
     cli::{HealthFormat, NodesArgs},
-    config::{NodeSource, resolve_nodes},
+    config::NodeSource,
     health::{self, HealthCheck},
-    output, render,
-    rpc::RpcClient,
+    render,
 };
 
 /// Checks the nodes; 0 when the healthy weight reaches the threshold, else 1.

@@ -2,7 +2,7 @@
 //! mean: the `vote()` calls go either as plain `eth_call`s or packed into
 //! Multicall3 `aggregate3` calls; either way every transaction gets the same
 //! status a plain call would give (`ok`, `reverted`, `no_contract`,
-//! `no_function`, `bad_response`, …). [`crate::fanout`] decides what to ask
+//! `no_function`, `bad_response`, …). [`crate::check::fanout`] decides what to ask
 //! whom; this module asks and interprets.
 
 use std::ops::Range;
@@ -15,10 +15,10 @@ use serde_json::{json, value::RawValue};
 
 use crate::{
     abi::{DecodeError, VoteValue},
+    check::multicall::{self, Decoded, Via},
+    check::rpc::{Call, CallResult, NodeFailure, RpcClient, clean},
     config::{CheckConfig, Node},
-    multicall::{self, Decoded, Via},
     report::NodeStatus,
-    rpc::{Call, CallResult, NodeFailure, RpcClient, clean},
     secrets::Secrets,
 };
 

@@ -50,7 +50,7 @@ pub async fn run(args: &DemoArgs, color: bool) -> anyhow::Result<u8> {
                 batch_size: 100,
                 max_response_bytes: 16 * 1024 * 1024,
             },
-            multicall: crate::multicall::Multicall::Auto,
+            multicall: crate::check::multicall::Multicall::Auto,
             wait_all: true,
         };
         let code = super::check::run_config(&config, args.format, color, None).await?;

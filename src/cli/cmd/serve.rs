@@ -1,6 +1,6 @@
 //! `quorum-check serve`: check in the background every `--interval` (the
 //! hash list from `--tx`/`--tx-file`, the file re-read when it changes) and
-//! serve the results over HTTP ([`crate::serve`]). Stops on SIGTERM/Ctrl-C:
+//! serve the results over HTTP ([`crate::cli::serve`]). Stops on SIGTERM/Ctrl-C:
 //! no new connections, in-flight requests get until their check's deadline
 //! plus a second.
 
@@ -11,9 +11,9 @@ use tokio::{sync::Semaphore, time::Instant};
 
 use crate::{
     cli::ServeArgs,
+    cli::serve::{Shared, app},
     config::{CheckConfig, NodeSource, load_tx_file},
     fanout, input, render,
-    serve::{Shared, app},
 };
 
 /// Serves until stopped; returns the exit code (0).

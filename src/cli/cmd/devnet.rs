@@ -95,7 +95,7 @@ pub async fn run(args: &DevnetArgs) -> anyhow::Result<u8> {
     );
     // A stdout that cannot be written (full disk) ends devnet — and the
     // fleet with it, when it is dropped on the way out.
-    crate::output::write_stdout(block.as_bytes())?;
+    crate::cli::output::write_stdout(block.as_bytes())?;
     crate::eprint_line("fleet is up; Ctrl-C or SIGTERM stops it");
     shutdown.await;
     drop(fleet);

@@ -4,11 +4,12 @@
 use std::path::Path;
 
 use crate::{
+    check::rpc::RpcClient,
+    cli::output,
     cli::{CheckArgs, Format},
     config::{CheckConfig, NodeSource},
-    fanout, output, render,
+    fanout, render,
     report::Report,
-    rpc::RpcClient,
 };
 
 /// Runs a check; returns the exit code (0, 1 or 3).

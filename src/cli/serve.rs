@@ -161,7 +161,7 @@ fn hashes_of(query: &str, max: usize) -> Result<Vec<alloy::primitives::B256>, St
         }
         let value = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
         for part in value.split(',') {
-            let hash = crate::cli::parse_tx_hash(part)?;
+            let hash = crate::parse::parse_tx_hash(part)?;
             if seen.insert(hash) {
                 hashes.push(hash);
             }
