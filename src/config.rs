@@ -20,8 +20,11 @@ use crate::{
 pub struct Node {
     /// Position in the configuration (0-based).
     pub index: usize,
+    /// A name for reports and logs (else the redacted URL is shown).
     pub name: Option<String>,
+    /// The endpoint (printed only as scheme, host and port).
     pub url: NodeUrl,
+    /// Its weight in the tally.
     pub weight: u64,
     /// Caller of the `eth_call` (the "node address" model of VoterRegistry).
     pub from: Option<Address>,
@@ -164,19 +167,29 @@ impl fmt::Display for BlockSpec {
 /// Everything `check` needs, validated.
 #[derive(Debug, Clone)]
 pub struct CheckConfig {
+    /// The nodes, in configuration order (`index` = position).
     pub nodes: Vec<Node>,
+    /// The voting contract.
     pub contract: Address,
+    /// The vote function.
     pub function: VoteFunction,
+    /// The transaction hashes, without duplicates.
     pub txs: Vec<B256>,
+    /// The threshold as given.
     pub threshold_spec: ThresholdSpec,
     /// Absolute yes-weight needed.
     pub threshold: u128,
+    /// Sum of the nodes' weights.
     pub total_weight: u128,
+    /// The block to read at.
     pub block: BlockSpec,
+    /// The expected chain; nodes on another are `wrong_chain`.
     pub chain_id: Option<u64>,
+    /// Time, retry and size bounds.
     pub limits: Limits,
     /// Whether (and where) to read votes through Multicall3.
     pub multicall: crate::check::multicall::Multicall,
+    /// Wait for every node even once every verdict is settled.
     pub wait_all: bool,
 }
 
@@ -187,15 +200,20 @@ pub struct Limits {
     pub timeout: Duration,
     /// The run's budget.
     pub deadline: Duration,
+    /// Retries of transient failures.
     pub retries: u32,
+    /// Entries per JSON-RPC request, `eth_chainId` included.
     pub batch_size: usize,
+    /// Largest accepted answer, decoded.
     pub max_response_bytes: u64,
 }
 
 /// Where the node list came from when both `--rpc` and `--nodes` are present.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeSource {
+    /// A list of URLs (`--rpc`, `QUORUM_RPC_URLS`): errors say "RPC URL #n".
     Rpc,
+    /// A nodes file (or the library builder): errors say "node #n (name)".
     NodesFile,
 }
 

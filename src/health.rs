@@ -28,15 +28,21 @@ use crate::{
 pub struct NodeHealth {
     /// 1-based position in the configuration.
     pub node: usize,
+    /// The node's name, or its redacted URL.
     pub name: String,
+    /// Scheme, host and port only.
     pub url: String,
+    /// Its weight.
     pub weight: u64,
+    /// Every rule holds.
     pub healthy: bool,
     /// Why not healthy; empty when healthy.
     pub problems: Vec<String>,
     /// Why the node gave no answer at all (timeout, connect_error, …).
     pub failure: Option<NodeStatus>,
+    /// Its chain id.
     pub chain_id: Option<u64>,
+    /// Its head block number.
     pub head_block: Option<u64>,
     /// Seconds between the head block's timestamp and now; 0 when the
     /// timestamp is in the future (see `clock_ahead_s`).
@@ -51,6 +57,7 @@ pub struct NodeHealth {
     /// Whether `eth_syncing` says the node is syncing.
     #[serde(default)]
     pub syncing: Option<bool>,
+    /// `web3_clientVersion` (cleaned).
     pub client_version: Option<String>,
     /// Whether the contract has code (absent without `--contract`).
     pub contract_has_code: Option<bool>,
@@ -58,31 +65,44 @@ pub struct NodeHealth {
     /// valid vote (absent without `--contract`).
     #[serde(default)]
     pub vote_answers: Option<bool>,
+    /// Time to its answer.
     pub latency_ms: f64,
 }
 
 /// The health of all nodes and what it means for the quorum.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HealthReport {
+    /// The document's shape (1).
     pub schema_version: u32,
+    /// `--chain-id`, if given.
     pub expected_chain_id: Option<u64>,
+    /// `--contract`, if given.
     pub contract: Option<Address>,
+    /// Sum of the weights.
     pub total_weight: u128,
+    /// Weight of the healthy nodes.
     pub healthy_weight: u128,
+    /// Weight the healthy nodes must hold.
     pub threshold: u128,
     /// Whether the healthy nodes hold the threshold's weight.
     pub quorum_reachable: bool,
+    /// Every node, in configuration order.
     pub nodes: Vec<NodeHealth>,
 }
 
 /// What to check.
 pub struct HealthCheck<'a> {
+    /// The nodes.
     pub nodes: &'a [Node],
+    /// The expected chain.
     pub chain_id: Option<u64>,
+    /// The contract to look for.
     pub contract: Option<Address>,
     /// The vote function to call (with `contract`).
     pub function: &'a VoteFunction,
+    /// Weight the healthy nodes must hold.
     pub threshold: u128,
+    /// A node's whole budget.
     pub timeout: Duration,
     /// Most blocks a node may be behind the highest head on its chain.
     pub max_lag: u64,

@@ -9,13 +9,18 @@ use url::Url;
 
 /// Why a string is not a usable RPC endpoint. Messages never repeat the input.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NodeUrlError {
+    /// Not a URL at all.
     #[error("not a valid URL ({0})")]
     Invalid(url::ParseError),
+    /// `localhost:8545` and the like.
     #[error("no scheme: add http:// (or https://) in front of the host")]
     NoScheme,
+    /// A scheme other than http or https.
     #[error("unsupported scheme '{0}' (expected http or https)")]
     Scheme(String),
+    /// No host name or address.
     #[error("URL has no host")]
     NoHost,
 }

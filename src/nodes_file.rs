@@ -151,11 +151,15 @@ pub fn parse_nodes_toml_with(text: &str, env: &dyn Fn(&str) -> Option<String>) -
 
 /// Why a `${NAME}` reference cannot be expanded. Names the variable, never a value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ExpandError {
+    /// The variable is not set.
     #[error("environment variable {0} is not set")]
     Unset(String),
+    /// `${` without `}`.
     #[error("'${{' without a closing '}}'")]
     Unclosed,
+    /// Not a variable name.
     #[error("'${{{0}}}' is not a variable name (letters, digits and _, not starting with a digit)")]
     BadName(String),
 }

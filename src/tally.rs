@@ -21,8 +21,11 @@ use crate::abi::VoteValue;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
+    /// The yes-weight reached the threshold.
     Confirmed,
+    /// The threshold cannot be reached any more.
     Rejected,
+    /// Neither, because nodes failed.
     Inconclusive,
 }
 

@@ -18,18 +18,37 @@ pub enum ThresholdSpec {
     All,
     /// `P%` or `A/B`: that share of the total weight, rounded up.
     /// Stored as a fraction `num/den` with `0 < num <= den`.
-    Share { num: u128, den: u128, percent: bool },
+    Share {
+        /// Numerator.
+        num: u128,
+        /// Denominator.
+        den: u128,
+        /// Written as a percentage (`66%`) rather than a fraction (`2/3`).
+        percent: bool,
+    },
 }
 
 /// Why a threshold cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ThresholdError {
+    /// Not a threshold (the text, escaped).
     #[error("invalid threshold '{0}': expected N, majority, all, P% (0 < P <= 100) or A/B (0 < A <= B)")]
     Syntax(String),
+    /// More than the nodes' total weight.
     #[error("threshold {spec} resolves to {value}, outside 1..={total} (the total weight of the nodes)")]
-    OutOfRange { spec: String, value: u128, total: u128 },
+    OutOfRange {
+        /// The threshold as written.
+        spec: String,
+        /// What it resolves to.
+        value: u128,
+        /// The nodes' total weight.
+        total: u128,
+    },
+    /// Zero.
     #[error("threshold must be at least 1")]
     Zero,
+    /// A relative threshold with uint votes (whose sum has no maximum).
     #[error(
         "threshold '{0}' is relative, but the vote function returns a uint weight: only an absolute threshold N can be used"
     )]

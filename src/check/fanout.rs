@@ -1,7 +1,7 @@
 //! Asks every node at once. Per node, the `vote()` calls for all transaction
 //! hashes (plus `eth_chainId` when a chain is expected) go out as JSON-RPC
 //! batches of at most `batch_size` entries, packed into Multicall3
-//! `aggregate3` calls where the node has it ([`crate::check::ask`] asks and
+//! `aggregate3` calls where the node has it (`ask` asks and
 //! interprets); the answers feed one [`Tally`] per transaction as they
 //! arrive, and as soon as every verdict is settled the nodes still out are
 //! dropped (reported `skipped`) unless `--wait-all`. A global deadline and an

@@ -18,7 +18,9 @@ pub use crate::sanitize::clean;
 /// One call in a batch.
 #[derive(Debug, Clone)]
 pub struct Call {
+    /// The JSON-RPC method, e.g. `eth_call`.
     pub method: &'static str,
+    /// Its parameters (a JSON array).
     pub params: serde_json::Value,
 }
 
@@ -27,19 +29,32 @@ pub type CallResult = Result<Box<RawValue>, ErrorPayload>;
 
 /// Why a node gave no usable answer to a whole batch.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum NodeFailure {
+    /// No answer within the node's budget.
     #[error("timed out")]
     Timeout,
+    /// The connection failed or broke (why, without the URL).
     #[error("{0}")]
     Connect(String),
+    /// A non-success HTTP status.
     #[error("HTTP status {0}")]
     Http(u16),
+    /// TLS failed (a plain-English reason).
     #[error("{0}")]
     Tls(String),
+    /// A 3xx status: redirects are never followed.
     #[error("redirect to another URL not followed")]
     Redirect(u16),
+    /// One JSON-RPC error for the whole batch.
     #[error("JSON-RPC error {code}: {message}")]
-    Rpc { code: i64, message: String },
+    Rpc {
+        /// The error code.
+        code: i64,
+        /// The node's message (cleaned).
+        message: String,
+    },
+    /// An answer that is not a JSON-RPC answer to the batch.
     #[error("{0}")]
     BadResponse(String),
 }

@@ -33,6 +33,7 @@ pub struct Cli {
     #[arg(long, value_enum, value_name = "WHEN", default_value = "auto", global = true)]
     pub color: ColorWhen,
 
+    /// The subcommand.
     #[command(subcommand)]
     pub command: Command,
 }
@@ -42,7 +43,9 @@ pub struct Cli {
 pub enum ColorWhen {
     /// On a terminal, unless NO_COLOR is set (to anything but empty).
     Auto,
+    /// Always colour.
     Always,
+    /// Never colour.
     Never,
 }
 
@@ -57,6 +60,7 @@ impl ColorWhen {
     }
 }
 
+/// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Ask every node for its vote on each transaction and report the verdict.
@@ -95,7 +99,9 @@ impl Command {
 /// Log line formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
+    /// Human-readable lines.
     Text,
+    /// One JSON object per line.
     Json,
 }
 
@@ -115,6 +121,8 @@ pub struct EndpointArgs {
     )]
     pub rpc: Vec<String>,
 
+    // The help text shows `[[node]]` as written: not a doc link.
+    #[allow(rustdoc::broken_intra_doc_links)]
     /// TOML file of [[node]] entries (url, name, weight, from, headers, ca_cert; ${VAR} expands).
     #[arg(long, value_name = "FILE", env = "QUORUM_NODES", hide_env_values = true)]
     pub nodes: Option<PathBuf>,
@@ -157,8 +165,10 @@ pub struct EndpointArgs {
     pub max_response_bytes: u64,
 }
 
+/// Flags of `check` (and of `watch` and `serve`, which take them all).
 #[derive(Debug, Args)]
 pub struct CheckArgs {
+    /// Where the nodes are.
     #[command(flatten)]
     pub endpoints: EndpointArgs,
 
@@ -276,8 +286,10 @@ impl CheckArgs {
     }
 }
 
+/// Flags of `watch`.
 #[derive(Debug, Args)]
 pub struct WatchArgs {
+    /// Every `check` flag.
     #[command(flatten)]
     pub check: CheckArgs,
 
@@ -286,8 +298,10 @@ pub struct WatchArgs {
     pub interval: Duration,
 }
 
+/// Flags of `serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// Every `check` flag.
     #[command(flatten)]
     pub check: CheckArgs,
 
@@ -335,14 +349,18 @@ pub struct ServeArgs {
 /// Output formats of `nodes`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum HealthFormat {
+    /// A table and a closing line.
     Text,
+    /// One JSON document.
     Json,
     /// Prometheus text exposition format (quorum_check_health_* metrics).
     Prometheus,
 }
 
+/// Flags of `nodes`.
 #[derive(Debug, Args)]
 pub struct NodesArgs {
+    /// Where the nodes are.
     #[command(flatten)]
     pub endpoints: EndpointArgs,
 
@@ -399,6 +417,7 @@ pub struct NodesArgs {
     pub format: HealthFormat,
 }
 
+/// Where to find anvil.
 #[derive(Debug, Args)]
 pub struct AnvilArgs {
     /// Path of the anvil binary (else ANVIL_BIN, PATH, then node_modules).
@@ -406,6 +425,7 @@ pub struct AnvilArgs {
     pub anvil: Option<PathBuf>,
 }
 
+/// Flags of `devnet`.
 #[derive(Debug, Args)]
 pub struct DevnetArgs {
     /// How many anvil nodes to start.
@@ -424,16 +444,19 @@ pub struct DevnetArgs {
     #[arg(long, value_name = "BASE")]
     pub port: Option<u16>,
 
+    /// Where anvil is.
     #[command(flatten)]
     pub anvil: AnvilArgs,
 }
 
+/// Flags of `demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Output format of the two checks.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 
+    /// Where anvil is.
     #[command(flatten)]
     pub anvil: AnvilArgs,
 }

@@ -1,4 +1,4 @@
-//! The command line: flags and their environment fallbacks ([`args`]), one
+//! The command line: flags and their environment fallbacks (`args`), one
 //! module per subcommand ([`cmd`]), and what only a process needs — `.env`
 //! ([`dotenv`]), logging set-up ([`logging`]), atomic output files
 //! ([`output`]), man pages ([`man`]), the HTTP side of `serve` ([`serve`]).

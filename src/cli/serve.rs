@@ -31,6 +31,7 @@ use crate::{config::CheckConfig, fanout, render, rpc::RpcClient};
 pub struct Shared {
     /// The check's configuration; requests replace its hashes.
     pub base: CheckConfig,
+    /// The HTTP client, shared by every check.
     pub client: RpcClient,
     /// Background rounds: every this often.
     pub interval: Duration,

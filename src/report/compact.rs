@@ -74,7 +74,9 @@ pub struct NodeInfo {
     pub name: String,
     /// Scheme, host and port only.
     pub url: String,
+    /// Its weight in the tally.
     pub weight: u64,
+    /// The caller of its `eth_call`, when configured.
     pub from: Option<Address>,
     /// How the node was asked: through Multicall3, in batches, or one call
     /// per request. Absent when it was not asked (e.g. it lagged the pinned block).

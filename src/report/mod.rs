@@ -29,16 +29,24 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// tag, e.g. `{"status": "http_error", "http_status": 429}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum NodeStatus {
     /// A valid vote.
-    Ok { vote: VoteJson },
+    Ok {
+        /// The vote.
+        vote: VoteJson,
+    },
     /// No answer within the node's time budget.
     Timeout,
     /// The connection failed or broke.
-    ConnectError { message: String },
+    ConnectError {
+        /// Why (never the URL).
+        message: String,
+    },
     /// The node answered with a non-success HTTP status (a redirect included:
     /// redirects are never followed).
     HttpError {
+        /// The status code.
         http_status: u16,
         /// Why, when more is known than the status (e.g. "redirect to another URL not followed").
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46,25 +54,47 @@ pub enum NodeStatus {
     },
     /// The TLS connection failed: untrusted or wrong certificate, or the
     /// wrong scheme for the port. Not retried.
-    TlsError { message: String },
+    TlsError {
+        /// Why, in plain English.
+        message: String,
+    },
     /// The node answered with a JSON-RPC error.
-    RpcError { code: i64, message: String },
+    RpcError {
+        /// The error code.
+        code: i64,
+        /// The node's message (cleaned, keys masked).
+        message: String,
+    },
     /// The call reverted.
-    Reverted { reason: String },
+    Reverted {
+        /// The decoded reason: `Error("…")`, a panic, a custom error of the ABI, or the node's message.
+        reason: String,
+    },
     /// Nothing is deployed at the contract address on this node.
     NoContract,
     /// The contract exists but answered the call with no data: it has no such function.
     NoFunction,
     /// An answer that is not a valid vote.
-    BadResponse { reason: String },
+    BadResponse {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The node serves another chain than `--chain-id`.
-    WrongChain { chain_id: u64 },
+    WrongChain {
+        /// The chain the node serves.
+        chain_id: u64,
+    },
     /// Not waited for: every verdict was settled before this node answered.
     Skipped,
     /// The run was interrupted (Ctrl-C, SIGTERM) before this node answered.
     Interrupted,
     /// With `--block pinned`: the node's head is behind the pinned block.
-    Lagging { head: u64, lag: u64 },
+    Lagging {
+        /// The node's head block.
+        head: u64,
+        /// Blocks behind the pinned block.
+        lag: u64,
+    },
 }
 
 impl NodeStatus {
@@ -117,7 +147,9 @@ impl NodeStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum VoteJson {
+    /// A yes or no.
     Bool(bool),
+    /// A weight, in decimal.
     Uint(String),
 }
 
@@ -132,6 +164,7 @@ impl From<VoteValue> for VoteJson {
 
 /// One node's part in one transaction's verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct NodeReport {
     /// Position in the configuration, 1-based.
     pub node: usize,
@@ -139,8 +172,11 @@ pub struct NodeReport {
     pub name: String,
     /// Scheme, host and port only.
     pub url: String,
+    /// Its weight in the tally.
     pub weight: u64,
+    /// The caller of its `eth_call`, when configured.
     pub from: Option<Address>,
+    /// What it answered (flattened: `status` and that status's fields).
     #[serde(flatten)]
     pub status: NodeStatus,
     /// Weight this answer added to "yes" (as a decimal string: uint votes can be huge).
@@ -153,54 +189,83 @@ pub struct NodeReport {
 
 /// The verdict for one transaction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TxReport {
+    /// The transaction hash.
     pub tx_hash: B256,
+    /// Confirmed, rejected or inconclusive.
     pub verdict: Verdict,
     /// Why the verdict is inconclusive; absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub reason: Option<String>,
+    /// Sum of the contributions to yes.
     pub yes: u128,
+    /// Weight of the nodes that answered no.
     pub no: u128,
+    /// Weight of the nodes without a valid answer.
     pub undecided: u128,
+    /// Yes-weight needed to confirm.
     pub threshold: u128,
+    /// Sum of the nodes' weights.
     pub total_weight: u128,
+    /// Every node's answer, in configuration order.
     pub nodes: Vec<NodeReport>,
 }
 
 /// How the threshold was given and what it came to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ThresholdReport {
+    /// As given (`7`, `majority`, `2/3`, …).
     pub spec: String,
+    /// The yes-weight it resolved to.
     pub value: u128,
 }
 
 /// Counts of verdicts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Summary {
+    /// Transactions confirmed.
     pub confirmed: usize,
+    /// Transactions rejected.
     pub rejected: usize,
+    /// Transactions inconclusive.
     pub inconclusive: usize,
 }
 
 /// The whole run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CheckReport {
+    /// The document's shape ([`SCHEMA_VERSION`]).
     pub schema_version: u32,
+    /// The voting contract.
     pub contract: Address,
+    /// The vote function's signature.
     pub function: String,
+    /// The block read (`latest`, a number, `pinned`, …).
     pub block: String,
     /// With `--block pinned`: the block every node was read at.
     pub pinned_block: Option<u64>,
+    /// The expected chain (`--chain-id`), if any.
     pub chain_id: Option<u64>,
+    /// The threshold.
     pub threshold: ThresholdReport,
+    /// Sum of the nodes' weights.
     pub total_weight: u128,
+    /// Number of nodes.
     pub node_count: usize,
+    /// Wall time of the fan-out.
     pub elapsed_ms: f64,
+    /// The run was stopped by Ctrl-C/SIGTERM (or a cancel).
     pub interrupted: bool,
+    /// Counts of verdicts.
     pub summary: Summary,
     /// Every node once, with how it was asked (`via`).
     #[serde(default)]
     pub nodes: Vec<NodeInfo>,
+    /// Every transaction's verdict.
     pub txs: Vec<TxReport>,
 }
 
@@ -220,7 +285,7 @@ impl CheckReport {
 
 /// One node's answer for one transaction, as the fan-out collected it.
 #[derive(Debug, Clone)]
-pub struct Answer {
+pub(crate) struct Answer {
     pub status: NodeStatus,
     pub vote: Option<VoteValue>,
     pub latency: Option<Duration>,

@@ -1,0 +1,370 @@
+//! The library's front door: build a [`Checker`] once — nodes, contract,
+//! vote function, threshold, limits — and run as many checks as needed in
+//! your own runtime. [`CheckerBuilder::build`] validates everything the
+//! command line validates, with the same messages, so a checker that exists
+//! is a valid one: there are no public fields that must agree.
+//!
+//! ```no_run
+//! use quorum_check::{Checker, Node, Threshold, VoteFunction};
+//!
+//! # async fn example() -> Result<(), quorum_check::Error> {
+//! let checker = Checker::builder()
+//!     .node(Node::new("https://eth.example/v2/KEY")?.weight(2))
+//!     .node(Node::new("http://127.0.0.1:8545")?.name("local"))
+//!     .contract("0x5FbDB2315678afecb367f032d93F642f64180aa3".parse().unwrap())
+//!     .function(VoteFunction::parse("vote(bytes32)(bool)")?)
+//!     .threshold(Threshold::parse("2/3")?)
+//!     .build()?;
+//! let report = checker.check(&["0x1111111111111111111111111111111111111111111111111111111111111111".parse().unwrap()]).await?;
+//! for tx in report.txs() {
+//!     println!("{:#x}: {:?} (yes {} of {})", tx.tx_hash(), tx.verdict(), tx.yes(), tx.total_weight());
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::{future::Future, path::PathBuf, time::Duration};
+
+use alloy::primitives::{Address, B256};
+
+use crate::{
+    abi::{VoteFunction, VoteKind},
+    check::{fanout, multicall::Multicall, rpc::RpcClient},
+    config::{BlockSpec, CheckConfig, Headers, Limits, Node, NodeSource, check_distinct},
+    error::Error,
+    node_url::NodeUrl,
+    report::Report,
+    threshold::ThresholdSpec,
+};
+
+impl Node {
+    /// A node at `url` (http or https; a key in the path or query stays
+    /// secret: it is never printed), weight 1.
+    pub fn new(url: &str) -> Result<Self, Error> {
+        let url = NodeUrl::parse(url).map_err(|e| Error::Node(format!("node URL: {e}")))?;
+        Ok(Self::at(0, url))
+    }
+
+    /// Its weight in the tally (default 1; 0 is refused by [`CheckerBuilder::build`]).
+    pub fn weight(mut self, weight: u64) -> Self {
+        self.weight = weight;
+        self
+    }
+
+    /// The caller of its `eth_call` (for contracts that answer per caller).
+    pub fn from(mut self, from: Address) -> Self {
+        self.from = Some(from);
+        self
+    }
+
+    /// A name for reports and logs (instead of the redacted URL).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Extra HTTP headers (e.g. `Authorization`); their values are secrets.
+    pub fn headers(mut self, pairs: Vec<(String, String)>) -> Result<Self, Error> {
+        self.headers = Headers::new(pairs).map_err(|e| Error::Node(format!("{e:#}")))?;
+        Ok(self)
+    }
+
+    /// A PEM file of extra certificate authorities to trust for this node.
+    pub fn ca_cert(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_cert = Some(path.into());
+        self
+    }
+}
+
+impl VoteFunction {
+    /// A vote function from a signature — `vote(bytes32)(bool)`,
+    /// `weight(bytes32)(uint96)`, `function vote(bytes32 h) view returns (bool)` —
+    /// or the built-in `vote`; checked for the shape a vote needs.
+    pub fn parse(signature: &str) -> Result<Self, Error> {
+        Ok(Self::resolve(None, signature)?)
+    }
+}
+
+/// A threshold: `7` (an absolute weight), `majority`, `all`, `66%`, `2/3`.
+pub type Threshold = ThresholdSpec;
+
+impl ThresholdSpec {
+    /// Parses a threshold as the command line does.
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        text.parse()
+            .map_err(|e: crate::threshold::ThresholdError| Error::Threshold(e.to_string()))
+    }
+}
+
+/// Builds a [`Checker`]; see [`Checker::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct CheckerBuilder {
+    nodes: Vec<Node>,
+    contract: Option<Address>,
+    function: Option<VoteFunction>,
+    threshold: ThresholdSpec,
+    block: BlockSpec,
+    chain_id: Option<u64>,
+    timeout: Duration,
+    deadline: Option<Duration>,
+    retries: u32,
+    batch_size: usize,
+    max_response_bytes: u64,
+    multicall: Multicall,
+    wait_all: bool,
+}
+
+impl Default for CheckerBuilder {
+    fn default() -> Self {
+        Self {
+            nodes: Vec::new(),
+            contract: None,
+            function: None,
+            threshold: ThresholdSpec::Majority,
+            block: BlockSpec::At(alloy::eips::BlockNumberOrTag::Latest),
+            chain_id: None,
+            timeout: Duration::from_secs(10),
+            deadline: None,
+            retries: 2,
+            batch_size: 100,
+            max_response_bytes: 16 * 1024 * 1024,
+            multicall: Multicall::Auto,
+            wait_all: false,
+        }
+    }
+}
+
+impl CheckerBuilder {
+    /// Adds a node (they are asked in the order added).
+    pub fn node(mut self, node: Node) -> Self {
+        self.nodes.push(node);
+        self
+    }
+
+    /// The voting contract (required).
+    pub fn contract(mut self, contract: Address) -> Self {
+        self.contract = Some(contract);
+        self
+    }
+
+    /// The vote function (default: the built-in `vote(bytes32) returns (bool)`).
+    pub fn function(mut self, function: VoteFunction) -> Self {
+        self.function = Some(function);
+        self
+    }
+
+    /// The threshold (default: a majority of the weight).
+    pub fn threshold(mut self, threshold: Threshold) -> Self {
+        self.threshold = threshold;
+        self
+    }
+
+    /// The block to read at (default: latest; [`BlockSpec::Pinned`] reads
+    /// every node at one block).
+    pub fn block(mut self, block: BlockSpec) -> Self {
+        self.block = block;
+        self
+    }
+
+    /// Nodes on another chain are `wrong_chain` and not counted.
+    pub fn chain_id(mut self, chain_id: u64) -> Self {
+        self.chain_id = Some(chain_id);
+        self
+    }
+
+    /// A node's whole budget, retries included (default 10 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// A check's whole budget (default: timeout + 1 s).
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Retries of transient failures (default 2).
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+
+    /// Entries per JSON-RPC request (default 100).
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// Largest accepted answer, decoded (default 16 MiB).
+    pub fn max_response_bytes(mut self, bytes: u64) -> Self {
+        self.max_response_bytes = bytes;
+        self
+    }
+
+    /// Whether and where to use Multicall3 (default: the canonical address).
+    pub fn multicall(mut self, multicall: Multicall) -> Self {
+        self.multicall = multicall;
+        self
+    }
+
+    /// Wait for every node even once every verdict is settled (default: no).
+    pub fn wait_all(mut self, wait_all: bool) -> Self {
+        self.wait_all = wait_all;
+        self
+    }
+
+    /// Validates everything and sets up the HTTP client.
+    pub fn build(self) -> Result<Checker, Error> {
+        let mut nodes = self.nodes;
+        if nodes.is_empty() {
+            return Err(Error::NoNodes);
+        }
+        for (index, node) in nodes.iter_mut().enumerate() {
+            node.index = index;
+            if node.weight == 0 {
+                return Err(Error::Node(format!("node #{}: weight must be at least 1", index + 1)));
+            }
+        }
+        check_distinct(&mut nodes, NodeSource::NodesFile).map_err(|e| Error::DuplicateNode(format!("{e:#}")))?;
+        let contract = self.contract.ok_or(Error::NoContract)?;
+        let function = self.function.unwrap_or_else(VoteFunction::builtin);
+        if self.timeout.is_zero() {
+            return Err(Error::Limit("timeout must be greater than zero".into()));
+        }
+        if self.batch_size == 0 {
+            return Err(Error::Limit("batch size must be at least 1".into()));
+        }
+        if self.max_response_bytes < 1024 {
+            return Err(Error::Limit("max response bytes must be at least 1024".into()));
+        }
+        let total_weight: u128 = nodes.iter().map(|n| u128::from(n.weight)).sum();
+        let uint_votes = matches!(function.kind(), VoteKind::Uint(_));
+        let threshold = self
+            .threshold
+            .resolve(total_weight, uint_votes)
+            .map_err(|e| Error::Threshold(e.to_string()))?;
+        let deadline = self.deadline.unwrap_or(self.timeout + Duration::from_secs(1));
+        let config = CheckConfig {
+            nodes,
+            contract,
+            function,
+            txs: Vec::new(),
+            threshold_spec: self.threshold,
+            threshold,
+            total_weight,
+            block: self.block,
+            chain_id: self.chain_id,
+            limits: Limits {
+                timeout: self.timeout,
+                deadline,
+                retries: self.retries,
+                batch_size: self.batch_size,
+                max_response_bytes: self.max_response_bytes,
+            },
+            multicall: self.multicall,
+            wait_all: self.wait_all,
+        };
+        let client = RpcClient::for_nodes(&config.nodes, config.limits.retries, config.limits.max_response_bytes)
+            .map_err(|e| Error::Client(format!("{e:#}")))?
+            .with_max_batch(config.limits.batch_size);
+        Ok(Checker { config, client })
+    }
+}
+
+/// A validated check, ready to run many times (it keeps its HTTP connections
+/// and what it learned about each node, such as a refused batch size).
+#[derive(Debug, Clone)]
+pub struct Checker {
+    config: CheckConfig,
+    client: RpcClient,
+}
+
+impl Checker {
+    /// Starts building a checker.
+    pub fn builder() -> CheckerBuilder {
+        CheckerBuilder::default()
+    }
+
+    /// The threshold's yes-weight, resolved against the nodes' weights.
+    pub fn threshold_weight(&self) -> u128 {
+        self.config.threshold
+    }
+
+    /// The sum of the nodes' weights.
+    pub fn total_weight(&self) -> u128 {
+        self.config.total_weight
+    }
+
+    /// Checks `hashes` (duplicates asked once) on every node at once.
+    pub async fn check(&self, hashes: &[B256]) -> Result<Report, Error> {
+        self.check_with_cancel(hashes, std::future::pending()).await
+    }
+
+    /// Like [`check`](Self::check); when `cancel` resolves first, the check
+    /// ends with what it knows (nodes not heard from are `interrupted`).
+    pub async fn check_with_cancel(&self, hashes: &[B256], cancel: impl Future<Output = ()>) -> Result<Report, Error> {
+        let mut seen = alloy::primitives::map::B256Set::default();
+        let txs: Vec<B256> = hashes.iter().copied().filter(|h| seen.insert(*h)).collect();
+        if txs.is_empty() {
+            return Err(Error::NoTransactions);
+        }
+        let mut config = self.config.clone();
+        config.txs = txs;
+        Ok(fanout::run(&config, &self.client, cancel).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contract() -> Address {
+        Address::repeat_byte(0x11)
+    }
+
+    #[test]
+    fn build_validates_like_the_command_line() {
+        assert!(matches!(
+            Checker::builder().contract(contract()).build(),
+            Err(Error::NoNodes)
+        ));
+        let node = || Node::new("http://127.0.0.1:8545").unwrap();
+        assert!(matches!(
+            Checker::builder().node(node()).build(),
+            Err(Error::NoContract)
+        ));
+        let twice = Checker::builder()
+            .node(node())
+            .node(node())
+            .contract(contract())
+            .build();
+        assert!(
+            matches!(&twice, Err(Error::DuplicateNode(m)) if m.contains("same node")),
+            "{twice:?}"
+        );
+        let too_high = Checker::builder()
+            .node(node())
+            .contract(contract())
+            .threshold(Threshold::parse("5").unwrap())
+            .build();
+        assert!(matches!(too_high, Err(Error::Threshold(_))));
+        assert!(matches!(Threshold::parse("banana"), Err(Error::Threshold(_))));
+        assert!(matches!(
+            VoteFunction::parse("vote(uint256)(bool)"),
+            Err(Error::Function(_))
+        ));
+        let bad_url = Node::new("localhost:8545").unwrap_err().to_string();
+        assert!(bad_url.contains("http://"), "{bad_url}");
+        let key = Node::new("https://x/v2/SECRETKEY").unwrap();
+        assert!(!format!("{key:?}").contains("SECRETKEY"));
+        let ok = Checker::builder()
+            .node(node().weight(3))
+            .node(Node::new("http://127.0.0.1:8546").unwrap())
+            .contract(contract())
+            .threshold(Threshold::parse("2/3").unwrap())
+            .build()
+            .unwrap();
+        assert_eq!((ok.threshold_weight(), ok.total_weight()), (3, 4));
+    }
+}

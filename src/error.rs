@@ -1,0 +1,39 @@
+//! The library's errors: what [`CheckerBuilder::build`](crate::CheckerBuilder::build)
+//! and [`Checker::check`](crate::Checker::check) refuse, each with the same
+//! message the command line prints for the same mistake. Messages never
+//! contain a node's URL beyond scheme, host and port.
+
+use crate::abi::AbiError;
+
+/// Why a checker could not be built, or a check not started.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A node's URL, weight or headers are not valid.
+    #[error("{0}")]
+    Node(String),
+    /// No node was added.
+    #[error("no nodes configured: add at least one node")]
+    NoNodes,
+    /// The same endpoint (with the same `from`) was added twice: its vote would count twice.
+    #[error("{0}")]
+    DuplicateNode(String),
+    /// No contract address was given.
+    #[error("no contract address given")]
+    NoContract,
+    /// The vote function cannot be found or has the wrong shape.
+    #[error(transparent)]
+    Function(#[from] AbiError),
+    /// The threshold does not parse, or cannot be met by the nodes' weight.
+    #[error("{0}")]
+    Threshold(String),
+    /// A limit is out of range.
+    #[error("{0}")]
+    Limit(String),
+    /// The HTTP client could not be set up (e.g. a CA file that cannot be read).
+    #[error("{0}")]
+    Client(String),
+    /// No transaction hash to check.
+    #[error("no transaction hash given")]
+    NoTransactions,
+}
