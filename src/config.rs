@@ -18,8 +18,8 @@ use crate::{
 /// One node to ask.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
-    /// Position in the configuration (0-based).
-    pub index: usize,
+    /// Position in the configuration (0-based); set by whoever assembles the list.
+    pub(crate) index: usize,
     /// A name for reports and logs (else the redacted URL is shown).
     pub name: Option<String>,
     /// The endpoint (printed only as scheme, host and port).
@@ -164,48 +164,50 @@ impl fmt::Display for BlockSpec {
     }
 }
 
-/// Everything `check` needs, validated.
+/// Everything a check needs, validated: built by [`CheckerBuilder`](crate::CheckerBuilder)
+/// or the command line, never field by field (the threshold, the total
+/// weight and the nodes must agree).
 #[derive(Debug, Clone)]
 pub struct CheckConfig {
     /// The nodes, in configuration order (`index` = position).
-    pub nodes: Vec<Node>,
+    pub(crate) nodes: Vec<Node>,
     /// The voting contract.
-    pub contract: Address,
+    pub(crate) contract: Address,
     /// The vote function.
-    pub function: VoteFunction,
+    pub(crate) function: VoteFunction,
     /// The transaction hashes, without duplicates.
-    pub txs: Vec<B256>,
+    pub(crate) txs: Vec<B256>,
     /// The threshold as given.
-    pub threshold_spec: ThresholdSpec,
+    pub(crate) threshold_spec: ThresholdSpec,
     /// Absolute yes-weight needed.
-    pub threshold: u128,
+    pub(crate) threshold: u128,
     /// Sum of the nodes' weights.
-    pub total_weight: u128,
+    pub(crate) total_weight: u128,
     /// The block to read at.
-    pub block: BlockSpec,
+    pub(crate) block: BlockSpec,
     /// The expected chain; nodes on another are `wrong_chain`.
-    pub chain_id: Option<u64>,
+    pub(crate) chain_id: Option<u64>,
     /// Time, retry and size bounds.
-    pub limits: Limits,
+    pub(crate) limits: Limits,
     /// Whether (and where) to read votes through Multicall3.
-    pub multicall: crate::check::multicall::Multicall,
+    pub(crate) multicall: crate::check::multicall::Multicall,
     /// Wait for every node even once every verdict is settled.
-    pub wait_all: bool,
+    pub(crate) wait_all: bool,
 }
 
 /// Bounds on the work done per node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// A node's whole budget, retries included.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// The run's budget.
-    pub deadline: Duration,
+    pub(crate) deadline: Duration,
     /// Retries of transient failures.
-    pub retries: u32,
+    pub(crate) retries: u32,
     /// Entries per JSON-RPC request, `eth_chainId` included.
-    pub batch_size: usize,
+    pub(crate) batch_size: usize,
     /// Largest accepted answer, decoded.
-    pub max_response_bytes: u64,
+    pub(crate) max_response_bytes: u64,
 }
 
 /// Where the node list came from when both `--rpc` and `--nodes` are present.

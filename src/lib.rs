@@ -44,7 +44,7 @@
 //! # Layout
 //!
 //! [`checker`] (the API) → [`config`] (validated settings) → [`check`] (the
-//! engine: [`fanout`] asks all nodes at once over [`rpc`], through
+//! engine: `fanout` asks all nodes at once over [`rpc`], through
 //! [`multicall`] where it can) → [`tally`] (pure arithmetic) → [`report`]
 //! (data) → [`render`] (text / JSON / Prometheus). The command line lives in
 //! `cli` (feature `cli`) and only maps flags onto the same configuration;
@@ -76,7 +76,6 @@ pub mod threshold;
 
 pub use abi::VoteFunction;
 pub use check::{
-    fanout,
     multicall::{self, Multicall},
     rpc,
 };

@@ -55,3 +55,54 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     }
     Ok(d)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes() {
+        let h = "0x".to_string() + &"ab".repeat(32);
+        assert_eq!(parse_tx_hash(&h).unwrap(), B256::repeat_byte(0xab));
+        assert_eq!(parse_tx_hash(&"AB".repeat(32)).unwrap(), B256::repeat_byte(0xab));
+        for bad in [
+            "",
+            "0x",
+            "0x1234",
+            &"ab".repeat(33),
+            &("0x".to_string() + &"zz".repeat(32)),
+            "0x 12",
+        ] {
+            assert!(parse_tx_hash(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn addresses() {
+        let a = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+        assert!(parse_address(a).is_ok());
+        assert!(parse_address(&a.to_lowercase()).is_ok());
+        assert!(
+            parse_address("0x5FbDB2315678afecb367f032d93F642f64180aA3").is_err(),
+            "bad checksum"
+        );
+        for bad in [
+            "",
+            "0x12",
+            "0xzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz",
+            &("0x".to_string() + &"1".repeat(41)),
+        ] {
+            assert!(parse_address(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("3s"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        for bad in ["", "0s", "0", "-1s", "fast", "25h", "99999999999999999999"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,11 +1,12 @@
-//! The engine: ask every node at once ([`fanout`]) over JSON-RPC ([`rpc`]),
+//! The engine: ask every node at once (`fanout`) over JSON-RPC ([`rpc`]),
 //! each request built and read by `ask` — plain `eth_call`s or Multicall3
 //! `aggregate3` calls ([`multicall`]) —, optionally after fixing one block
 //! for all (`pin`). It depends on configuration, tallying and the report
 //! types, never on the command line or on rendering.
 
 pub(crate) mod ask;
-pub mod fanout;
+pub(crate) mod fanout;
 pub mod multicall;
 pub(crate) mod pin;
 pub mod rpc;
+mod window;

@@ -5,7 +5,9 @@
 //! The library below it never imports from here.
 
 mod args;
+mod args_commands;
 pub mod cmd;
+mod command;
 mod config_args;
 pub mod dotenv;
 pub mod logging;
@@ -14,6 +16,8 @@ pub mod output;
 pub mod serve;
 
 pub use args::*;
+pub use args_commands::*;
+pub use command::*;
 pub use config_args::{resolve_nodes, resolve_nodes_within};
 
 use clap::{CommandFactory, FromArgMatches, parser::ValueSource};

@@ -25,7 +25,7 @@ use axum::{
 };
 use tokio::{sync::Semaphore, time::Instant};
 
-use crate::{config::CheckConfig, fanout, render, rpc::RpcClient};
+use crate::{check::fanout, check::rpc::RpcClient, config::CheckConfig, render};
 
 /// What the handlers share.
 pub struct Shared {

@@ -4,11 +4,12 @@
 use std::path::Path;
 
 use crate::{
+    check::fanout,
     check::rpc::RpcClient,
     cli::output,
     cli::{CheckArgs, Format},
     config::{CheckConfig, NodeSource},
-    fanout, render,
+    render,
     report::Report,
 };
 

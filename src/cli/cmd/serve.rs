@@ -10,10 +10,11 @@ use anyhow::{Context, bail};
 use tokio::{sync::Semaphore, time::Instant};
 
 use crate::{
+    check::fanout,
     cli::ServeArgs,
     cli::serve::{Shared, app},
     config::{CheckConfig, NodeSource, load_tx_file},
-    fanout, input, render,
+    input, render,
 };
 
 /// Serves until stopped; returns the exit code (0).

@@ -11,9 +11,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::{
+    check::fanout,
     cli::{Format, WatchArgs},
     config::{CheckConfig, NodeSource},
-    fanout, render,
+    render,
     report::Report,
     tally::Verdict,
 };

@@ -1,0 +1,158 @@
+//! Why a node gave no usable answer, and what that means: retry (transient),
+//! send smaller batches (a refusal), slow down (a rate limit), or report.
+
+use std::time::Duration;
+
+use alloy::rpc::json_rpc::ErrorPayload;
+
+use super::clean;
+
+/// Why a node gave no usable answer to a whole batch.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeFailure {
+    /// No answer within the node's budget.
+    #[error("timed out")]
+    Timeout,
+    /// The connection failed or broke (why, without the URL).
+    #[error("{0}")]
+    Connect(String),
+    /// A non-success HTTP status.
+    #[error("HTTP status {0}")]
+    Http(u16),
+    /// TLS failed (a plain-English reason).
+    #[error("{0}")]
+    Tls(String),
+    /// A 3xx status: redirects are never followed.
+    #[error("redirect to another URL not followed")]
+    Redirect(u16),
+    /// One JSON-RPC error for the whole batch.
+    #[error("JSON-RPC error {code}: {message}")]
+    Rpc {
+        /// The error code.
+        code: i64,
+        /// The node's message (cleaned).
+        message: String,
+    },
+    /// An answer that is not a JSON-RPC answer to the batch.
+    #[error("{0}")]
+    BadResponse(String),
+}
+
+impl NodeFailure {
+    /// Whether trying again may help.
+    pub(super) fn is_transient(&self) -> bool {
+        match self {
+            Self::Connect(_) => true,
+            Self::Http(status) => *status == 429 || (500..600).contains(status),
+            Self::Rpc { code, .. } => is_rate_limit(*code),
+            Self::Timeout | Self::BadResponse(_) | Self::Tls(_) | Self::Redirect(_) => false,
+        }
+    }
+}
+
+/// JSON-RPC error codes that providers use for "slow down".
+pub(super) fn is_rate_limit(code: i64) -> bool {
+    matches!(code, -32005 | 429)
+}
+
+/// Whether one entry's error is worth asking again, alone: a rate limit, or
+/// a provider's "try again" (-32603 with a rate-limit or timeout text).
+pub fn is_transient_entry(e: &ErrorPayload) -> bool {
+    let text = e.message.to_ascii_lowercase();
+    is_rate_limit(e.code)
+        || (e.code == -32603 && (text.contains("rate limit") || text.contains("timeout") || text.contains("timed out")))
+}
+
+/// Whether a failure says "not as a batch" or "not so many at once": a
+/// single error object for the whole array (other than a rate limit), HTTP
+/// 400 or 413, or a message about the batch's size.
+pub(super) fn is_batch_refusal(failure: &NodeFailure) -> bool {
+    match failure {
+        NodeFailure::Http(400 | 413) => true,
+        NodeFailure::Rpc { code, .. } if is_rate_limit(*code) => false,
+        NodeFailure::Rpc { .. } => true,
+        NodeFailure::BadResponse(reason) => {
+            let r = reason.to_ascii_lowercase();
+            r.contains("batch") && (r.contains("large") || r.contains("limit") || r.contains("exceed"))
+        }
+        _ => false,
+    }
+}
+
+/// Classifies a transport error without its URL; `https` says which scheme
+/// the node's URL has, to tell TLS mistakes apart.
+pub(super) fn transport_failure(e: &reqwest::Error, https: bool) -> NodeFailure {
+    if e.is_timeout() {
+        return NodeFailure::Timeout;
+    }
+    // Walk to the innermost cause: hyper and std describe it best
+    // ("Connection refused", "connection closed before message completed").
+    // The causes only: the top-level reqwest error quotes the URL, key included.
+    let mut chain = Vec::new();
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+        chain.push(cause.to_string());
+    }
+    if let Some(tls) = tls_failure(&chain.join(": "), https) {
+        return NodeFailure::Tls(tls);
+    }
+    let detail = match chain.last() {
+        Some(innermost) => clean(innermost),
+        None => "no detail".to_string(),
+    };
+    let what = if e.is_connect() {
+        "connection failed"
+    } else {
+        "connection error"
+    };
+    NodeFailure::Connect(format!("{what}: {detail}"))
+}
+
+/// A TLS failure in plain English, from the error chain's text (rustls's
+/// and hyper's messages); `None` when the failure is not about TLS.
+pub fn tls_failure(chain: &str, https: bool) -> Option<String> {
+    let has = |needle: &str| chain.contains(needle);
+    if https {
+        if has("InvalidContentType") || has("corrupt message") || has("InvalidMessage") {
+            return Some("the server answered in plain HTTP, not TLS: use http:// for this node".into());
+        }
+        if has("UnknownIssuer") || has("unknown issuer") {
+            return Some("certificate not trusted (unknown issuer); see --ca-cert".into());
+        }
+        if has("NotValidForName") || has("not valid for name") {
+            return Some("certificate is not valid for this host name".into());
+        }
+        if has("Expired") || has("expired") {
+            return Some(
+                "certificate expired (or not yet valid); check the node's certificate and this machine's clock".into(),
+            );
+        }
+        if has("invalid peer certificate") || has("certificate") {
+            return Some(format!(
+                "certificate rejected ({})",
+                clean(chain.rsplit(": ").next().unwrap_or(""))
+            ));
+        }
+        if has("HandshakeFailure") || has("AlertReceived") || has("PeerIncompatible") {
+            return Some("TLS handshake failed (no common protocol version or cipher?)".into());
+        }
+    } else if has("invalid HTTP version") || has("invalid HTTP status") || has("HTTP/0.9") {
+        return Some("the server did not answer in HTTP: is it a TLS port? use https:// for this node".into());
+    }
+    None
+}
+
+/// `Retry-After` in either form: seconds, or an HTTP date (RFC 9110).
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let v = value.trim();
+    if let Ok(seconds) = v.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}

@@ -1,0 +1,388 @@
+//! JSON-RPC over HTTP for the fan-out: one batch request per call, bounded in
+//! time (a node's whole budget, retries included) and in size (the body is cut
+//! off while reading), with retries for transient failures only, and strict
+//! matching of the answers to the calls. Request and response types are
+//! alloy's; the HTTP client is reqwest, which alloy itself uses, driven here
+//! directly because alloy's transport neither bounds a body nor exposes the
+//! HTTP status and `Retry-After` that retry decisions need.
+
+use std::time::Duration;
+
+use alloy::rpc::json_rpc::{ErrorPayload, Id, Request};
+use serde_json::value::RawValue;
+use tokio::time::Instant;
+
+use crate::config::Node;
+pub use crate::sanitize::clean;
+
+mod body;
+mod decode;
+mod failure;
+
+pub use body::BODY_BUDGET_FACTOR;
+use body::{BodyBudget, read_bounded};
+pub use decode::{decode_batch, decode_single};
+pub use failure::{NodeFailure, is_transient_entry, parse_retry_after, tls_failure};
+use failure::{is_batch_refusal, is_rate_limit, transport_failure};
+
+/// One call in a batch.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// The JSON-RPC method, e.g. `eth_call`.
+    pub method: &'static str,
+    /// Its parameters (a JSON array).
+    pub params: serde_json::Value,
+}
+
+/// A call's answer: its `result`, or the node's JSON-RPC error for it.
+pub type CallResult = Result<Box<RawValue>, ErrorPayload>;
+
+/// The outcome of [`RpcClient::batch`].
+#[derive(Debug)]
+pub struct BatchOutcome {
+    /// One result per call, in call order.
+    pub results: Result<Vec<CallResult>, NodeFailure>,
+    /// HTTP requests made (1 + retries).
+    pub attempts: u32,
+    /// Whether the node said "slow down" (HTTP 429, or a rate-limit code for
+    /// the request or an entry) on the way: the caller should send less at once.
+    pub rate_limited: bool,
+}
+
+/// First backoff step; doubles per retry, with jitter.
+const BACKOFF_BASE: Duration = Duration::from_millis(100);
+/// Longest wait between two attempts, `Retry-After` included.
+const BACKOFF_CAP: Duration = Duration::from_secs(5);
+
+/// Sends batches to nodes.
+#[derive(Debug, Clone)]
+pub struct RpcClient {
+    /// The client of nodes without a CA file of their own.
+    http: reqwest::Client,
+    /// Clients of nodes that trust extra CAs, by CA file.
+    with_ca: std::collections::HashMap<std::path::PathBuf, reqwest::Client>,
+    retries: u32,
+    max_response_bytes: u64,
+    /// The most calls in one request (`--batch-size`).
+    max_batch: usize,
+    /// Per node (by index), a smaller size the node was found to accept.
+    batch_limits: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<usize, usize>>>,
+    /// Bytes of answers held at once by the whole run.
+    budget: std::sync::Arc<BodyBudget>,
+}
+
+impl RpcClient {
+    /// A client for `nodes`; `retries` is per batch, `max_response_bytes`
+    /// bounds each body. TLS roots are loaded only when a node is https; a
+    /// node's `ca_cert` is added to the platform's roots for that node.
+    /// Redirects are never followed and no `Referer` is sent: a node that
+    /// redirects could take the key in its URL, or answer for another node.
+    pub fn for_nodes(nodes: &[Node], retries: u32, max_response_bytes: u64) -> anyhow::Result<Self> {
+        let tls = nodes.iter().any(|n| n.url.is_https() && n.ca_cert.is_none());
+        let http = build_client(tls, None)?;
+        let mut with_ca = std::collections::HashMap::new();
+        for path in nodes.iter().filter_map(|n| n.ca_cert.as_ref()) {
+            if !with_ca.contains_key(path) {
+                let certs = load_ca(path)?;
+                with_ca.insert(path.clone(), build_client(true, Some(certs))?);
+            }
+        }
+        Ok(Self {
+            http,
+            with_ca,
+            retries,
+            max_response_bytes,
+            max_batch: usize::MAX,
+            batch_limits: Default::default(),
+            budget: std::sync::Arc::new(BodyBudget::new(max_response_bytes)),
+        })
+    }
+
+    fn client_of(&self, node: &Node) -> &reqwest::Client {
+        node.ca_cert
+            .as_ref()
+            .and_then(|p| self.with_ca.get(p))
+            .unwrap_or(&self.http)
+    }
+
+    /// Bounds every request to `max` calls (`--batch-size`); a node that
+    /// refuses batches or caps their size gets smaller ones, down to single
+    /// requests, and keeps the size that worked for the rest of the run.
+    pub fn with_max_batch(mut self, max: usize) -> Self {
+        self.max_batch = max.max(1);
+        self
+    }
+
+    /// The most calls one request to `node` may carry now.
+    /// The most entries `node` has taken in one request so far this run.
+    pub(crate) fn batch_limit(&self, node: &Node) -> usize {
+        self.batch_limits
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&node.index).copied())
+            .unwrap_or(self.max_batch)
+    }
+
+    fn lower_batch_limit(&self, node: &Node, to: usize) {
+        if let Ok(mut m) = self.batch_limits.lock() {
+            let limit = m.entry(node.index).or_insert(self.max_batch);
+            if to < *limit {
+                tracing::info!(node = %node.label(), batch = to, "node refused a batch: sending smaller ones");
+                *limit = to;
+            }
+        }
+    }
+
+    /// Sends `calls` to `node` — as one JSON-RPC batch, or as several of the
+    /// size the node accepts (a single call goes as a plain request, not a
+    /// one-element array) — retrying transient failures with backoff, all
+    /// before `deadline`. One result per call, in call order.
+    pub async fn batch(&self, node: &Node, calls: &[Call], deadline: Instant) -> BatchOutcome {
+        let mut results = Vec::with_capacity(calls.len());
+        let mut attempts = 0;
+        let mut rate_limited = false;
+        let mut done = 0;
+        while done < calls.len() {
+            let n = self.batch_limit(node).min(calls.len() - done);
+            let outcome = self.send(node, &calls[done..done + n], deadline).await;
+            attempts += outcome.attempts;
+            rate_limited |= outcome.rate_limited;
+            match outcome.results {
+                Ok(mut r) => {
+                    let (more, limited) = self.retry_entries(node, &calls[done..done + n], &mut r, deadline).await;
+                    attempts += more;
+                    rate_limited |= limited;
+                    results.extend(r);
+                    done += n;
+                }
+                Err(failure) if n > 1 && is_batch_refusal(&failure) => self.lower_batch_limit(node, n / 2),
+                Err(failure) => {
+                    return BatchOutcome {
+                        results: Err(failure),
+                        attempts,
+                        rate_limited,
+                    };
+                }
+            }
+        }
+        BatchOutcome {
+            results: Ok(results),
+            attempts,
+            rate_limited,
+        }
+    }
+
+    /// Asks again, alone, for the entries of `results` that the node refused
+    /// one by one for now (rate limits): the answers already in are kept.
+    /// Returns the requests made and whether the node rate-limited.
+    async fn retry_entries(
+        &self,
+        node: &Node,
+        calls: &[Call],
+        results: &mut [CallResult],
+        deadline: Instant,
+    ) -> (u32, bool) {
+        let mut attempts = 0;
+        let mut limited = false;
+        for round in 1..=self.retries + 1 {
+            let again: Vec<usize> = (0..results.len())
+                .filter(|&i| results[i].as_ref().err().is_some_and(is_transient_entry))
+                .collect();
+            if again.is_empty() {
+                break;
+            }
+            limited = true;
+            let wait = backoff(round);
+            if round > self.retries || Instant::now() + wait >= deadline {
+                break;
+            }
+            tracing::debug!(node = %node.url, entries = again.len(), ?wait, "retrying rate-limited entries");
+            tokio::time::sleep(wait).await;
+            let subset: Vec<Call> = again.iter().map(|&i| calls[i].clone()).collect();
+            let outcome = self.send(node, &subset, deadline).await;
+            attempts += outcome.attempts;
+            limited |= outcome.rate_limited;
+            match outcome.results {
+                Ok(answers) => {
+                    for (i, answer) in again.into_iter().zip(answers) {
+                        results[i] = answer;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        (attempts, limited)
+    }
+
+    /// One request (a batch, or a plain request for one call), with retries.
+    async fn send(&self, node: &Node, calls: &[Call], deadline: Instant) -> BatchOutcome {
+        let url = &node.url;
+        let body = match encode_request(calls) {
+            Ok(body) => body,
+            Err(e) => {
+                return BatchOutcome {
+                    results: Err(NodeFailure::BadResponse(e)),
+                    attempts: 0,
+                    rate_limited: false,
+                };
+            }
+        };
+        let mut attempts = 0;
+        let mut rate_limited = false;
+        loop {
+            attempts += 1;
+            let attempt = tokio::time::timeout_at(deadline, self.attempt(node, body.clone(), calls.len()));
+            let (failure, retry_after) = match attempt.await {
+                Err(_) => {
+                    return BatchOutcome {
+                        results: Err(NodeFailure::Timeout),
+                        attempts,
+                        rate_limited,
+                    };
+                }
+                // Entries refused one by one (rate limits) are retried by
+                // `batch`, for those entries only.
+                Ok(Ok(results)) => {
+                    return BatchOutcome {
+                        results: Ok(results),
+                        attempts,
+                        rate_limited,
+                    };
+                }
+                Ok(Err((failure, retry_after))) => (failure, retry_after),
+            };
+            rate_limited |= matches!(failure, NodeFailure::Http(429))
+                || matches!(&failure, NodeFailure::Rpc { code, .. } if is_rate_limit(*code));
+            if !failure.is_transient() || attempts > self.retries {
+                return BatchOutcome {
+                    results: Err(failure),
+                    attempts,
+                    rate_limited,
+                };
+            }
+            let wait = retry_after
+                .map(|d| d.min(BACKOFF_CAP))
+                .unwrap_or_else(|| backoff(attempts));
+            if Instant::now() + wait >= deadline {
+                return BatchOutcome {
+                    results: Err(failure),
+                    attempts,
+                    rate_limited,
+                };
+            }
+            tracing::debug!(
+                node = %url,
+                attempt = attempts,
+                ?wait,
+                error = %crate::secrets::Secrets::of(node).scrub(&failure.to_string()),
+                "retrying"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// One HTTP round trip. On failure, also any `Retry-After` the node sent.
+    async fn attempt(
+        &self,
+        node: &Node,
+        body: Vec<u8>,
+        expected: usize,
+    ) -> Result<Vec<CallResult>, (NodeFailure, Option<Duration>)> {
+        let mut request = self
+            .client_of(node)
+            .post(node.url.expose().clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        for (name, value) in node.headers.pairs() {
+            let mut value = reqwest::header::HeaderValue::from_str(value)
+                .map_err(|_| (NodeFailure::BadResponse("invalid header value".into()), None))?;
+            value.set_sensitive(true);
+            request = request.header(name.as_str(), value);
+        }
+        let response = request
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| (transport_failure(&e, node.url.is_https()), None))?;
+        let status = response.status();
+        if status.is_redirection() {
+            return Err((NodeFailure::Redirect(status.as_u16()), None));
+        }
+        if !status.is_success() {
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_retry_after);
+            return Err((NodeFailure::Http(status.as_u16()), retry_after));
+        }
+        let body = read_bounded(response, self.max_response_bytes, &self.budget)
+            .await
+            .map_err(|f| (f, None))?;
+        if expected == 1 {
+            decode_single(&body).map_err(|f| (f, None))
+        } else {
+            decode_batch(&body, expected).map_err(|f| (f, None))
+        }
+    }
+}
+
+fn build_client(tls: bool, extra_roots: Option<Vec<reqwest::Certificate>>) -> anyhow::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .referer(false)
+        .user_agent(concat!("quorum-check/", env!("CARGO_PKG_VERSION")));
+    match extra_roots {
+        Some(certs) => builder = builder.tls_certs_merge(certs),
+        // No https endpoint: skip loading the platform's root certificates,
+        // the largest part of a plain-http run's start-up.
+        None if !tls => builder = builder.tls_certs_only(std::iter::empty()),
+        None => {}
+    }
+    builder
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot set up the HTTP client: {}", clean(&e.without_url().to_string())))
+}
+
+/// The certificates of a PEM file (one CA or a bundle).
+fn load_ca(path: &std::path::Path) -> anyhow::Result<Vec<reqwest::Certificate>> {
+    let shown = path.display();
+    let pem = crate::input::read_bytes(
+        &crate::input::Source::File(path.to_path_buf()),
+        "CA certificate file",
+        crate::input::MAX_CA_BYTES,
+        crate::input::DEFAULT_READ_WAIT,
+    )?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|_| anyhow::anyhow!("CA certificate file {shown} is not PEM"))?;
+    if certs.is_empty() {
+        anyhow::bail!("CA certificate file {shown} holds no certificate");
+    }
+    Ok(certs)
+}
+
+/// A batch (a JSON array) for several calls; a plain request object for one
+/// (some endpoints refuse arrays altogether).
+fn encode_request(calls: &[Call]) -> Result<Vec<u8>, String> {
+    let requests: Vec<Request<&serde_json::Value>> = calls
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Request::new(c.method, Id::Number(i as u64), &c.params))
+        .collect();
+    match requests.as_slice() {
+        [one] => serde_json::to_vec(one),
+        _ => serde_json::to_vec(&requests),
+    }
+    .map_err(|e| format!("cannot encode request: {e}"))
+}
+
+/// Exponential backoff with jitter for retry number `attempt` (1-based).
+fn backoff(attempt: u32) -> Duration {
+    let step = BACKOFF_BASE.saturating_mul(1 << attempt.saturating_sub(1).min(10));
+    let step = step.min(BACKOFF_CAP);
+    // Between half and the whole step, so that many clients do not retry in lockstep.
+    step.mul_f64(0.5 + fastrand::f64() * 0.5)
+}
+
+#[cfg(test)]
+mod tests;

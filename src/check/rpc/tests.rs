@@ -1,0 +1,166 @@
+//! Unit tests of the JSON-RPC client's pure parts.
+
+use super::*;
+
+fn ok(r: &CallResult) -> &str {
+    r.as_ref().unwrap().get()
+}
+
+#[test]
+fn matches_answers_by_id_in_any_order() {
+    let body = br#"[{"jsonrpc":"2.0","id":1,"result":"0x02"},{"jsonrpc":"2.0","id":0,"result":"0x01"}]"#;
+    let results = decode_batch(body, 2).unwrap();
+    assert_eq!(ok(&results[0]), "\"0x01\"");
+    assert_eq!(ok(&results[1]), "\"0x02\"");
+}
+
+#[test]
+fn per_call_errors_stay_per_call() {
+    let body = br#"[{"jsonrpc":"2.0","id":0,"error":{"code":3,"message":"execution reverted","data":"0x"}},{"jsonrpc":"2.0","id":1,"result":"0x"}]"#;
+    let results = decode_batch(body, 2).unwrap();
+    assert_eq!(results[0].as_ref().unwrap_err().code, 3);
+    assert!(results[1].is_ok());
+}
+
+#[test]
+fn rejects_missing_duplicate_and_unknown_ids() {
+    let cases: [(&[u8], &str); 5] = [
+        (br#"[{"jsonrpc":"2.0","id":0,"result":"0x01"}]"#, "missing 1 of 2"),
+        (
+            br#"[{"jsonrpc":"2.0","id":0,"result":"0x01"},{"jsonrpc":"2.0","id":0,"result":"0x01"}]"#,
+            "two answers",
+        ),
+        (
+            br#"[{"jsonrpc":"2.0","id":0,"result":"0x01"},{"jsonrpc":"2.0","id":7,"result":"0x01"}]"#,
+            "unexpected id 7",
+        ),
+        (
+            br#"[{"jsonrpc":"2.0","id":"0","result":"0x01"},{"jsonrpc":"2.0","id":1,"result":"0x01"}]"#,
+            "unexpected id",
+        ),
+        (br#"{"jsonrpc":"2.0","id":0,"result":"0x01"}"#, "single result"),
+    ];
+    for (body, expected) in cases {
+        let err = decode_batch(body, 2).unwrap_err();
+        assert!(
+            matches!(&err, NodeFailure::BadResponse(m) if m.contains(expected)),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn garbage_is_a_bad_response() {
+    for body in [
+        &b"<html>502</html>"[..],
+        b"",
+        b"{\"a\":1}",
+        b"[1,2]",
+        b"[{\"id\":0}]",
+        b"\xff\xfe",
+    ] {
+        assert!(
+            matches!(decode_batch(body, 1), Err(NodeFailure::BadResponse(_))),
+            "{body:?}"
+        );
+    }
+}
+
+#[test]
+fn a_single_error_object_fails_the_batch() {
+    let body = br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32005,"message":"rate limited"}}"#;
+    let err = decode_batch(body, 3).unwrap_err();
+    assert_eq!(
+        err,
+        NodeFailure::Rpc {
+            code: -32005,
+            message: "rate limited".into()
+        }
+    );
+    assert!(err.is_transient());
+}
+
+#[test]
+fn transient_classification() {
+    assert!(NodeFailure::Http(429).is_transient());
+    assert!(NodeFailure::Http(503).is_transient());
+    assert!(!NodeFailure::Http(401).is_transient());
+    assert!(NodeFailure::Connect("refused".into()).is_transient());
+    assert!(!NodeFailure::BadResponse("x".into()).is_transient());
+    assert!(
+        !NodeFailure::Rpc {
+            code: -32601,
+            message: "no".into()
+        }
+        .is_transient()
+    );
+}
+
+#[test]
+fn tls_failures_in_plain_english() {
+    let tls = |chain: &str, https| tls_failure(chain, https).unwrap_or_default();
+    assert!(tls("client error (Connect): invalid peer certificate: UnknownIssuer", true).contains("see --ca-cert"));
+    assert!(tls("received corrupt message of type InvalidContentType", true).contains("use http://"));
+    assert!(tls("invalid HTTP version parsed", false).contains("use https://"));
+    assert!(tls_failure("Connection refused", true).is_none());
+    assert!(tls_failure("Connection refused", false).is_none());
+    assert!(!NodeFailure::Tls("x".into()).is_transient());
+    assert!(!NodeFailure::Redirect(307).is_transient());
+}
+
+#[test]
+fn retry_after_in_both_forms() {
+    assert_eq!(parse_retry_after(" 3 "), Some(Duration::from_secs(3)));
+    let soon = std::time::SystemTime::now() + Duration::from_secs(30);
+    let d = parse_retry_after(&httpdate::fmt_http_date(soon)).unwrap();
+    assert!(d > Duration::from_secs(25) && d <= Duration::from_secs(30), "{d:?}");
+    assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+    assert_eq!(parse_retry_after("soon"), None);
+}
+
+#[test]
+fn single_requests_and_their_answers() {
+    let one = [Call {
+        method: "eth_chainId",
+        params: serde_json::json!([]),
+    }];
+    let body = String::from_utf8(encode_request(&one).unwrap()).unwrap();
+    assert!(body.starts_with('{'), "{body}");
+    let two = [one[0].clone(), one[0].clone()];
+    assert!(encode_request(&two).unwrap().starts_with(b"["));
+    let ok = decode_single(br#"{"jsonrpc":"2.0","id":0,"result":"0x1"}"#).unwrap();
+    assert_eq!(ok[0].as_ref().unwrap().get(), "\"0x1\"");
+    let err = decode_single(br#"{"jsonrpc":"2.0","id":0,"error":{"code":3,"message":"execution reverted"}}"#).unwrap();
+    assert_eq!(err[0].as_ref().unwrap_err().code, 3);
+    assert!(decode_single(br#"{"jsonrpc":"2.0","id":5,"result":"0x1"}"#).is_err());
+}
+
+#[test]
+fn batch_refusals_are_told_from_failures() {
+    assert!(is_batch_refusal(&NodeFailure::Http(413)));
+    assert!(is_batch_refusal(&NodeFailure::Rpc {
+        code: -32600,
+        message: "batch requests are not supported".into()
+    }));
+    assert!(!is_batch_refusal(&NodeFailure::Rpc {
+        code: -32005,
+        message: "rate limited".into()
+    }));
+    assert!(!is_batch_refusal(&NodeFailure::Timeout));
+    assert!(!is_batch_refusal(&NodeFailure::Http(401)));
+}
+
+#[test]
+fn backoff_grows_and_is_capped() {
+    for attempt in 1..20 {
+        let d = backoff(attempt);
+        assert!(d <= BACKOFF_CAP);
+        assert!(d >= (BACKOFF_BASE.saturating_mul(1 << (attempt - 1).min(10))).min(BACKOFF_CAP) / 2);
+    }
+}
+
+#[test]
+fn clean_bounds_and_flattens() {
+    assert_eq!(clean("a\nb"), "a b");
+    assert_eq!(clean(&"x".repeat(500)).chars().count(), 201);
+}

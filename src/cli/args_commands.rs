@@ -1,0 +1,189 @@
+//! Flags of the subcommands beyond `check`: `watch`, `serve`, `nodes`,
+//! `devnet`, `demo`.
+
+use std::{path::PathBuf, time::Duration};
+
+use alloy::primitives::{Address, B256};
+use clap::{Args, ValueEnum};
+
+use super::args::{CheckArgs, EndpointArgs};
+use crate::{
+    parse::{parse_address, parse_duration, parse_tx_hash},
+    render::Format,
+    threshold::ThresholdSpec,
+};
+
+/// Flags of `watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Every `check` flag.
+    #[command(flatten)]
+    pub check: CheckArgs,
+
+    /// Time between two rounds.
+    #[arg(long, value_name = "DURATION", env = "QUORUM_INTERVAL", hide_env_values = true, default_value = "5s", value_parser = parse_duration)]
+    pub interval: Duration,
+}
+
+/// Flags of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Every `check` flag.
+    #[command(flatten)]
+    pub check: CheckArgs,
+
+    /// Address to listen on. A non-loopback address needs --auth-token-file or
+    /// --allow-unauthenticated: every request spends provider quota.
+    #[arg(
+        long,
+        value_name = "ADDR:PORT",
+        env = "QUORUM_LISTEN",
+        hide_env_values = true,
+        default_value = "127.0.0.1:9464"
+    )]
+    pub listen: std::net::SocketAddr,
+
+    /// Time between two background rounds (the hash list of --tx/--tx-file, the file re-read
+    /// when it changes); /readyz fails when the last round is older than twice this.
+    #[arg(long, value_name = "DURATION", env = "QUORUM_INTERVAL", hide_env_values = true, default_value = "30s", value_parser = parse_duration)]
+    pub interval: Duration,
+
+    /// File holding a bearer token: every request but /healthz must send
+    /// `Authorization: Bearer <token>`.
+    #[arg(
+        long = "auth-token-file",
+        value_name = "FILE",
+        env = "QUORUM_AUTH_TOKEN_FILE",
+        hide_env_values = true
+    )]
+    pub auth_token_file: Option<PathBuf>,
+
+    /// Allow a non-loopback --listen without a token.
+    #[arg(long = "allow-unauthenticated")]
+    pub allow_unauthenticated: bool,
+
+    /// Checks of /v1/check running at once; more get HTTP 429.
+    #[arg(long = "max-concurrent-checks", value_name = "N", env = "QUORUM_MAX_CONCURRENT_CHECKS", hide_env_values = true,
+          default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_concurrent_checks: u32,
+
+    /// Hashes per /v1/check request, at most.
+    #[arg(long = "max-tx-per-request", value_name = "N", env = "QUORUM_MAX_TX_PER_REQUEST", hide_env_values = true,
+          default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_tx_per_request: u32,
+}
+
+/// Output formats of `nodes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HealthFormat {
+    /// A table and a closing line.
+    Text,
+    /// One JSON document.
+    Json,
+    /// Prometheus text exposition format (quorum_check_health_* metrics).
+    Prometheus,
+}
+
+/// Flags of `nodes`.
+#[derive(Debug, Args)]
+pub struct NodesArgs {
+    /// Where the nodes are.
+    #[command(flatten)]
+    pub endpoints: EndpointArgs,
+
+    /// Also check that this contract has code on every node, and that its vote function answers
+    /// a call for the zero hash with a valid vote.
+    #[arg(long, value_name = "ADDRESS", env = "QUORUM_CONTRACT", hide_env_values = true, value_parser = parse_address)]
+    pub contract: Option<Address>,
+
+    /// ABI JSON file of the vote function checked with --contract [default: the built-in
+    /// vote(bytes32) returns (bool)].
+    #[arg(long, value_name = "PATH", env = "QUORUM_ABI", hide_env_values = true)]
+    pub abi: Option<PathBuf>,
+
+    /// The vote function checked with --contract: a name in --abi, or a signature such as
+    /// 'vote(bytes32)(bool)'.
+    #[arg(
+        long,
+        value_name = "NAME|SIGNATURE",
+        env = "QUORUM_FUNCTION",
+        hide_env_values = true,
+        default_value = "vote"
+    )]
+    pub function: String,
+
+    /// A node whose head is more than this many blocks behind the highest head of the nodes on
+    /// its chain is unhealthy.
+    #[arg(
+        long = "max-lag",
+        value_name = "BLOCKS",
+        env = "QUORUM_MAX_LAG",
+        hide_env_values = true,
+        default_value_t = 5
+    )]
+    pub max_lag: u64,
+
+    /// A node whose head block is older than this is unhealthy (off by default: local chains
+    /// mine only on demand). Use on live networks, e.g. 2m.
+    #[arg(long = "max-head-age", value_name = "DURATION", env = "QUORUM_MAX_HEAD_AGE", hide_env_values = true,
+          value_parser = parse_duration)]
+    pub max_head_age: Option<Duration>,
+
+    /// Weight the healthy nodes must hold (N, majority, all, P% or A/B); below it, exit 1.
+    #[arg(
+        long,
+        value_name = "THRESHOLD",
+        env = "QUORUM_THRESHOLD",
+        hide_env_values = true,
+        default_value = "majority"
+    )]
+    pub threshold: ThresholdSpec,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: HealthFormat,
+}
+
+/// Where to find anvil.
+#[derive(Debug, Args)]
+pub struct AnvilArgs {
+    /// Path of the anvil binary (else ANVIL_BIN, PATH, then node_modules).
+    #[arg(long, value_name = "PATH", env = "ANVIL_BIN", hide_env_values = true)]
+    pub anvil: Option<PathBuf>,
+}
+
+/// Flags of `devnet`.
+#[derive(Debug, Args)]
+pub struct DevnetArgs {
+    /// How many anvil nodes to start.
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=200))]
+    pub nodes: u32,
+
+    /// How many of them (the first K) approve; the rest reject [default: a majority of --nodes].
+    #[arg(long, value_name = "K")]
+    pub approve: Option<u32>,
+
+    /// Transaction hash the nodes vote on (repeatable) [default: a fixed demo hash].
+    #[arg(long = "tx", value_name = "HASH", value_parser = parse_tx_hash)]
+    pub tx: Vec<B256>,
+
+    /// First port: nodes listen on BASE, BASE+1, … [default: ports chosen by the OS].
+    #[arg(long, value_name = "BASE")]
+    pub port: Option<u16>,
+
+    /// Where anvil is.
+    #[command(flatten)]
+    pub anvil: AnvilArgs,
+}
+
+/// Flags of `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Output format of the two checks.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+
+    /// Where anvil is.
+    #[command(flatten)]
+    pub anvil: AnvilArgs,
+}
