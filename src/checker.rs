@@ -64,7 +64,7 @@ impl Node {
 
     /// Extra HTTP headers (e.g. `Authorization`); their values are secrets.
     pub fn headers(mut self, pairs: Vec<(String, String)>) -> Result<Self, Error> {
-        self.headers = Headers::new(pairs).map_err(|e| Error::Node(format!("{e:#}")))?;
+        self.headers = Headers::new(pairs)?;
         Ok(self)
     }
 
@@ -226,7 +226,7 @@ impl CheckerBuilder {
                 return Err(Error::Node(format!("node #{}: weight must be at least 1", index + 1)));
             }
         }
-        check_distinct(&mut nodes, NodeSource::NodesFile).map_err(|e| Error::DuplicateNode(format!("{e:#}")))?;
+        check_distinct(&mut nodes, NodeSource::NodesFile)?;
         let contract = self.contract.ok_or(Error::NoContract)?;
         let function = self.function.unwrap_or_else(VoteFunction::builtin);
         if self.timeout.is_zero() {
@@ -265,8 +265,7 @@ impl CheckerBuilder {
             multicall: self.multicall,
             wait_all: self.wait_all,
         };
-        let client = RpcClient::for_nodes(&config.nodes, config.limits.retries, config.limits.max_response_bytes)
-            .map_err(|e| Error::Client(format!("{e:#}")))?
+        let client = RpcClient::for_nodes(&config.nodes, config.limits.retries, config.limits.max_response_bytes)?
             .with_max_batch(config.limits.batch_size);
         Ok(Checker { config, client })
     }

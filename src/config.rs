@@ -9,10 +9,9 @@ use alloy::{
     eips::BlockNumberOrTag,
     primitives::{Address, B256},
 };
-use anyhow::{Context, bail};
 
 use crate::{
-    abi::VoteFunction, node_url::NodeUrl, parse::parse_tx_hash, sanitize::printable, threshold::ThresholdSpec,
+    Error, abi::VoteFunction, node_url::NodeUrl, parse::parse_tx_hash, sanitize::printable, threshold::ThresholdSpec,
 };
 
 /// One node to ask.
@@ -66,17 +65,21 @@ const RESERVED_HEADERS: [&str; 5] = [
 
 impl Headers {
     /// Validates names and values (as HTTP allows them). Errors name the header, never its value.
-    pub fn new(pairs: Vec<(String, String)>) -> anyhow::Result<Self> {
+    pub fn new(pairs: Vec<(String, String)>) -> Result<Self, Error> {
         for (name, value) in &pairs {
             let shown = printable(name);
             if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                bail!("header '{shown}' is not a valid HTTP header name");
+                return Err(Error::Node(format!("header '{shown}' is not a valid HTTP header name")));
             }
             if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-                bail!("header '{shown}' is set by quorum-check itself and cannot be configured");
+                return Err(Error::Node(format!(
+                    "header '{shown}' is set by quorum-check itself and cannot be configured"
+                )));
             }
             if reqwest::header::HeaderValue::from_str(value).is_err() {
-                bail!("header '{shown}' has a value that is not valid in HTTP (control characters or non-ASCII)");
+                return Err(Error::Node(format!(
+                    "header '{shown}' has a value that is not valid in HTTP (control characters or non-ASCII)"
+                )));
             }
         }
         Ok(Self(pairs))
@@ -222,7 +225,7 @@ pub enum NodeSource {
 /// The same endpoint twice would count one node's vote twice: a usage error
 /// naming both entries. Distinct endpoints that would print the same get a
 /// fingerprint each, so every label tells its node apart.
-pub fn check_distinct(nodes: &mut [Node], source: NodeSource) -> anyhow::Result<()> {
+pub fn check_distinct(nodes: &mut [Node], source: NodeSource) -> Result<(), Error> {
     let which = |n: &Node| match (source, &n.name) {
         (NodeSource::Rpc, _) => format!("RPC URL #{}", n.index + 1),
         (NodeSource::NodesFile, Some(name)) => format!("node #{} ({})", n.index + 1, printable(name)),
@@ -231,12 +234,12 @@ pub fn check_distinct(nodes: &mut [Node], source: NodeSource) -> anyhow::Result<
     let mut seen: std::collections::HashMap<(String, Option<Address>), usize> = std::collections::HashMap::new();
     for (i, node) in nodes.iter().enumerate() {
         if let Some(&first) = seen.get(&(node.url.identity(), node.from)) {
-            bail!(
+            return Err(Error::DuplicateNode(format!(
                 "{} and {} are the same node ({}): list each node once, or its vote counts twice",
                 which(&nodes[first]),
                 which(node),
                 node.url.redacted()
-            );
+            )));
         }
         seen.insert((node.url.identity(), node.from), i);
     }
@@ -260,30 +263,31 @@ pub fn check_distinct(nodes: &mut [Node], source: NodeSource) -> anyhow::Result<
 /// Nodes from a list of URLs (`--rpc`, `QUORUM_RPC_URLS`), weight 1 each.
 /// Empty entries (`a,,b`) are skipped; errors number entries as the user
 /// wrote them, empty ones included.
-pub fn nodes_from_urls(urls: &[String]) -> anyhow::Result<Vec<Node>> {
+pub fn nodes_from_urls(urls: &[String]) -> Result<Vec<Node>, Error> {
     let mut nodes = Vec::with_capacity(urls.len());
     for (position, raw) in urls.iter().enumerate() {
         if raw.trim().is_empty() {
             continue;
         }
-        let url = NodeUrl::parse(raw).with_context(|| format!("RPC URL #{} is unusable", position + 1))?;
+        let url =
+            NodeUrl::parse(raw).map_err(|e| Error::Node(format!("RPC URL #{} is unusable: {e}", position + 1)))?;
         nodes.push(Node::at(nodes.len(), url));
     }
     if nodes.is_empty() {
-        bail!("no nodes configured: the RPC URL list is empty");
+        return Err(Error::Node("no nodes configured: the RPC URL list is empty".into()));
     }
     Ok(nodes)
 }
 
 /// Reads hashes from a file (`-` is stdin): one per line, blank lines and `#`
 /// comments ignored.
-pub fn load_tx_file(path: &std::path::Path) -> anyhow::Result<Vec<B256>> {
+pub fn load_tx_file(path: &std::path::Path) -> Result<Vec<B256>, Error> {
     load_tx_file_within(path, crate::input::DEFAULT_READ_WAIT)
 }
 
 /// Like [`load_tx_file`]; the read (of a FIFO, of stdin) gives up after
 /// `wait`, and more than [`crate::input::MAX_TX_FILE_BYTES`] is refused.
-pub fn load_tx_file_within(path: &std::path::Path, wait: Duration) -> anyhow::Result<Vec<B256>> {
+pub fn load_tx_file_within(path: &std::path::Path, wait: Duration) -> Result<Vec<B256>, Error> {
     use crate::input::{MAX_TX_FILE_BYTES, Source, read_text};
     let (source, shown) = if path.as_os_str() == "-" {
         (Source::Stdin, "stdin".to_string())
@@ -295,7 +299,7 @@ pub fn load_tx_file_within(path: &std::path::Path, wait: Duration) -> anyhow::Re
 }
 
 /// Parses the lines of a tx file; `source` names it in errors.
-pub fn parse_tx_lines(text: &str, source: &str) -> anyhow::Result<Vec<B256>> {
+pub fn parse_tx_lines(text: &str, source: &str) -> Result<Vec<B256>, Error> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -304,11 +308,11 @@ pub fn parse_tx_lines(text: &str, source: &str) -> anyhow::Result<Vec<B256>> {
             continue;
         }
         let hash = parse_tx_hash(content).map_err(|e| {
-            anyhow::anyhow!(
+            Error::Input(format!(
                 "invalid transaction hash '{}' at line {} of {source}: {e}",
                 printable(content),
                 i + 1
-            )
+            ))
         })?;
         out.push(hash);
     }

@@ -9,6 +9,7 @@ use std::{
     time::Duration,
 };
 
+use crate::Error;
 use alloy::{
     network::TransactionBuilder,
     node_bindings::{Anvil, AnvilInstance},
@@ -18,7 +19,44 @@ use alloy::{
     sol,
     sol_types::SolCall,
 };
-use anyhow::{Context, bail};
+
+/// `Result` for the fleet: failures are [`Error::Devnet`], one line each.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Adds "what was being done" to a failure, as one line.
+trait Context<T> {
+    fn context(self, what: &str) -> Result<T>;
+    fn with_context(self, what: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T, E: std::fmt::Display> Context<T> for std::result::Result<T, E> {
+    fn context(self, what: &str) -> Result<T> {
+        self.map_err(|e| Error::Devnet(format!("{what}: {e}")))
+    }
+    fn with_context(self, what: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| Error::Devnet(format!("{}: {e}", what())))
+    }
+}
+
+impl<T> Context<T> for Option<T> {
+    fn context(self, what: &str) -> Result<T> {
+        self.ok_or_else(|| Error::Devnet(what.to_string()))
+    }
+    fn with_context(self, what: impl FnOnce() -> String) -> Result<T> {
+        self.ok_or_else(|| Error::Devnet(what()))
+    }
+}
+
+/// Any failure of the nodes or their client, as a fleet error.
+fn fail(e: impl std::fmt::Display) -> Error {
+    Error::Devnet(e.to_string())
+}
+
+macro_rules! bail {
+    ($($arg:tt)*) => {
+        return Err(Error::Devnet(format!($($arg)*)))
+    };
+}
 
 sol!(VotingContract, "abi/Voting.json");
 sol!(WeightedVotingContract, "abi/WeightedVoting.json");
@@ -71,7 +109,7 @@ const ANVIL_STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl Fleet {
     /// Starts one anvil per spec, all at once, on 127.0.0.1.
-    pub async fn start(anvil: &Path, specs: &[NodeSpec]) -> anyhow::Result<Self> {
+    pub async fn start(anvil: &Path, specs: &[NodeSpec]) -> Result<Self> {
         let mut tasks = Vec::with_capacity(specs.len());
         for spec in specs {
             let mut builder = Anvil::at(anvil)
@@ -93,10 +131,12 @@ impl Fleet {
             match task.await {
                 Ok(Ok(node)) => nodes.push(node),
                 Ok(Err(e)) => {
-                    first_error.get_or_insert_with(|| anyhow::anyhow!("anvil node {} failed to start: {e}", i + 1));
+                    first_error
+                        .get_or_insert_with(|| Error::Devnet(format!("anvil node {} failed to start: {e}", i + 1)));
                 }
                 Err(e) => {
-                    first_error.get_or_insert_with(|| anyhow::anyhow!("anvil node {} failed to start: {e}", i + 1));
+                    first_error
+                        .get_or_insert_with(|| Error::Devnet(format!("anvil node {} failed to start: {e}", i + 1)));
                 }
             }
         }
@@ -117,7 +157,7 @@ impl Fleet {
     /// that checks against the fleet take quorum-check's default path. The
     /// runtime code is what its creation code returns in an `eth_call`: no
     /// transaction, so no nonce moves and contract addresses stay as usual.
-    async fn install_multicall(&self) -> anyhow::Result<()> {
+    async fn install_multicall(&self) -> Result<()> {
         let Some(first) = self.providers.first() else {
             return Ok(());
         };
@@ -137,12 +177,12 @@ impl Fleet {
 
     /// Removes the Multicall3-compatible contract from node `i`, as on a
     /// chain where Multicall3 is not deployed.
-    pub async fn remove_multicall(&self, i: usize) -> anyhow::Result<()> {
+    pub async fn remove_multicall(&self, i: usize) -> Result<()> {
         self.set_code(i, crate::check::multicall::CANONICAL, &[]).await
     }
 
     /// Starts `n` default nodes.
-    pub async fn start_n(anvil: &Path, n: usize) -> anyhow::Result<Self> {
+    pub async fn start_n(anvil: &Path, n: usize) -> Result<Self> {
         Self::start(anvil, &vec![NodeSpec::default(); n]).await
     }
 
@@ -178,7 +218,7 @@ impl Fleet {
     }
 
     /// Deploys `contract` from the first account of node `i`; returns its address.
-    pub async fn deploy(&self, i: usize, contract: Contract) -> anyhow::Result<Address> {
+    pub async fn deploy(&self, i: usize, contract: Contract) -> Result<Address> {
         let code = hex::decode(contract.bytecode().trim()).context("contract bytecode is not hex")?;
         let tx = TransactionRequest::default()
             .from(self.accounts(i)[0])
@@ -189,7 +229,7 @@ impl Fleet {
 
     /// Deploys `contract` on every node from the same account and nonce, so it
     /// has the same address everywhere (as a real multi-node setup would).
-    pub async fn deploy_all(&self, contract: Contract) -> anyhow::Result<Address> {
+    pub async fn deploy_all(&self, contract: Contract) -> Result<Address> {
         let addresses = futures::future::try_join_all((0..self.len()).map(|i| self.deploy(i, contract))).await?;
         let first = addresses[0];
         if addresses.iter().any(|a| *a != first) {
@@ -199,19 +239,19 @@ impl Fleet {
     }
 
     /// `Voting.castVote(tx, approve)` on node `i`.
-    pub async fn cast_vote(&self, i: usize, contract: Address, tx: B256, approve: bool) -> anyhow::Result<()> {
+    pub async fn cast_vote(&self, i: usize, contract: Address, tx: B256, approve: bool) -> Result<()> {
         let data = VotingContract::castVoteCall { txHash: tx, approve }.abi_encode();
         self.call(i, self.accounts(i)[0], contract, data).await
     }
 
     /// `WeightedVoting.castVote(tx, weight)` on node `i`.
-    pub async fn cast_weight(&self, i: usize, contract: Address, tx: B256, weight: U256) -> anyhow::Result<()> {
+    pub async fn cast_weight(&self, i: usize, contract: Address, tx: B256, weight: U256) -> Result<()> {
         let data = WeightedVotingContract::castVoteCall { txHash: tx, weight }.abi_encode();
         self.call(i, self.accounts(i)[0], contract, data).await
     }
 
     /// `VoterRegistry.addVoter(voter)` on node `i`, from its admin (first account).
-    pub async fn add_voter(&self, i: usize, registry: Address, voter: Address) -> anyhow::Result<()> {
+    pub async fn add_voter(&self, i: usize, registry: Address, voter: Address) -> Result<()> {
         let data = VoterRegistryContract::addVoterCall { voter }.abi_encode();
         self.call(i, self.accounts(i)[0], registry, data).await
     }
@@ -224,40 +264,42 @@ impl Fleet {
         voter: Address,
         tx: B256,
         approve: bool,
-    ) -> anyhow::Result<()> {
+    ) -> Result<()> {
         let data = VoterRegistryContract::castVoteCall { txHash: tx, approve }.abi_encode();
         self.call(i, voter, registry, data).await
     }
 
     /// Casts `approvals[i]` on node `i` for every hash in `txs`.
-    pub async fn cast_votes(&self, contract: Address, txs: &[B256], approvals: &[bool]) -> anyhow::Result<()> {
+    pub async fn cast_votes(&self, contract: Address, txs: &[B256], approvals: &[bool]) -> Result<()> {
         futures::future::try_join_all(approvals.iter().enumerate().map(|(i, approve)| async move {
             for tx in txs {
                 self.cast_vote(i, contract, *tx, *approve).await?;
             }
-            anyhow::Ok(())
+            Ok::<(), Error>(())
         }))
         .await?;
         Ok(())
     }
 
     /// Replaces the code at `address` on node `i` (anvil_setCode).
-    pub async fn set_code(&self, i: usize, address: Address, code: &[u8]) -> anyhow::Result<()> {
+    pub async fn set_code(&self, i: usize, address: Address, code: &[u8]) -> Result<()> {
         self.providers[i]
             .raw_request::<_, serde_json::Value>("anvil_setCode".into(), (address, Bytes::copy_from_slice(code)))
-            .await?;
+            .await
+            .with_context(|| format!("anvil_setCode on node {}", i + 1))?;
         Ok(())
     }
 
     /// Mines `blocks` empty blocks on node `i`.
-    pub async fn mine(&self, i: usize, blocks: u64) -> anyhow::Result<()> {
+    pub async fn mine(&self, i: usize, blocks: u64) -> Result<()> {
         self.providers[i]
             .raw_request::<_, serde_json::Value>("anvil_mine".into(), (U256::from(blocks),))
-            .await?;
+            .await
+            .with_context(|| format!("anvil_mine on node {}", i + 1))?;
         Ok(())
     }
 
-    async fn call(&self, i: usize, from: Address, to: Address, data: Vec<u8>) -> anyhow::Result<()> {
+    async fn call(&self, i: usize, from: Address, to: Address, data: Vec<u8>) -> Result<()> {
         let tx = TransactionRequest::default()
             .from(from)
             .to(to)
@@ -267,16 +309,16 @@ impl Fleet {
 
     /// Sends a transaction through anvil's unlocked account and returns the
     /// created contract's address, if any. Anvil mines it at once.
-    async fn send(&self, i: usize, tx: TransactionRequest) -> anyhow::Result<Option<Address>> {
+    async fn send(&self, i: usize, tx: TransactionRequest) -> Result<Option<Address>> {
         let provider = &self.providers[i];
         let pending = provider
             .send_transaction(tx)
             .await
             .with_context(|| format!("sending to node {}", i + 1))?;
         let hash = *pending.tx_hash();
-        let receipt = match provider.get_transaction_receipt(hash).await? {
+        let receipt = match provider.get_transaction_receipt(hash).await.map_err(fail)? {
             Some(r) => r,
-            None => pending.get_receipt().await?,
+            None => pending.get_receipt().await.map_err(fail)?,
         };
         if !receipt.status() {
             bail!("transaction {hash} reverted on node {}", i + 1);
@@ -288,7 +330,7 @@ impl Fleet {
 /// Finds anvil: `explicit` (`--anvil` / `ANVIL_BIN`), then `PATH`, then the
 /// npm package in `node_modules` of this directory, its parents, or the
 /// quorum-check source tree.
-pub fn find_anvil(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+pub fn find_anvil(explicit: Option<&Path>) -> Result<PathBuf> {
     if let Some(path) = explicit {
         if path.is_file() {
             return Ok(path.to_path_buf());

@@ -36,4 +36,10 @@ pub enum Error {
     /// No transaction hash to check.
     #[error("no transaction hash given")]
     NoTransactions,
+    /// An input (a hash list, a nodes file, an ABI or CA file) cannot be read or parsed.
+    #[error("{0}")]
+    Input(String),
+    /// Starting or driving a local anvil fleet failed.
+    #[error("{0}")]
+    Devnet(String),
 }

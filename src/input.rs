@@ -3,6 +3,7 @@
 //! that does not finish — a FIFO with no writer, a terminal on stdin — gives
 //! up by a deadline instead of hanging the run.
 
+use crate::Error;
 use std::{
     io::Read,
     path::{Path, PathBuf},
@@ -31,14 +32,14 @@ pub enum Source {
 
 /// Reads `source` whole, at most `cap` bytes, giving up after `wait`.
 /// `what` names the input in errors ("tx file", "ABI file", …).
-pub fn read_bytes(source: &Source, what: &str, cap: u64, wait: Duration) -> anyhow::Result<Vec<u8>> {
+pub fn read_bytes(source: &Source, what: &str, cap: u64, wait: Duration) -> Result<Vec<u8>, Error> {
     let shown = source.shown(what);
     let kind = match source {
         Source::File(p) => std::fs::metadata(p).ok().map(|m| (m.is_dir(), m.is_file())),
         Source::Stdin => None,
     };
     if let Some((true, _)) = kind {
-        anyhow::bail!("cannot read {shown}: it is a directory");
+        return Err(Error::Input(format!("cannot read {shown}: it is a directory")));
     }
     let bytes = if let Some((_, true)) = kind {
         // A regular file cannot block: read it here, bounded by size only.
@@ -53,15 +54,15 @@ pub fn read_bytes(source: &Source, what: &str, cap: u64, wait: Duration) -> anyh
             let _ = tx.send(read_capped(&owned, cap));
         });
         rx.recv_timeout(wait).map_err(|_| {
-            anyhow::anyhow!(
+            Error::Input(format!(
                 "gave up reading {shown} after {} (nothing more came: a FIFO or terminal with no writer?)",
                 humantime::format_duration(wait)
-            )
+            ))
         })?
     }
-    .map_err(|e| anyhow::anyhow!("cannot read {shown}: {e}"))?;
+    .map_err(|e| Error::Input(format!("cannot read {shown}: {e}")))?;
     if bytes.len() as u64 > cap {
-        anyhow::bail!("{shown} is larger than the limit of {cap} bytes");
+        return Err(Error::Input(format!("{shown} is larger than the limit of {cap} bytes")));
     }
     Ok(bytes)
 }
@@ -87,7 +88,7 @@ impl Source {
 }
 
 /// Like [`read_bytes`], as UTF-8 text without a leading byte-order mark.
-pub fn read_text(source: &Source, what: &str, cap: u64, wait: Duration) -> anyhow::Result<String> {
+pub fn read_text(source: &Source, what: &str, cap: u64, wait: Duration) -> Result<String, Error> {
     let bytes = read_bytes(source, what, cap, wait)?;
     let mut text = String::from_utf8(bytes).map_err(|e| {
         let line = e.as_bytes()[..e.utf8_error().valid_up_to()]
@@ -95,7 +96,7 @@ pub fn read_text(source: &Source, what: &str, cap: u64, wait: Duration) -> anyho
             .filter(|&&b| b == b'\n')
             .count()
             + 1;
-        anyhow::anyhow!("{} is not UTF-8 text (line {line})", source.shown(what))
+        Error::Input(format!("{} is not UTF-8 text (line {line})", source.shown(what)))
     })?;
     if text.starts_with('\u{feff}') {
         text.drain(..'\u{feff}'.len_utf8());
@@ -104,7 +105,7 @@ pub fn read_text(source: &Source, what: &str, cap: u64, wait: Duration) -> anyho
 }
 
 /// A file `path` as text (see [`read_text`]).
-pub fn read_file(path: &Path, what: &str, cap: u64, wait: Duration) -> anyhow::Result<String> {
+pub fn read_file(path: &Path, what: &str, cap: u64, wait: Duration) -> Result<String, Error> {
     read_text(&Source::File(path.to_path_buf()), what, cap, wait)
 }
 

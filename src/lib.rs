@@ -100,8 +100,3 @@ pub fn eprint_line(line: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
-
-/// An error chain on one line: "context: cause: root cause".
-pub fn one_line(e: &anyhow::Error) -> String {
-    format!("{e:#}").replace(['\n', '\r'], " ")
-}

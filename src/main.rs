@@ -46,7 +46,7 @@ fn main() -> ExitCode {
     match outcome {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            quorum_check::print_error(&quorum_check::one_line(&e));
+            quorum_check::print_error(&quorum_check::cli::one_line(&e));
             ExitCode::from(EXIT_USAGE)
         }
     }

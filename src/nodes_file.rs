@@ -6,9 +6,9 @@
 
 use std::{collections::BTreeMap, collections::HashSet, path::Path, path::PathBuf};
 
-use anyhow::{Context, bail};
 use serde::Deserialize;
 
+use crate::Error;
 use crate::{
     config::{Headers, Node},
     node_url::NodeUrl,
@@ -37,17 +37,17 @@ struct NodeEntry {
 
 /// Parses a nodes file (TOML, `[[node]]` entries), expanding `${NAME}` from
 /// the process environment. A relative `ca_cert` is relative to the file.
-pub fn load_nodes_file(path: &Path) -> anyhow::Result<Vec<Node>> {
+pub fn load_nodes_file(path: &Path) -> Result<Vec<Node>, Error> {
     load_nodes_file_within(path, crate::input::DEFAULT_READ_WAIT)
 }
 
 /// Like [`load_nodes_file`]; the read gives up after `wait`.
-pub fn load_nodes_file_within(path: &Path, wait: std::time::Duration) -> anyhow::Result<Vec<Node>> {
+pub fn load_nodes_file_within(path: &Path, wait: std::time::Duration) -> Result<Vec<Node>, Error> {
     let shown = path.display();
     let text = crate::input::read_file(path, "nodes file", crate::input::MAX_NODES_FILE_BYTES, wait)?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut nodes = parse_nodes_toml_with(&text, &|name| std::env::var(name).ok())
-        .with_context(|| format!("nodes file {shown}"))?;
+        .map_err(|e| Error::Input(format!("nodes file {shown}: {e}")))?;
     for node in &mut nodes {
         if let Some(ca) = &mut node.ca_cert
             && ca.is_relative()
@@ -59,12 +59,12 @@ pub fn load_nodes_file_within(path: &Path, wait: std::time::Duration) -> anyhow:
 }
 
 /// Parses the text of a nodes file, expanding `${NAME}` from the process environment.
-pub fn parse_nodes_toml(text: &str) -> anyhow::Result<Vec<Node>> {
+pub fn parse_nodes_toml(text: &str) -> Result<Vec<Node>, Error> {
     parse_nodes_toml_with(text, &|name| std::env::var(name).ok())
 }
 
 /// Parses the text of a nodes file; `env` resolves `${NAME}` references.
-pub fn parse_nodes_toml_with(text: &str, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Vec<Node>> {
+pub fn parse_nodes_toml_with(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Node>, Error> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     // toml's own error display quotes the offending source line, which may be a
     // URL with its key: report only the position and the message.
@@ -80,12 +80,12 @@ pub fn parse_nodes_toml_with(text: &str, env: &dyn Fn(&str) -> Option<String>) -
         });
         let message = crate::sanitize::clean(&crate::sanitize::redact_quoted(e.message().trim()));
         match line {
-            Some(line) => anyhow::anyhow!("invalid TOML at line {line}: {message}"),
-            None => anyhow::anyhow!("invalid TOML: {message}"),
+            Some(line) => Error::Input(format!("invalid TOML at line {line}: {message}")),
+            None => Error::Input(format!("invalid TOML: {message}")),
         }
     })?;
     if file.node.is_empty() {
-        bail!("no [[node]] entries");
+        return Err(Error::Input("no [[node]] entries".into()));
     }
     let mut names = HashSet::new();
     file.node
@@ -96,33 +96,34 @@ pub fn parse_nodes_toml_with(text: &str, env: &dyn Fn(&str) -> Option<String>) -
                 Some(name) => format!("node #{} ({})", index + 1, printable(name)),
                 None => format!("node #{}", index + 1),
             };
-            let expand =
-                |field: &str, value: &str| expand_env(value, env).map_err(|e| anyhow::anyhow!("{which}: {field}: {e}"));
+            let expand = |field: &str, value: &str| {
+                expand_env(value, env).map_err(|e| Error::Input(format!("{which}: {field}: {e}")))
+            };
             let url = expand("url", &entry.url)?;
-            let url = NodeUrl::parse(&url).with_context(|| format!("{which}: invalid url"))?;
+            let url = NodeUrl::parse(&url).map_err(|e| Error::Input(format!("{which}: invalid url: {e}")))?;
             let weight = entry.weight.unwrap_or(1);
             if weight == 0 {
-                bail!("{which}: weight must be at least 1");
+                return Err(Error::Input(format!("{which}: weight must be at least 1")));
             }
             let from = match &entry.from {
                 Some(from) => Some(
                     parse_address(&expand("from", from)?)
-                        .map_err(|e| anyhow::anyhow!("{which}: invalid from address: {e}"))?,
+                        .map_err(|e| Error::Input(format!("{which}: invalid from address: {e}")))?,
                 ),
                 None => None,
             };
             let name = entry.name.as_deref().map(|n| expand("name", n)).transpose()?;
             if let Some(name) = &name {
                 if name.trim().is_empty() {
-                    bail!("{which}: name is empty");
+                    return Err(Error::Input(format!("{which}: name is empty")));
                 }
                 if name.chars().any(crate::sanitize::is_unsafe_char) {
-                    bail!(
+                    return Err(Error::Input(format!(
                         "{which}: name holds control or invisible formatting characters (newline, ESC, bidi override…)"
-                    );
+                    )));
                 }
                 if !names.insert(name.clone()) {
-                    bail!("{which}: duplicate name");
+                    return Err(Error::Input(format!("{which}: duplicate name")));
                 }
             }
             let mut headers = Vec::with_capacity(entry.headers.len());
@@ -130,7 +131,7 @@ pub fn parse_nodes_toml_with(text: &str, env: &dyn Fn(&str) -> Option<String>) -
                 let value = expand(&format!("header {}", printable(key)), value)?;
                 headers.push((key.clone(), value));
             }
-            let headers = Headers::new(headers).map_err(|e| anyhow::anyhow!("{which}: {e}"))?;
+            let headers = Headers::new(headers).map_err(|e| Error::Input(format!("{which}: {e}")))?;
             let ca_cert = entry
                 .ca_cert
                 .as_deref()

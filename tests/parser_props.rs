@@ -28,7 +28,7 @@ fn clean<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<(), TestCaseError> 
     Ok(())
 }
 
-fn clean_anyhow<T>(r: anyhow::Result<T>) -> Result<(), TestCaseError> {
+fn clean_anyhow<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<(), TestCaseError> {
     if let Err(e) = r {
         let msg = format!("{e:#}");
         prop_assert!(!msg.contains('\n'), "multi-line error: {msg:?}");

@@ -281,7 +281,7 @@ impl VoteFunction {
 
 fn read_abi(path: &Path, wait: std::time::Duration) -> Result<String, AbiError> {
     crate::input::read_file(path, "ABI file", crate::input::MAX_ABI_BYTES, wait)
-        .map_err(|e| AbiError::Input(crate::one_line(&e)))
+        .map_err(|e| AbiError::Input(e.to_string().replace(['\n', '\r'], " ")))
 }
 
 fn parse_abi(text: &str, path: &str) -> Result<alloy::json_abi::JsonAbi, AbiError> {

@@ -25,7 +25,7 @@ pub fn load_from(path: &Path) -> Result<(), String> {
     }
     // Bounded, UTF-8, byte-order mark dropped: as every input file.
     let text = crate::input::read_file(path, "file", MAX_DOTENV_BYTES, crate::input::DEFAULT_READ_WAIT)
-        .map_err(|e| crate::one_line(&e))?;
+        .map_err(|e| e.to_string().replace(['\n', '\r'], " "))?;
     check(&text)
         .map_err(|line| format!("{shown} line {line}: syntax error (the line is not shown: it may hold a key)"))?;
     dotenvy::from_read(text.as_bytes()).map_err(|_| format!("cannot load {shown}"))

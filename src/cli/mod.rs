@@ -83,6 +83,11 @@ pub async fn run(cli: Cli, prefer: Option<NodeSource>) -> anyhow::Result<u8> {
     }
 }
 
+/// An error chain on one line: "context: cause: root cause".
+pub fn one_line(e: &anyhow::Error) -> String {
+    format!("{e:#}").replace(['\n', '\r'], " ")
+}
+
 /// Whether a clap "error" is really help or version output (exit 0).
 pub fn is_help_or_version(e: &clap::Error) -> bool {
     use clap::error::ErrorKind;

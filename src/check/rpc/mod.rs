@@ -77,7 +77,7 @@ impl RpcClient {
     /// node's `ca_cert` is added to the platform's roots for that node.
     /// Redirects are never followed and no `Referer` is sent: a node that
     /// redirects could take the key in its URL, or answer for another node.
-    pub fn for_nodes(nodes: &[Node], retries: u32, max_response_bytes: u64) -> anyhow::Result<Self> {
+    pub fn for_nodes(nodes: &[Node], retries: u32, max_response_bytes: u64) -> Result<Self, crate::Error> {
         let tls = nodes.iter().any(|n| n.url.is_https() && n.ca_cert.is_none());
         let http = build_client(tls, None)?;
         let mut with_ca = std::collections::HashMap::new();
@@ -326,7 +326,7 @@ impl RpcClient {
     }
 }
 
-fn build_client(tls: bool, extra_roots: Option<Vec<reqwest::Certificate>>) -> anyhow::Result<reqwest::Client> {
+fn build_client(tls: bool, extra_roots: Option<Vec<reqwest::Certificate>>) -> Result<reqwest::Client, crate::Error> {
     let mut builder = reqwest::Client::builder()
         .tcp_nodelay(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -339,13 +339,16 @@ fn build_client(tls: bool, extra_roots: Option<Vec<reqwest::Certificate>>) -> an
         None if !tls => builder = builder.tls_certs_only(std::iter::empty()),
         None => {}
     }
-    builder
-        .build()
-        .map_err(|e| anyhow::anyhow!("cannot set up the HTTP client: {}", clean(&e.without_url().to_string())))
+    builder.build().map_err(|e| {
+        crate::Error::Client(format!(
+            "cannot set up the HTTP client: {}",
+            clean(&e.without_url().to_string())
+        ))
+    })
 }
 
 /// The certificates of a PEM file (one CA or a bundle).
-fn load_ca(path: &std::path::Path) -> anyhow::Result<Vec<reqwest::Certificate>> {
+fn load_ca(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, crate::Error> {
     let shown = path.display();
     let pem = crate::input::read_bytes(
         &crate::input::Source::File(path.to_path_buf()),
@@ -354,9 +357,11 @@ fn load_ca(path: &std::path::Path) -> anyhow::Result<Vec<reqwest::Certificate>> 
         crate::input::DEFAULT_READ_WAIT,
     )?;
     let certs = reqwest::Certificate::from_pem_bundle(&pem)
-        .map_err(|_| anyhow::anyhow!("CA certificate file {shown} is not PEM"))?;
+        .map_err(|_| crate::Error::Input(format!("CA certificate file {shown} is not PEM")))?;
     if certs.is_empty() {
-        anyhow::bail!("CA certificate file {shown} holds no certificate");
+        return Err(crate::Error::Input(format!(
+            "CA certificate file {shown} holds no certificate"
+        )));
     }
     Ok(certs)
 }
