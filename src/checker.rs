@@ -141,6 +141,13 @@ impl CheckerBuilder {
         self
     }
 
+    /// Adds the nodes of a nodes file (`[[node]]` entries, `${NAME}` from the
+    /// environment), as `quorum-check --nodes FILE` reads it.
+    pub fn nodes_file(mut self, path: &std::path::Path) -> Result<Self, Error> {
+        self.nodes.extend(crate::nodes_file::load_nodes_file(path)?);
+        Ok(self)
+    }
+
     /// The voting contract (required).
     pub fn contract(mut self, contract: Address) -> Self {
         self.contract = Some(contract);
@@ -365,5 +372,19 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!((ok.threshold_weight(), ok.total_weight()), (3, 4));
+        // A nodes file, read as the command line reads it.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("nodes.toml");
+        std::fs::write(&file, "[[node]]\nurl = \"http://127.0.0.1:8547\"\nweight = 5\n").unwrap();
+        let from_file = Checker::builder()
+            .nodes_file(&file)
+            .unwrap()
+            .contract(contract())
+            .build()
+            .unwrap();
+        assert_eq!(from_file.total_weight(), 5);
+        std::fs::write(&file, "[[node]]\nurl = \"localhost:1\"\n").unwrap();
+        let err = Checker::builder().nodes_file(&file).unwrap_err().to_string();
+        assert!(err.contains("node #1: invalid url: no scheme"), "{err}");
     }
 }
