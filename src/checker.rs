@@ -27,9 +27,12 @@ use std::{future::Future, path::PathBuf, time::Duration};
 use alloy::primitives::{Address, B256};
 
 use crate::{
-    abi::{VoteFunction, VoteKind},
+    abi::VoteFunction,
     check::{fanout, multicall::Multicall, rpc::RpcClient},
-    config::{BlockSpec, CheckConfig, Headers, Limits, Node, NodeSource, check_distinct},
+    config::{
+        BlockSpec, CheckConfig, Headers, Limits, Node, NodeSource, check_distinct, default_deadline, unique_hashes,
+        weights,
+    },
     error::Error,
     node_url::NodeUrl,
     report::Report,
@@ -245,13 +248,9 @@ impl CheckerBuilder {
         if self.max_response_bytes < 1024 {
             return Err(Error::Limit("max response bytes must be at least 1024".into()));
         }
-        let total_weight: u128 = nodes.iter().map(|n| u128::from(n.weight)).sum();
-        let uint_votes = matches!(function.kind(), VoteKind::Uint(_));
-        let threshold = self
-            .threshold
-            .resolve(total_weight, uint_votes)
-            .map_err(|e| Error::Threshold(e.to_string()))?;
-        let deadline = self.deadline.unwrap_or(self.timeout + Duration::from_secs(1));
+        let (total_weight, threshold) =
+            weights(&nodes, &function, self.threshold).map_err(|e| Error::Threshold(e.to_string()))?;
+        let deadline = self.deadline.unwrap_or(default_deadline(self.timeout));
         let config = CheckConfig {
             nodes,
             contract,
@@ -310,8 +309,7 @@ impl Checker {
     /// Like [`check`](Self::check); when `cancel` resolves first, the check
     /// ends with what it knows (nodes not heard from are `interrupted`).
     pub async fn check_with_cancel(&self, hashes: &[B256], cancel: impl Future<Output = ()>) -> Result<Report, Error> {
-        let mut seen = alloy::primitives::map::B256Set::default();
-        let txs: Vec<B256> = hashes.iter().copied().filter(|h| seen.insert(*h)).collect();
+        let txs = unique_hashes(hashes.iter().copied());
         if txs.is_empty() {
             return Err(Error::NoTransactions);
         }

@@ -213,6 +213,32 @@ pub struct Limits {
     pub(crate) max_response_bytes: u64,
 }
 
+/// A run's budget when none is given: a node's whole budget plus a second
+/// to write the report.
+pub(crate) fn default_deadline(timeout: Duration) -> Duration {
+    timeout + Duration::from_secs(1)
+}
+
+/// The nodes' total weight and the yes-weight `spec` needs of it (a relative
+/// threshold cannot be used with uint votes).
+pub(crate) fn weights(
+    nodes: &[Node],
+    function: &VoteFunction,
+    spec: ThresholdSpec,
+) -> Result<(u128, u128), crate::threshold::ThresholdError> {
+    let total: u128 = nodes.iter().map(|n| u128::from(n.weight)).sum();
+    let uint_votes = matches!(function.kind(), crate::abi::VoteKind::Uint(_));
+    Ok((total, spec.resolve(total, uint_votes)?))
+}
+
+/// `hashes` without repeats, in first-seen order.
+pub(crate) fn unique_hashes(hashes: impl IntoIterator<Item = B256>) -> Vec<B256> {
+    let hashes = hashes.into_iter();
+    let mut seen = alloy::primitives::map::B256Set::default();
+    seen.reserve(hashes.size_hint().0);
+    hashes.filter(|h| seen.insert(*h)).collect()
+}
+
 /// Where the node list came from when both `--rpc` and `--nodes` are present.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeSource {

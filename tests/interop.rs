@@ -138,16 +138,6 @@ async fn set_code(node_url: &str, method: &'static str, at: Address, code: &[u8]
         .unwrap_or_else(|e| panic!("{method} on {node_url}: {e}"));
 }
 
-/// Runtime code that reverts every call with `Error("closed")`.
-fn reverting_code() -> Vec<u8> {
-    use alloy::sol_types::{Revert, SolError};
-    let payload = Revert::from("closed").abi_encode();
-    let n = payload.len() as u8;
-    let mut code = vec![0x60, n, 0x60, 12, 0x60, 0, 0x39, 0x60, n, 0x60, 0, 0xfd];
-    code.extend(payload);
-    code
-}
-
 fn statuses(report: &CheckReport) -> Vec<Vec<String>> {
     report
         .txs

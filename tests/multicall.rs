@@ -35,17 +35,6 @@ fn vias(report: &CheckReport) -> Vec<Option<Via>> {
     report.nodes.iter().map(|n| n.via).collect()
 }
 
-/// Runtime code that reverts every call with `Error("closed")`.
-fn reverting_code() -> Vec<u8> {
-    use alloy::sol_types::{Revert, SolError};
-    let payload = Revert::from("closed").abi_encode();
-    let n = payload.len() as u8;
-    // CODECOPY the payload (after this 12-byte prefix) to memory 0, REVERT with it.
-    let mut code = vec![0x60, n, 0x60, 12, 0x60, 0, 0x39, 0x60, n, 0x60, 0, 0xfd];
-    code.extend(payload);
-    code
-}
-
 /// The runtime code of the Multicall3-compatible contract, as installed.
 async fn aggregator_code(fleet: &quorum_check::devnet::Fleet) -> Bytes {
     use alloy::providers::{Provider, ProviderBuilder};

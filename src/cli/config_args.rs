@@ -9,8 +9,11 @@ use anyhow::bail;
 
 use super::{CheckArgs, EndpointArgs};
 use crate::{
-    abi::{VoteFunction, VoteKind},
-    config::{CheckConfig, Limits, Node, NodeSource, check_distinct, load_tx_file_within, nodes_from_urls},
+    abi::VoteFunction,
+    config::{
+        CheckConfig, Limits, Node, NodeSource, check_distinct, default_deadline, load_tx_file_within, nodes_from_urls,
+        unique_hashes, weights,
+    },
 };
 
 impl CheckConfig {
@@ -28,8 +31,9 @@ impl CheckConfig {
 
     fn build(args: &CheckArgs, prefer: Option<NodeSource>, need_txs: bool) -> anyhow::Result<Self> {
         let endpoints = &args.endpoints;
+        let deadline = args.deadline.unwrap_or(default_deadline(endpoints.timeout));
         // Reading inputs (a FIFO, stdin) is bounded by the run's deadline too.
-        let read_wait = args.deadline.unwrap_or(endpoints.timeout + Duration::from_secs(1));
+        let read_wait = deadline;
         let nodes = resolve_nodes_within(endpoints, prefer, read_wait)?;
 
         let function = VoteFunction::resolve_within(args.abi.as_deref(), &args.function, read_wait)?;
@@ -37,18 +41,12 @@ impl CheckConfig {
         if let Some(path) = &args.tx_file {
             txs.extend(load_tx_file_within(path, read_wait)?);
         }
-        let mut seen = alloy::primitives::map::B256Set::default();
-        seen.reserve(txs.len());
-        txs.retain(|h| seen.insert(*h));
+        let txs = unique_hashes(txs);
         if txs.is_empty() && need_txs {
             bail!("no transaction hash given: pass --tx HASH, set QUORUM_TX, or pass --tx-file PATH");
         }
 
-        let total_weight: u128 = nodes.iter().map(|n| u128::from(n.weight)).sum();
-        let uint_votes = matches!(function.kind(), VoteKind::Uint(_));
-        let threshold = args.threshold.resolve(total_weight, uint_votes)?;
-
-        let deadline = args.deadline.unwrap_or(endpoints.timeout + Duration::from_secs(1));
+        let (total_weight, threshold) = weights(&nodes, &function, args.threshold)?;
         Ok(Self {
             nodes,
             contract: args.contract,
@@ -76,7 +74,7 @@ impl CheckConfig {
 /// source wins when both are set (the one given on the command line beats
 /// one from the environment).
 pub fn resolve_nodes(args: &EndpointArgs, prefer: Option<NodeSource>) -> anyhow::Result<Vec<Node>> {
-    resolve_nodes_within(args, prefer, args.timeout + Duration::from_secs(1))
+    resolve_nodes_within(args, prefer, default_deadline(args.timeout))
 }
 
 /// Like [`resolve_nodes`]; reading the nodes file gives up after `wait`.

@@ -67,10 +67,7 @@ pub fn render(report: &HealthReport, out: &mut dyn Write) -> io::Result<()> {
 
 /// Writes the health report as Prometheus metrics; `timestamp` in Unix seconds.
 pub fn prometheus(report: &HealthReport, timestamp: f64, out: &mut dyn Write) -> io::Result<()> {
-    let gauge = |out: &mut dyn Write, name: &str, help: &str| -> io::Result<()> {
-        writeln!(out, "# HELP {name} {help}")?;
-        writeln!(out, "# TYPE {name} gauge")
-    };
+    use super::prometheus::{escape, gauge};
     gauge(
         out,
         "quorum_check_health_quorum_reachable",
@@ -101,7 +98,7 @@ pub fn prometheus(report: &HealthReport, timestamp: f64, out: &mut dyn Write) ->
         gauge(out, name, help)?;
         writeln!(out, "{name} {value}")?;
     }
-    let label = |n: &crate::health::NodeHealth| format!("node=\"{}\"", super::prometheus::escape(&n.name));
+    let label = |n: &crate::health::NodeHealth| format!("node=\"{}\"", escape(&n.name));
     gauge(
         out,
         "quorum_check_health_node_info",
@@ -112,9 +109,9 @@ pub fn prometheus(report: &HealthReport, timestamp: f64, out: &mut dyn Write) ->
             out,
             "quorum_check_health_node_info{{{},url=\"{}\",weight=\"{}\",client=\"{}\"}} 1",
             label(n),
-            super::prometheus::escape(&n.url),
+            escape(&n.url),
             n.weight,
-            super::prometheus::escape(n.client_version.as_deref().unwrap_or(""))
+            escape(n.client_version.as_deref().unwrap_or(""))
         )?;
     }
     gauge(

@@ -68,7 +68,9 @@ pub fn render(report: &Report, timestamp: f64, per_tx: bool, out: &mut dyn Write
     // transactions (they agree unless some calls of a node failed and not others).
     let statuses: Vec<&'static str> = (0..nodes.len()).map(|i| node_status(report, i)).collect();
     let heard = |i: usize| !matches!(statuses[i], "skipped" | "interrupted");
-    let up = |i: usize| report.txs().any(|t| matches!(t.status(i), NodeStatus::Ok { .. }));
+    let up: Vec<bool> = (0..nodes.len())
+        .map(|i| report.txs().any(|t| matches!(t.status(i), NodeStatus::Ok { .. })))
+        .collect();
 
     gauge(
         out,
@@ -76,7 +78,7 @@ pub fn render(report: &Report, timestamp: f64, per_tx: bool, out: &mut dyn Write
         "Weight of the nodes up in this run (compare with quorum_check_threshold_weight).",
     )?;
     let healthy: u128 = (0..nodes.len())
-        .filter(|&i| up(i))
+        .filter(|&i| up[i])
         .map(|i| u128::from(nodes[i].weight))
         .sum();
     writeln!(out, "quorum_check_healthy_weight {healthy}")?;
@@ -114,7 +116,7 @@ pub fn render(report: &Report, timestamp: f64, per_tx: bool, out: &mut dyn Write
         "1 when the node gave a valid answer in this run; absent when it was not heard.",
     )?;
     for i in (0..nodes.len()).filter(|&i| heard(i)) {
-        writeln!(out, "quorum_check_node_up{{{}}} {}", label(i), u8::from(up(i)))?;
+        writeln!(out, "quorum_check_node_up{{{}}} {}", label(i), u8::from(up[i]))?;
     }
     gauge(
         out,
@@ -232,7 +234,8 @@ fn seconds(ms: f64) -> String {
     format!("{:.3}", ms / 1000.0)
 }
 
-fn gauge(out: &mut dyn Write, name: &str, help: &str) -> io::Result<()> {
+/// The `# HELP` and `# TYPE … gauge` lines of a metric.
+pub(super) fn gauge(out: &mut dyn Write, name: &str, help: &str) -> io::Result<()> {
     writeln!(out, "# HELP {name} {help}")?;
     writeln!(out, "# TYPE {name} gauge")
 }

@@ -200,3 +200,14 @@ pub fn check_args(urls: &[String], contract: Address, txs: &[B256], extra: &[&st
 pub fn path_str(p: &Path) -> String {
     p.display().to_string()
 }
+
+/// Runtime code that reverts every call with `Error("closed")`: CODECOPY
+/// the ABI-encoded error (after this 12-byte prefix) to memory 0, REVERT with it.
+pub fn reverting_code() -> Vec<u8> {
+    use alloy::sol_types::{Revert, SolError};
+    let payload = Revert::from("closed").abi_encode();
+    let n = payload.len() as u8;
+    let mut code = vec![0x60, n, 0x60, 12, 0x60, 0, 0x39, 0x60, n, 0x60, 0, 0xfd];
+    code.extend(payload);
+    code
+}

@@ -122,13 +122,8 @@ async fn background(
         if *stopped.borrow() {
             return;
         }
-        let options = render::Options {
-            timestamp: super::check::unix_now(),
-            metrics_per_tx: shared.metrics_per_tx,
-            ..Default::default()
-        };
         let mut text = Vec::new();
-        if render::prometheus(&report, options.timestamp, options.metrics_per_tx, &mut text).is_ok() {
+        if render::prometheus(&report, super::check::unix_now(), shared.metrics_per_tx, &mut text).is_ok() {
             shared.finish_round(String::from_utf8_lossy(&text).into_owned());
         }
         tracing::info!(txs = config.txs.len(), elapsed = ?started.elapsed(), "round finished");
@@ -155,13 +150,7 @@ fn reload(
     }
     match load_tx_file(path) {
         Ok(hashes) => {
-            let mut all = alloy::primitives::map::B256Set::default();
-            config.txs = fixed
-                .iter()
-                .chain(&hashes)
-                .copied()
-                .filter(|h| all.insert(*h))
-                .collect();
+            config.txs = crate::config::unique_hashes(fixed.iter().chain(&hashes).copied());
             *seen = stamp;
             tracing::info!(txs = config.txs.len(), "hash list read");
         }
