@@ -589,3 +589,53 @@ async fn serve_bounds_concurrent_checks_and_guards_its_address() {
     args.extend(["--listen".into(), "0.0.0.0:0".into()]);
     cli.run(args).assert_usage_error("--auth-token-file");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_is_ready_only_while_its_rounds_are_fresh() {
+    let h = tx(40);
+    let (fleet, contract) = voting_fleet(1, &[(h, 1)]).await;
+    // Every round waits 3 s for this node; readiness allows 2 × 500 ms.
+    let slow = Proxy::start(&fleet.url(0), Fault::Delay(Duration::from_secs(3))).await;
+    let cli = Cli::new();
+    let file = cli.write("pending.txt", &hex(h));
+    let token_file = cli.write("token", "t0ken");
+    let mut args = check_args(std::slice::from_ref(&slow.url), contract, &[], &["--threshold", "1"]);
+    args.remove(0);
+    args.extend(
+        [
+            "--tx-file",
+            &path_str(&file),
+            "--listen",
+            "127.0.0.1:0",
+            "--interval",
+            "500ms",
+            "--auth-token-file",
+            &path_str(&token_file),
+        ]
+        .map(String::from),
+    );
+    let server = serve(&cli, &args);
+    let url = |path: &str| format!("{}{path}", server.base);
+    // Before the first round: neither metrics nor ready.
+    assert_eq!(get(&url("/metrics"), Some("t0ken")).await.0, 503);
+    assert_eq!(get(&url("/readyz"), Some("t0ken")).await.0, 503);
+    assert_eq!(
+        get(&url("/metrics"), None).await.0,
+        401,
+        "the token guards /metrics too"
+    );
+    let mut waited = 0;
+    while get(&url("/readyz"), Some("t0ken")).await.0 != 200 {
+        waited += 1;
+        assert!(waited < 200, "no round finished within 10 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(get(&url("/metrics"), Some("t0ken")).await.0, 200);
+    // The next round is still out 1.8 s after the first ended: stale, not ready.
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    let (status, body) = get(&url("/readyz"), Some("t0ken")).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("the last round finished"), "{body}");
+    // Metrics still serve the last completed round meanwhile.
+    assert_eq!(get(&url("/metrics"), Some("t0ken")).await.0, 200);
+}
