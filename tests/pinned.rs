@@ -79,9 +79,10 @@ fn assert_within_deadline(run: &Run) {
 
 /// The issue's fleet: 10 nodes, threshold 7. Eight honest nodes approve
 /// `tx(1)`: five at head 101, three at head 100. Two liars (their own
-/// chains at head 2, where they reject) claim another head.
+/// chains a few blocks long, where they reject) claim another head. Nobody
+/// approves `tx(2)`.
 async fn issue_fleet() -> (Fleet, Address) {
-    let (fleet, contract) = voting_fleet(10, &[(tx(1), 8)]).await;
+    let (fleet, contract) = voting_fleet(10, &[(tx(1), 8), (tx(2), 0)]).await;
     for i in 0..5 {
         mine_to(&fleet, i, 101).await;
     }
@@ -126,27 +127,53 @@ async fn liars_about_their_head_cannot_block_what_the_honest_nodes_decide() {
         assert_within_deadline(&run);
     }
 
-    // The text says the pin is behind the head, below the unchanged verdict line.
+    // Two transactions: tx(2), which the five nodes at 101 reject, is
+    // settled there and never read again; tx(1) is read again at 100.
     let liars = [
         Proxy::start(&fleet.url(8), Fault::Head(FAR_AHEAD)).await,
         Proxy::start(&fleet.url(9), Fault::Head(FAR_AHEAD)).await,
     ];
     let mut urls: Vec<String> = (0..8).map(|i| fleet.url(i)).collect();
     urls.extend(liars.iter().map(|l| l.url.clone()));
-    let mut args = pinned(&urls, contract, &["--threshold", "7", "--wait-all"]);
+    let flags = [
+        "--block",
+        "pinned",
+        "--deadline",
+        "10s",
+        "--threshold",
+        "7",
+        "--wait-all",
+    ];
+    let mut args = check_args(&urls, contract, &[tx(1), tx(2)], &flags);
+    let cli = Cli::new();
+    let run = cli.run_async(args.clone()).await;
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    let report = run.report();
+    let verdicts: Vec<_> = report.txs.iter().map(|t| (t.verdict, t.pinned_block)).collect();
+    assert_eq!(
+        verdicts,
+        [(Verdict::Confirmed, Some(100)), (Verdict::Rejected, Some(101))]
+    );
+    assert_eq!((report.txs[1].yes, report.txs[1].no), (0, 5), "{:?}", report.txs[1]);
+    assert_eq!(report.txs[1].nodes[5].status, NodeStatus::Lagging { head: 100, lag: 1 });
+    assert_eq!((report.pinned_block, report.pinned_lag), (Some(100), Some(1)));
+    assert_within_deadline(&run);
+
+    // The text says the pin is behind the head, below the unchanged verdict lines.
     let format = args.iter().position(|a| a == "--format").unwrap();
     args[format + 1] = "text".into();
-    let run = Cli::new().run_async(args).await;
-    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let run = cli.run_async(args).await;
+    assert_eq!(run.code(), 1, "{}", run.stderr());
     let out = run.stdout();
-    assert!(
-        out.contains(&format!(
-            "Transaction confirmed: {} (yes 8 of 10, threshold 7)\n",
-            hex(tx(1))
-        )),
-        "{out}"
-    );
-    assert!(out.contains("\npinned block 100 is 1 block behind head 101\n"), "{out}");
+    for line in [
+        format!("Transaction confirmed: {} (yes 8 of 10, threshold 7)", hex(tx(1))),
+        format!("Transaction rejected: {} (yes 0 of 10, threshold 7)", hex(tx(2))),
+        "pinned block 100 is 1 block behind head 101 (1 of 2 transactions were settled at a higher \
+         pinned block; --format json gives each one's block)"
+            .to_string(),
+    ] {
+        assert_eq!(out.lines().filter(|l| *l == line).count(), 1, "{line}\n{out}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -402,4 +402,69 @@ mod tests {
         assert_eq!(report.exit_code(), 3);
         assert_eq!(std::mem::size_of::<Cell>(), 12);
     }
+
+    #[test]
+    fn pinned_blocks_per_transaction_serialise_as_the_document() {
+        let mut cfg = config(3);
+        cfg.block = BlockSpec::Pinned;
+        let mut statuses = Statuses::default();
+        let yes = VoteValue::Bool(true);
+        let ok = Cell::of(
+            Answer {
+                status: NodeStatus::Ok { vote: yes.into() },
+                vote: Some(yes),
+                latency: Some(Duration::from_millis(3)),
+                attempts: 1,
+            },
+            &mut statuses,
+        );
+        assert_eq!(statuses.vote(&ok), Some(yes));
+        let mut tally = Tally::new(2, 3, false);
+        for _ in 0..3 {
+            tally.record_vote(1, yes);
+        }
+        // Read at 105, then again at 103 and 101: tx 1 at 101, the others at 105.
+        let pins = PinFacts {
+            head: 106,
+            blocks: vec![105, 103, 101],
+            read_at: vec![0, 2, 0],
+        };
+        let run = RunFacts {
+            elapsed: Duration::from_millis(20),
+            interrupted: false,
+            pins: Some(pins),
+            vias: vec![None; 3],
+        };
+        let report = Report::build(&cfg, statuses, vec![ok; 9], vec![tally; 3], run);
+        assert_eq!((report.pinned_block(), report.pinned_lag()), (Some(101), Some(5)));
+        assert_eq!(report.pinned_head(), Some(106));
+        let per_tx: Vec<_> = report.txs().map(|t| t.pinned_block()).collect();
+        assert_eq!(per_tx, [Some(105), Some(101), Some(105)]);
+        let streamed = serde_json::to_value(&report).unwrap();
+        assert_eq!(streamed, serde_json::to_value(report.to_document()).unwrap());
+        assert_eq!(
+            (&streamed["pinned_block"], &streamed["pinned_lag"]),
+            (&101.into(), &5.into())
+        );
+        assert_eq!(streamed["txs"][1]["pinned_block"], 101);
+        let back: CheckReport = serde_json::from_value(streamed).unwrap();
+        assert_eq!(back, report.to_document());
+        assert_eq!(back.txs[2].pinned_block, Some(105));
+
+        // Without a pin: no per-transaction block, nulls at the top.
+        let unpinned = serde_json::to_value(Report::build(
+            &config(0),
+            Statuses::default(),
+            vec![],
+            vec![],
+            RunFacts {
+                elapsed: Duration::ZERO,
+                interrupted: false,
+                pins: None,
+                vias: vec![],
+            },
+        ))
+        .unwrap();
+        assert_eq!(unpinned["pinned_lag"], serde_json::Value::Null);
+    }
 }
