@@ -127,6 +127,32 @@ async fn liars_about_their_head_cannot_block_what_the_honest_nodes_decide() {
         assert_within_deadline(&run);
     }
 
+    // Liars that hang instead (on eth_blockNumber too) hold the first read
+    // at 101 for one --timeout; the read at 100 still decides in time.
+    let liars = [
+        Proxy::start(&fleet.url(8), Fault::Hang).await,
+        Proxy::start(&fleet.url(9), Fault::Hang).await,
+    ];
+    let mut urls: Vec<String> = (0..8).map(|i| fleet.url(i)).collect();
+    urls.extend(liars.iter().map(|l| l.url.clone()));
+    let flags = [
+        "--block",
+        "pinned",
+        "--timeout",
+        "2s",
+        "--deadline",
+        "4s",
+        "--threshold",
+        "7",
+    ];
+    let run = Cli::new()
+        .run_async(check_args(&urls, contract, &[tx(1)], &flags))
+        .await;
+    assert_eq!(run.code(), 0, "hanging liars: {}\n{}", run.stdout(), run.stderr());
+    let report = run.report();
+    assert_eq!(report.txs[0].pinned_block, Some(100));
+    assert!(run.elapsed < Duration::from_secs(5), "{:?}", run.elapsed);
+
     // Two transactions: tx(2), which the five nodes at 101 reject, is
     // settled there and never read again; tx(1) is read again at 100.
     let liars = [

@@ -204,7 +204,6 @@ async fn run_pinned<F: Future<Output = ()>>(
     run_deadline: Instant,
     mut interrupt: Pin<&mut F>,
 ) -> Report {
-    let n_nodes = config.nodes.len();
     let uint_votes = matches!(config.function.kind(), crate::abi::VoteKind::Uint(_));
     let needed = if uint_votes {
         config.total_weight / 2 + 1
@@ -217,7 +216,7 @@ async fn run_pinned<F: Future<Output = ()>>(
     let heads = tokio::select! {
         heads = pin::ask_heads(config, client, needed, start, heads_deadline) => heads,
         () = interrupt.as_mut() => {
-            let interrupted = vec![Some(Answer::without_response(NodeStatus::Interrupted)); n_nodes];
+            let interrupted = vec![Some(Answer::without_response(NodeStatus::Interrupted)); config.nodes.len()];
             return unread(config, statuses, interrupted, start, true);
         }
     };
@@ -239,16 +238,17 @@ async fn run_pinned<F: Future<Output = ()>>(
         interrupt.as_mut(),
     )
     .await;
-    let Read {
-        mut cells,
-        mut tallies,
-        mut vias,
-        mut interrupted,
-    } = first;
+    let mut interrupted = first.interrupted;
+    let mut vias = first.vias;
+    let mut readings = Readings {
+        read_at: vec![0; config.txs.len()],
+        cells: first.cells,
+        tallies: first.tallies,
+    };
     let mut blocks = vec![plan.first];
-    let mut read_at = vec![0u8; config.txs.len()];
     // Transactions still open, with the answering weight that could settle each.
-    let mut open: Vec<(usize, u128)> = tallies
+    let mut open: Vec<(usize, u128)> = readings
+        .tallies
         .iter()
         .enumerate()
         .filter_map(|(tx, tally)| choice::weight_to_settle(tally, uint_votes).map(|w| (tx, w)))
@@ -282,36 +282,14 @@ async fn run_pinned<F: Future<Output = ()>>(
         )
         .await;
         interrupted = again.interrupted;
-        for (via, asked) in vias.iter_mut().zip(again.vias) {
+        for (via, asked) in vias.iter_mut().zip(&again.vias) {
             if asked.is_some() {
-                *via = asked;
+                *via = *asked;
             }
         }
         let round = blocks.len() as u8;
         blocks.push(lower);
-        let mut still_open = Vec::new();
-        for (k, &(tx, _)) in open.iter().enumerate() {
-            let tally = &again.tallies[k];
-            let below = &again.cells[k * n_nodes..(k + 1) * n_nodes];
-            let above = &cells[tx * n_nodes..(tx + 1) * n_nodes];
-            if tally.settled().is_some() {
-                let answers = config
-                    .nodes
-                    .iter()
-                    .zip(above.iter().zip(below))
-                    .map(|(node, (a, b))| (node.weight, statuses.vote(a), statuses.vote(b)));
-                if choice::lower_reading_stands(config.threshold, config.total_weight, uint_votes, answers) {
-                    cells[tx * n_nodes..(tx + 1) * n_nodes].copy_from_slice(below);
-                    tallies[tx] = tally.clone();
-                    read_at[tx] = round;
-                }
-                // Otherwise votes changed since the block above: an older
-                // block would be staler still. The reading above stays.
-            } else if let Some(w) = choice::weight_to_settle(tally, uint_votes) {
-                still_open.push((tx, w));
-            }
-        }
-        open = still_open;
+        open = readings.take_lower(config, &statuses, &again, &open, round);
         current = lower;
     }
     let run = RunFacts {
@@ -320,11 +298,60 @@ async fn run_pinned<F: Future<Output = ()>>(
         pins: Some(PinFacts {
             head: plan.top,
             blocks,
-            read_at,
+            read_at: readings.read_at,
         }),
         vias,
     };
-    Report::build(config, statuses, cells, tallies, run)
+    Report::build(config, statuses, readings.cells, readings.tallies, run)
+}
+
+/// What a pinned run reports: per transaction, the answers of one block.
+struct Readings {
+    /// `cells[tx * nodes + node]`.
+    cells: Vec<Cell>,
+    tallies: Vec<Tally>,
+    /// Per transaction, the index of the read its answers come from.
+    read_at: Vec<u8>,
+}
+
+impl Readings {
+    /// Takes the answers of `lower` — the read numbered `round` of the
+    /// transactions `open`, in that order — for each transaction whose lower
+    /// reading stands; returns the transactions still open there.
+    fn take_lower(
+        &mut self,
+        config: &CheckConfig,
+        statuses: &Statuses,
+        lower: &Read,
+        open: &[(usize, u128)],
+        round: u8,
+    ) -> Vec<(usize, u128)> {
+        let n_nodes = config.nodes.len();
+        let uint_votes = matches!(config.function.kind(), crate::abi::VoteKind::Uint(_));
+        let mut still_open = Vec::new();
+        for (k, &(tx, _)) in open.iter().enumerate() {
+            let tally = &lower.tallies[k];
+            let below = &lower.cells[k * n_nodes..(k + 1) * n_nodes];
+            let row = tx * n_nodes..(tx + 1) * n_nodes;
+            if tally.settled().is_some() {
+                let answers = config
+                    .nodes
+                    .iter()
+                    .zip(self.cells[row.clone()].iter().zip(below))
+                    .map(|(node, (above, below))| (node.weight, statuses.vote(above), statuses.vote(below)));
+                if choice::lower_reading_stands(config.threshold, config.total_weight, uint_votes, answers) {
+                    self.cells[row].copy_from_slice(below);
+                    self.tallies[tx] = tally.clone();
+                    self.read_at[tx] = round;
+                }
+                // Otherwise votes changed since the block above, and an
+                // older block would be staler still: the reading above stays.
+            } else if let Some(w) = choice::weight_to_settle(tally, uint_votes) {
+                still_open.push((tx, w));
+            }
+        }
+        still_open
+    }
 }
 
 /// The report of a pinned run that read no vote: every node has `answers`
