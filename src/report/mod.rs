@@ -88,7 +88,9 @@ pub enum NodeStatus {
     Skipped,
     /// The run was interrupted (Ctrl-C, SIGTERM) before this node answered.
     Interrupted,
-    /// With `--block pinned`: the node's head is behind the pinned block.
+    /// With `--block pinned`: the node's head is behind the block the
+    /// transaction was read at (a node more than `--max-pin-lag` behind the
+    /// nodes' head always is: it never pulls that block down).
     Lagging {
         /// The node's head block.
         head: u64,
