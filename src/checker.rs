@@ -30,8 +30,8 @@ use crate::{
     abi::VoteFunction,
     check::{fanout, multicall::Multicall, rpc::RpcClient},
     config::{
-        BlockSpec, CheckConfig, Headers, Limits, Node, NodeSource, check_distinct, default_deadline, unique_hashes,
-        weights,
+        BlockSpec, CheckConfig, DEFAULT_MAX_PIN_LAG, Headers, Limits, Node, NodeSource, check_distinct,
+        default_deadline, unique_hashes, weights,
     },
     error::Error,
     node_url::NodeUrl,
@@ -107,6 +107,7 @@ pub struct CheckerBuilder {
     function: Option<VoteFunction>,
     threshold: ThresholdSpec,
     block: BlockSpec,
+    max_pin_lag: u64,
     chain_id: Option<u64>,
     timeout: Duration,
     deadline: Option<Duration>,
@@ -125,6 +126,7 @@ impl Default for CheckerBuilder {
             function: None,
             threshold: ThresholdSpec::Majority,
             block: BlockSpec::At(alloy::eips::BlockNumberOrTag::Latest),
+            max_pin_lag: DEFAULT_MAX_PIN_LAG,
             chain_id: None,
             timeout: Duration::from_secs(10),
             deadline: None,
@@ -173,6 +175,14 @@ impl CheckerBuilder {
     /// every node at one block).
     pub fn block(mut self, block: BlockSpec) -> Self {
         self.block = block;
+        self
+    }
+
+    /// With [`BlockSpec::Pinned`]: nodes more than `blocks` behind the nodes'
+    /// head are `lagging` rather than a reason to read further back
+    /// (default 64).
+    pub fn max_pin_lag(mut self, blocks: u64) -> Self {
+        self.max_pin_lag = blocks;
         self
     }
 
@@ -260,6 +270,7 @@ impl CheckerBuilder {
             threshold,
             total_weight,
             block: self.block,
+            max_pin_lag: self.max_pin_lag,
             chain_id: self.chain_id,
             limits: Limits {
                 timeout: self.timeout,

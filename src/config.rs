@@ -120,7 +120,9 @@ pub enum BlockSpec {
     /// A tag or number, passed to every node as is.
     At(BlockNumberOrTag),
     /// One block for all nodes: the highest that nodes holding the
-    /// threshold's weight have reached (costs one extra round trip).
+    /// threshold's weight have reached (costs one extra round trip); open
+    /// verdicts that nodes behind it could settle are read again one pin
+    /// lower, within [`CheckConfig`]'s `max_pin_lag` of the nodes' head.
     Pinned,
 }
 
@@ -188,6 +190,9 @@ pub struct CheckConfig {
     pub(crate) total_weight: u128,
     /// The block to read at.
     pub(crate) block: BlockSpec,
+    /// With `--block pinned`: nodes more than this many blocks behind the
+    /// nodes' head are `lagging`, never a reason to read further back.
+    pub(crate) max_pin_lag: u64,
     /// The expected chain; nodes on another are `wrong_chain`.
     pub(crate) chain_id: Option<u64>,
     /// Time, retry and size bounds.
@@ -212,6 +217,10 @@ pub struct Limits {
     /// Largest accepted answer, decoded.
     pub(crate) max_response_bytes: u64,
 }
+
+/// `--max-pin-lag` when none is given: how far behind the nodes' head a
+/// pinned read may go (64 blocks: about 13 minutes on Ethereum mainnet).
+pub const DEFAULT_MAX_PIN_LAG: u64 = 64;
 
 /// A run's budget when none is given: a node's whole budget plus a second
 /// to write the report.

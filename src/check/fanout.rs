@@ -5,9 +5,11 @@
 //! interprets); the answers feed one [`Tally`] per transaction as they
 //! arrive, and as soon as every verdict is settled the nodes still out are
 //! dropped (reported `skipped`) unless `--wait-all`. A global deadline and an
-//! interrupt signal end the run early with every node accounted for.
+//! interrupt signal end the run early with every node accounted for. With
+//! `--block pinned` ([`pin`]), the open transactions may be read again at a
+//! lower pin, when the nodes behind the first one could settle them.
 
-use std::{future::Future, ops::Range};
+use std::{future::Future, ops::Range, pin::Pin};
 
 use alloy::{
     eips::BlockNumberOrTag,
@@ -19,10 +21,10 @@ use tokio::{sync::Semaphore, time::Instant};
 use crate::{
     check::ask::{self, Asked, Carrier, Ctx},
     check::multicall::{self, Via},
-    check::pin::pin_block,
+    check::pin::{self, choice},
     check::rpc::RpcClient,
     config::{BlockSpec, CheckConfig, Node},
-    report::{Answer, Cell, NodeStatus, Report, RunFacts, Statuses},
+    report::{Answer, Cell, NodeStatus, PinFacts, Report, RunFacts, Statuses},
     secrets::Secrets,
     tally::Tally,
 };
@@ -150,7 +152,8 @@ pub async fn run(config: &CheckConfig, client: &RpcClient, interrupt: impl Futur
 
 /// Like [`run`], with the `--deadline` counted from `clock_start` (for
 /// `check`: when the command started, so that reading a long hash list is
-/// inside the deadline too). Node budgets (`--timeout`) count from now.
+/// inside the deadline too). Each read gives every node `--timeout` from
+/// its start, within the deadline.
 pub async fn run_from(
     config: &CheckConfig,
     client: &RpcClient,
@@ -159,7 +162,256 @@ pub async fn run_from(
 ) -> Report {
     let start = Instant::now();
     let run_deadline = clock_start + config.limits.deadline;
-    let node_deadline = (start + config.limits.timeout).min(run_deadline);
+    tokio::pin!(interrupt);
+    match config.block {
+        BlockSpec::At(tag) => {
+            let mut statuses = Statuses::default();
+            let early = vec![None; config.nodes.len()];
+            let answers = read(
+                config,
+                client,
+                tag,
+                early,
+                &mut statuses,
+                start,
+                run_deadline,
+                interrupt,
+            )
+            .await;
+            let run = RunFacts {
+                elapsed: start.elapsed(),
+                interrupted: answers.interrupted,
+                pins: None,
+                vias: answers.vias,
+            };
+            Report::build(config, statuses, answers.cells, answers.tallies, run)
+        }
+        BlockSpec::Pinned => run_pinned(config, client, start, run_deadline, interrupt).await,
+    }
+}
+
+/// `--block pinned`: the heads first, then a read at the first pin; while
+/// verdicts stay open that the nodes behind it could settle, those
+/// transactions are read again at the next lower pin worth it (within
+/// `--max-pin-lag` and the deadline). A settled verdict is never re-read;
+/// a lower reading replaces one above only when it stands (see
+/// [`choice::lower_reading_stands`]), and each transaction records the block
+/// its answers come from.
+async fn run_pinned<F: Future<Output = ()>>(
+    config: &CheckConfig,
+    client: &RpcClient,
+    start: Instant,
+    run_deadline: Instant,
+    mut interrupt: Pin<&mut F>,
+) -> Report {
+    let uint_votes = matches!(config.function.kind(), crate::abi::VoteKind::Uint(_));
+    let needed = if uint_votes {
+        config.total_weight / 2 + 1
+    } else {
+        config.threshold
+    };
+    let mut statuses = Statuses::default();
+    // The heads' round trip is bounded by a node's budget and the run's deadline (watch rounds included).
+    let heads_deadline = (start + config.limits.timeout).min(run_deadline);
+    let heads = tokio::select! {
+        heads = pin::ask_heads(config, client, needed, start, heads_deadline) => heads,
+        () = interrupt.as_mut() => {
+            let interrupted = vec![Some(Answer::without_response(NodeStatus::Interrupted)); config.nodes.len()];
+            return unread(config, statuses, interrupted, start, true);
+        }
+    };
+    let spare = config.total_weight.saturating_sub(needed);
+    let Some(plan) = choice::plan(&heads.claims, needed, spare, config.max_pin_lag) else {
+        // No node gave its head: there is no block to read at, and every
+        // node already has its answer (its failure).
+        return unread(config, statuses, heads.failed, start, false);
+    };
+    tracing::info!(block = plan.first, head = plan.top, "pinned block");
+    let first = read(
+        config,
+        client,
+        BlockNumberOrTag::Number(plan.first),
+        heads.early_at(plan.first),
+        &mut statuses,
+        start,
+        run_deadline,
+        interrupt.as_mut(),
+    )
+    .await;
+    let mut interrupted = first.interrupted;
+    let mut vias = first.vias;
+    let mut readings = Readings {
+        read_at: vec![0; config.txs.len()],
+        cells: first.cells,
+        tallies: first.tallies,
+    };
+    let mut blocks = vec![plan.first];
+    // Transactions still open, with the answering weight that could settle each.
+    let mut open: Vec<(usize, u128)> = readings
+        .tallies
+        .iter()
+        .enumerate()
+        .filter_map(|(tx, tally)| choice::weight_to_settle(tally, uint_votes).map(|w| (tx, w)))
+        .collect();
+    let mut current = plan.first;
+    while !interrupted && Instant::now() < run_deadline && blocks.len() <= usize::from(u8::MAX) {
+        let Some(need) = open.iter().map(|(_, w)| *w).min() else {
+            break;
+        };
+        let Some(lower) = choice::lower_pin(&heads.claims, &plan, current, need) else {
+            break;
+        };
+        tracing::info!(
+            block = lower,
+            open = open.len(),
+            "reading the open transactions again at a lower pin"
+        );
+        let again_config = CheckConfig {
+            txs: open.iter().map(|(tx, _)| config.txs[*tx]).collect(),
+            ..config.clone()
+        };
+        let again = read(
+            &again_config,
+            client,
+            BlockNumberOrTag::Number(lower),
+            heads.early_at(lower),
+            &mut statuses,
+            start,
+            run_deadline,
+            interrupt.as_mut(),
+        )
+        .await;
+        interrupted = again.interrupted;
+        for (via, asked) in vias.iter_mut().zip(&again.vias) {
+            if asked.is_some() {
+                *via = *asked;
+            }
+        }
+        let round = blocks.len() as u8;
+        blocks.push(lower);
+        open = readings.take_lower(config, &statuses, &again, &open, round);
+        current = lower;
+    }
+    let run = RunFacts {
+        elapsed: start.elapsed(),
+        interrupted,
+        pins: Some(PinFacts {
+            head: plan.top,
+            blocks,
+            read_at: readings.read_at,
+        }),
+        vias,
+    };
+    Report::build(config, statuses, readings.cells, readings.tallies, run)
+}
+
+/// What a pinned run reports: per transaction, the answers of one block.
+struct Readings {
+    /// `cells[tx * nodes + node]`.
+    cells: Vec<Cell>,
+    tallies: Vec<Tally>,
+    /// Per transaction, the index of the read its answers come from.
+    read_at: Vec<u8>,
+}
+
+impl Readings {
+    /// Takes the answers of `lower` — the read numbered `round` of the
+    /// transactions `open`, in that order — for each transaction whose lower
+    /// reading stands; returns the transactions still open there.
+    fn take_lower(
+        &mut self,
+        config: &CheckConfig,
+        statuses: &Statuses,
+        lower: &Read,
+        open: &[(usize, u128)],
+        round: u8,
+    ) -> Vec<(usize, u128)> {
+        let n_nodes = config.nodes.len();
+        let uint_votes = matches!(config.function.kind(), crate::abi::VoteKind::Uint(_));
+        let mut still_open = Vec::new();
+        for (k, &(tx, _)) in open.iter().enumerate() {
+            let tally = &lower.tallies[k];
+            let below = &lower.cells[k * n_nodes..(k + 1) * n_nodes];
+            let row = tx * n_nodes..(tx + 1) * n_nodes;
+            if tally.settled().is_some() {
+                let answers = config
+                    .nodes
+                    .iter()
+                    .zip(self.cells[row.clone()].iter().zip(below))
+                    .map(|(node, (above, below))| (node.weight, statuses.vote(above), statuses.vote(below)));
+                if choice::lower_reading_stands(config.threshold, config.total_weight, uint_votes, answers) {
+                    self.cells[row].copy_from_slice(below);
+                    self.tallies[tx] = tally.clone();
+                    self.read_at[tx] = round;
+                }
+                // Otherwise votes changed since the block above, and an
+                // older block would be staler still: the reading above stays.
+            } else if let Some(w) = choice::weight_to_settle(tally, uint_votes) {
+                still_open.push((tx, w));
+            }
+        }
+        still_open
+    }
+}
+
+/// The report of a pinned run that read no vote: every node has `answers`
+/// (its failure, or `interrupted`) for every transaction.
+fn unread(
+    config: &CheckConfig,
+    mut statuses: Statuses,
+    answers: Vec<Option<Answer>>,
+    start: Instant,
+    interrupted: bool,
+) -> Report {
+    let uint_votes = matches!(config.function.kind(), crate::abi::VoteKind::Uint(_));
+    let row: Vec<Cell> = answers
+        .into_iter()
+        .map(|a| {
+            Cell::of(
+                a.unwrap_or(Answer::without_response(NodeStatus::Timeout)),
+                &mut statuses,
+            )
+        })
+        .collect();
+    let mut tally = Tally::new(config.threshold, config.total_weight, uint_votes);
+    for node in &config.nodes {
+        tally.record_failure(node.weight);
+    }
+    let cells = row.iter().copied().cycle().take(row.len() * config.txs.len()).collect();
+    let tallies = vec![tally; config.txs.len()];
+    let run = RunFacts {
+        elapsed: start.elapsed(),
+        interrupted,
+        pins: None,
+        vias: vec![None; config.nodes.len()],
+    };
+    Report::build(config, statuses, cells, tallies, run)
+}
+
+/// One read of every transaction of `config` on every node, at one block.
+struct Read {
+    /// `cells[tx * nodes + node]`, every one filled.
+    cells: Vec<Cell>,
+    tallies: Vec<Tally>,
+    vias: Vec<Option<Via>>,
+    interrupted: bool,
+}
+
+/// Reads `config.txs` at `block` from every node that has no `early` answer
+/// yet (failed, or lagging); latencies count from `start`, each node's
+/// budget (`--timeout`) from now, and the read ends by `run_deadline`.
+#[allow(clippy::too_many_arguments)]
+async fn read<F: Future<Output = ()>>(
+    config: &CheckConfig,
+    client: &RpcClient,
+    block: BlockNumberOrTag,
+    early: Vec<Option<Answer>>,
+    statuses: &mut Statuses,
+    start: Instant,
+    run_deadline: Instant,
+    mut interrupt: Pin<&mut F>,
+) -> Read {
+    let node_deadline = (Instant::now() + config.limits.timeout).min(run_deadline);
     let uint_votes = matches!(config.function.kind(), crate::abi::VoteKind::Uint(_));
     let n_nodes = config.nodes.len();
 
@@ -170,41 +422,10 @@ pub async fn run_from(
         .collect();
     // cells[tx * n_nodes + node]; `None` until the node's answer is in.
     let mut cells: Vec<Option<Cell>> = vec![None; config.txs.len() * n_nodes];
-    let mut statuses = Statuses::default();
-    tokio::pin!(interrupt);
-
-    // With --block pinned, a first round trip fixes one block for everyone.
-    let (block, pinned_block, early) = match config.block {
-        BlockSpec::At(tag) => (tag, None, vec![None; n_nodes]),
-        BlockSpec::Pinned => {
-            let needed = if uint_votes {
-                config.total_weight / 2 + 1
-            } else {
-                config.threshold
-            };
-            tokio::select! {
-                // The pin round is bounded by the run's deadline too (watch rounds included).
-                pin = pin_block(config, client, needed, start, node_deadline.min(run_deadline)) => {
-                    (BlockNumberOrTag::Number(pin.block), Some(pin.block), pin.early)
-                }
-                () = &mut interrupt => {
-                    let missing = Cell::of(Answer::without_response(NodeStatus::Interrupted), &mut statuses);
-                    let cells = vec![missing; config.txs.len() * n_nodes];
-                    let run = RunFacts {
-                        elapsed: start.elapsed(),
-                        interrupted: true,
-                        pinned_block: None,
-                        vias: vec![None; n_nodes],
-                    };
-                    return Report::build(config, statuses, cells, tallies, run);
-                }
-            }
-        }
-    };
-    // Nodes settled by the first round trip (failed, or lagging) are not asked again.
+    // Nodes settled before the read (failed, or lagging) are not asked.
     for (node, early) in early.into_iter().enumerate() {
         if let Some(answer) = early {
-            let cell = Cell::of(answer, &mut statuses);
+            let cell = Cell::of(answer, statuses);
             for (tx, tally) in tallies.iter_mut().enumerate() {
                 tally.record_failure(config.nodes[node].weight);
                 cells[tx * n_nodes + node] = Some(cell);
@@ -212,7 +433,6 @@ pub async fn run_from(
         }
     }
     let mut open = tallies.iter().filter(|t| t.settled().is_none()).count();
-
     let secrets: Vec<Secrets> = config.nodes.iter().map(Secrets::of).collect();
     let ctx = Ctx {
         config,
@@ -296,7 +516,7 @@ pub async fn run_from(
                                 latency: Some(latency),
                                 attempts: asked.attempts,
                             },
-                            &mut statuses,
+                            statuses,
                         ));
                     }
                 }
@@ -305,7 +525,7 @@ pub async fn run_from(
                 tracing::warn!("run deadline reached with nodes still out");
                 break;
             }
-            () = &mut interrupt => {
+            () = interrupt.as_mut() => {
                 interrupted = true;
                 break;
             }
@@ -323,18 +543,12 @@ pub async fn run_from(
     } else {
         NodeStatus::Skipped
     };
-    let missing = Cell::of(Answer::without_response(missing), &mut statuses);
+    let missing = Cell::of(Answer::without_response(missing), statuses);
     let cells = cells.into_iter().map(|c| c.unwrap_or(missing)).collect();
-    Report::build(
-        config,
-        statuses,
+    Read {
         cells,
         tallies,
-        RunFacts {
-            elapsed: start.elapsed(),
-            interrupted,
-            pinned_block,
-            vias,
-        },
-    )
+        vias,
+        interrupted,
+    }
 }

@@ -116,7 +116,8 @@ pub struct CheckArgs {
     pub threshold: ThresholdSpec,
 
     /// Block to read votes at: latest, safe, finalized, pending, earliest, a number, or pinned
-    /// (one block for all nodes: the highest that the threshold's weight of nodes has reached).
+    /// (one block for all nodes: the highest that the threshold's weight of nodes has reached,
+    /// lower when nodes behind it are needed for a verdict; see --max-pin-lag).
     #[arg(
         long,
         value_name = "BLOCK",
@@ -125,6 +126,12 @@ pub struct CheckArgs {
         default_value = "latest"
     )]
     pub block: BlockSpec,
+
+    /// With --block pinned: nodes more than N blocks behind the nodes' head are lagging (not
+    /// read), never a reason to read every node further back.
+    #[arg(long = "max-pin-lag", value_name = "N", env = "QUORUM_MAX_PIN_LAG", hide_env_values = true,
+          default_value_t = crate::config::DEFAULT_MAX_PIN_LAG)]
+    pub max_pin_lag: u64,
 
     /// The run ends by then, whatever the nodes do, counted from the start (reading the hash
     /// list included) [default: timeout + 1s]. With watch: when watching gives up [default: 10m].

@@ -56,6 +56,7 @@ impl CheckConfig {
             threshold,
             total_weight,
             block: args.block,
+            max_pin_lag: args.max_pin_lag,
             chain_id: endpoints.chain_id,
             limits: Limits {
                 timeout: endpoints.timeout,

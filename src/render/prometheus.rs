@@ -158,6 +158,14 @@ pub fn render(report: &Report, timestamp: f64, per_tx: bool, out: &mut dyn Write
     writeln!(out, "quorum_check_run_timestamp_seconds {timestamp:.3}")?;
     gauge(out, "quorum_check_run_interrupted", "1 when the run was interrupted.")?;
     writeln!(out, "quorum_check_run_interrupted {}", u8::from(report.interrupted()))?;
+    if let Some(lag) = report.pinned_lag() {
+        gauge(
+            out,
+            "quorum_check_pinned_lag_blocks",
+            "With --block pinned: blocks between the nodes' head and the block the votes were read at.",
+        )?;
+        writeln!(out, "quorum_check_pinned_lag_blocks {lag}")?;
+    }
     if per_tx {
         per_transaction(report, out)?;
     }

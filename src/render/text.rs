@@ -1,5 +1,6 @@
 //! Human-readable output: per transaction a table of the nodes' answers, then
-//! the verdict line ("Transaction confirmed: 0x… (yes 7 of 10, threshold 7)").
+//! the verdict line ("Transaction confirmed: 0x… (yes 7 of 10, threshold 7)");
+//! with `--block pinned`, a line when the pin is behind the nodes' head.
 
 use std::io::{self, Write};
 
@@ -45,10 +46,33 @@ pub fn render(report: &Report, quiet: bool, color: bool, out: &mut dyn Write) ->
             report.elapsed_ms()
         )?;
     }
+    if !quiet && let Some(line) = pin_line(report) {
+        writeln!(out, "\n{line}")?;
+    }
     if report.interrupted() {
         writeln!(out, "(interrupted: nodes not heard from are marked interrupted)")?;
     }
     Ok(())
+}
+
+/// With `--block pinned`, when the pin is behind the nodes' head:
+/// `pinned block 100 is 5 blocks behind head 105`, and how many
+/// transactions were settled at a higher pin when some were.
+pub fn pin_line(report: &Report) -> Option<String> {
+    let (block, lag, head) = (report.pinned_block()?, report.pinned_lag()?, report.pinned_head()?);
+    if lag == 0 {
+        return None;
+    }
+    let blocks = if lag == 1 { "block" } else { "blocks" };
+    let mut line = format!("pinned block {block} is {lag} {blocks} behind head {head}");
+    let higher = report.txs().filter(|t| t.pinned_block() != Some(block)).count();
+    if higher > 0 {
+        line.push_str(&format!(
+            " ({higher} of {} transactions were settled at a higher pinned block; --format json gives each one's block)",
+            report.len()
+        ));
+    }
+    Some(line)
 }
 
 /// "Transaction confirmed: 0x… (yes 7 of 10, threshold 7)".

@@ -9,7 +9,7 @@
 
 mod compact;
 
-pub(crate) use compact::{Cell, RunFacts, Statuses};
+pub(crate) use compact::{Cell, PinFacts, RunFacts, Statuses};
 pub use compact::{NodeInfo, ReasonCache, Report, TxView};
 
 use std::{collections::BTreeMap, time::Duration};
@@ -88,7 +88,9 @@ pub enum NodeStatus {
     Skipped,
     /// The run was interrupted (Ctrl-C, SIGTERM) before this node answered.
     Interrupted,
-    /// With `--block pinned`: the node's head is behind the pinned block.
+    /// With `--block pinned`: the node's head is behind the block the
+    /// transaction was read at (a node more than `--max-pin-lag` behind the
+    /// nodes' head always is: it never pulls that block down).
     Lagging {
         /// The node's head block.
         head: u64,
@@ -208,6 +210,10 @@ pub struct TxReport {
     pub threshold: u128,
     /// Sum of the nodes' weights.
     pub total_weight: u128,
+    /// With `--block pinned`: the block this transaction's answers were read
+    /// at (absent without a pin, or when no node gave its head).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned_block: Option<u64>,
     /// Every node's answer, in configuration order.
     pub nodes: Vec<NodeReport>,
 }
@@ -246,8 +252,16 @@ pub struct CheckReport {
     pub function: String,
     /// The block read (`latest`, a number, `pinned`, …).
     pub block: String,
-    /// With `--block pinned`: the block every node was read at.
+    /// With `--block pinned`: the block the votes were read at — when
+    /// transactions were read at different blocks, the lowest (each
+    /// transaction's `pinned_block` says which); null without a pin, or when
+    /// no node gave its head.
     pub pinned_block: Option<u64>,
+    /// With `--block pinned`: how many blocks `pinned_block` is below the
+    /// nodes' head (the highest head that more than total weight − threshold
+    /// of nodes reported); null when `pinned_block` is.
+    #[serde(default)]
+    pub pinned_lag: Option<u64>,
     /// The expected chain (`--chain-id`), if any.
     pub chain_id: Option<u64>,
     /// The threshold.

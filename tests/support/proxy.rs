@@ -75,6 +75,10 @@ pub enum Fault {
     /// quotes the request line and every header — as a careless provider or
     /// proxy that echoes the request would, keys included.
     Echo { code: i64 },
+    /// A node lying about its head: every `eth_blockNumber` is answered with
+    /// this block; everything else passes through (so a call at a block the
+    /// node does not have fails as the real node answers it).
+    Head(u64),
 }
 
 impl Fault {
@@ -449,6 +453,30 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: Arc<Sha
         let mut answer = upstream.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
 
         match &shared.fault {
+            Fault::Head(claimed) => {
+                let asked_head = |c: &serde_json::Value| c["method"] == "eth_blockNumber";
+                let ids: Vec<serde_json::Value> = match &parsed {
+                    Some(serde_json::Value::Array(calls)) => calls
+                        .iter()
+                        .filter(|c| asked_head(c))
+                        .map(|c| c["id"].clone())
+                        .collect(),
+                    Some(call) if asked_head(call) => vec![call["id"].clone()],
+                    _ => Vec::new(),
+                };
+                if let (false, Ok(mut v)) = (ids.is_empty(), serde_json::from_slice::<serde_json::Value>(&answer)) {
+                    let lie = |item: &mut serde_json::Value| {
+                        if ids.contains(&item["id"]) {
+                            *item = serde_json::json!({"jsonrpc": "2.0", "id": item["id"].clone(), "result": format!("{claimed:#x}")});
+                        }
+                    };
+                    match &mut v {
+                        serde_json::Value::Array(items) => items.iter_mut().for_each(lie),
+                        single => lie(single),
+                    }
+                    answer = serde_json::to_vec(&v).expect("json");
+                }
+            }
             Fault::Delay(d) => tokio::time::sleep(*d).await,
             Fault::Rewrite(f) => {
                 if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&answer) {

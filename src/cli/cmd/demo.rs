@@ -42,6 +42,7 @@ pub async fn run(args: &DemoArgs, color: bool) -> anyhow::Result<u8> {
             threshold: THRESHOLD,
             total_weight: NODES as u128,
             block: BlockSpec::At(alloy::eips::BlockNumberOrTag::Latest),
+            max_pin_lag: crate::config::DEFAULT_MAX_PIN_LAG,
             chain_id: Some(31337),
             limits: Limits {
                 timeout: std::time::Duration::from_secs(10),

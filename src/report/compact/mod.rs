@@ -50,6 +50,11 @@ pub(crate) struct Statuses {
 }
 
 impl Statuses {
+    /// The vote `cell`'s answer carries, if any.
+    pub(crate) fn vote(&self, cell: &Cell) -> Option<VoteValue> {
+        self.list.get(cell.status as usize).and_then(|(_, vote)| *vote)
+    }
+
     /// The index of `status`, added when new.
     pub(crate) fn intern(&mut self, status: NodeStatus, vote: Option<VoteValue>) -> u32 {
         if let Some(&i) = self.index.get(&status) {
@@ -84,10 +89,30 @@ pub struct NodeInfo {
 pub(crate) struct RunFacts {
     pub elapsed: std::time::Duration,
     pub interrupted: bool,
-    /// With `--block pinned`: the block every node was read at.
-    pub pinned_block: Option<u64>,
+    /// With `--block pinned`, when a node gave its head: where the votes were read.
+    pub pins: Option<PinFacts>,
     /// Per node, how it was asked.
     pub vias: Vec<Option<Via>>,
+}
+
+/// Where a `--block pinned` run read the votes.
+#[derive(Debug)]
+pub(crate) struct PinFacts {
+    /// The head the pin's lag is counted from: the highest that more than
+    /// the spare weight of nodes reported (liars cannot raise it).
+    pub head: u64,
+    /// The blocks read at, in the order read (each lower than the one before).
+    pub blocks: Vec<u64>,
+    /// Per transaction, the index in `blocks` of the block its answers come from.
+    pub read_at: Vec<u8>,
+}
+
+impl PinFacts {
+    /// The lowest block any transaction's answers come from.
+    fn lowest(&self) -> Option<u64> {
+        let index = self.read_at.iter().max().copied().unwrap_or(0);
+        self.blocks.get(usize::from(index)).copied()
+    }
 }
 
 /// The result of a run.
@@ -96,6 +121,8 @@ pub struct Report {
     contract: Address,
     function: String,
     block: String,
+    pins: Option<PinFacts>,
+    /// The lowest block read at, with `--block pinned`.
     pinned_block: Option<u64>,
     chain_id: Option<u64>,
     threshold: ThresholdReport,
@@ -125,9 +152,11 @@ impl Report {
         let RunFacts {
             elapsed,
             interrupted,
-            pinned_block,
+            pins,
             vias,
         } = run;
+        debug_assert!(pins.as_ref().is_none_or(|p| p.read_at.len() == config.txs.len()));
+        let pinned_block = pins.as_ref().and_then(PinFacts::lowest);
         debug_assert_eq!(cells.len(), config.txs.len() * config.nodes.len());
         let mut summary = Summary::default();
         for tally in &tallies {
@@ -141,6 +170,7 @@ impl Report {
             contract: config.contract,
             function: config.function.signature(),
             block: config.block.to_string(),
+            pins,
             pinned_block,
             chain_id: config.chain_id,
             threshold: ThresholdReport {
@@ -182,6 +212,27 @@ impl Report {
         } else {
             0
         }
+    }
+
+    /// With `--block pinned`: the block the votes were read at — when
+    /// transactions were read at different blocks, the lowest (each
+    /// transaction's [`TxView::pinned_block`] says which). `None` without a
+    /// pin, or when no node gave its head.
+    pub fn pinned_block(&self) -> Option<u64> {
+        self.pinned_block
+    }
+
+    /// With `--block pinned`: the head the pin's lag is counted from — the
+    /// highest that more than total weight − threshold of nodes reported,
+    /// so that nodes lying about their head cannot raise it.
+    pub fn pinned_head(&self) -> Option<u64> {
+        self.pins.as_ref().map(|p| p.head)
+    }
+
+    /// With `--block pinned`: how many blocks [`pinned_block`](Self::pinned_block)
+    /// is below [`pinned_head`](Self::pinned_head) (0 when not below it).
+    pub fn pinned_lag(&self) -> Option<u64> {
+        Some(self.pinned_head()?.saturating_sub(self.pinned_block?))
     }
 
     /// Counts of verdicts.
@@ -237,6 +288,7 @@ impl Report {
             function: self.function.clone(),
             block: self.block.clone(),
             pinned_block: self.pinned_block,
+            pinned_lag: self.pinned_lag(),
             chain_id: self.chain_id,
             threshold: self.threshold.clone(),
             total_weight: self.total_weight,
@@ -275,6 +327,7 @@ mod tests {
             threshold: 2,
             total_weight: 3,
             block: BlockSpec::At(alloy::eips::BlockNumberOrTag::Latest),
+            max_pin_lag: crate::config::DEFAULT_MAX_PIN_LAG,
             chain_id: None,
             limits: Limits {
                 timeout: Duration::from_secs(1),
@@ -330,7 +383,7 @@ mod tests {
             RunFacts {
                 elapsed: Duration::from_millis(20),
                 interrupted: false,
-                pinned_block: None,
+                pins: None,
                 vias: vec![Some(Via::Multicall), Some(Via::Batch), None],
             },
         );
@@ -348,5 +401,70 @@ mod tests {
         assert!(report.tx(1).reason().unwrap().contains("1 connect_error"));
         assert_eq!(report.exit_code(), 3);
         assert_eq!(std::mem::size_of::<Cell>(), 12);
+    }
+
+    #[test]
+    fn pinned_blocks_per_transaction_serialise_as_the_document() {
+        let mut cfg = config(3);
+        cfg.block = BlockSpec::Pinned;
+        let mut statuses = Statuses::default();
+        let yes = VoteValue::Bool(true);
+        let ok = Cell::of(
+            Answer {
+                status: NodeStatus::Ok { vote: yes.into() },
+                vote: Some(yes),
+                latency: Some(Duration::from_millis(3)),
+                attempts: 1,
+            },
+            &mut statuses,
+        );
+        assert_eq!(statuses.vote(&ok), Some(yes));
+        let mut tally = Tally::new(2, 3, false);
+        for _ in 0..3 {
+            tally.record_vote(1, yes);
+        }
+        // Read at 105, then again at 103 and 101: tx 1 at 101, the others at 105.
+        let pins = PinFacts {
+            head: 106,
+            blocks: vec![105, 103, 101],
+            read_at: vec![0, 2, 0],
+        };
+        let run = RunFacts {
+            elapsed: Duration::from_millis(20),
+            interrupted: false,
+            pins: Some(pins),
+            vias: vec![None; 3],
+        };
+        let report = Report::build(&cfg, statuses, vec![ok; 9], vec![tally; 3], run);
+        assert_eq!((report.pinned_block(), report.pinned_lag()), (Some(101), Some(5)));
+        assert_eq!(report.pinned_head(), Some(106));
+        let per_tx: Vec<_> = report.txs().map(|t| t.pinned_block()).collect();
+        assert_eq!(per_tx, [Some(105), Some(101), Some(105)]);
+        let streamed = serde_json::to_value(&report).unwrap();
+        assert_eq!(streamed, serde_json::to_value(report.to_document()).unwrap());
+        assert_eq!(
+            (&streamed["pinned_block"], &streamed["pinned_lag"]),
+            (&101.into(), &5.into())
+        );
+        assert_eq!(streamed["txs"][1]["pinned_block"], 101);
+        let back: CheckReport = serde_json::from_value(streamed).unwrap();
+        assert_eq!(back, report.to_document());
+        assert_eq!(back.txs[2].pinned_block, Some(105));
+
+        // Without a pin: no per-transaction block, nulls at the top.
+        let unpinned = serde_json::to_value(Report::build(
+            &config(0),
+            Statuses::default(),
+            vec![],
+            vec![],
+            RunFacts {
+                elapsed: Duration::ZERO,
+                interrupted: false,
+                pins: None,
+                vias: vec![],
+            },
+        ))
+        .unwrap();
+        assert_eq!(unpinned["pinned_lag"], serde_json::Value::Null);
     }
 }

@@ -22,6 +22,7 @@ impl Serialize for Report {
             function: &'a str,
             block: &'a str,
             pinned_block: Option<u64>,
+            pinned_lag: Option<u64>,
             chain_id: Option<u64>,
             threshold: &'a ThresholdReport,
             total_weight: u128,
@@ -47,6 +48,7 @@ impl Serialize for Report {
                         undecided: tx.undecided(),
                         threshold: tx.threshold(),
                         total_weight: tx.total_weight(),
+                        pinned_block: tx.pinned_block(),
                         nodes: Nodes(tx),
                     })?;
                 }
@@ -64,6 +66,8 @@ impl Serialize for Report {
             undecided: u128,
             threshold: u128,
             total_weight: u128,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pinned_block: Option<u64>,
             nodes: Nodes<'a>,
         }
         struct Nodes<'a>(TxView<'a>);
@@ -82,6 +86,7 @@ impl Serialize for Report {
             function: &self.function,
             block: &self.block,
             pinned_block: self.pinned_block,
+            pinned_lag: self.pinned_lag(),
             chain_id: self.chain_id,
             threshold: &self.threshold,
             total_weight: self.total_weight,

@@ -74,6 +74,14 @@ impl<'a> TxView<'a> {
         self.tally().total_weight()
     }
 
+    /// With `--block pinned`: the block this transaction's answers were read
+    /// at; `None` without a pin, or when no node gave its head.
+    pub fn pinned_block(&self) -> Option<u64> {
+        let pins = self.report.pins.as_ref()?;
+        let index = pins.read_at.get(self.index).copied().unwrap_or(0);
+        pins.blocks.get(usize::from(index)).copied()
+    }
+
     /// Whether the votes are uint weights.
     pub fn uint_votes(&self) -> bool {
         self.report.uint_votes
@@ -178,6 +186,7 @@ impl<'a> TxView<'a> {
             undecided: self.undecided(),
             threshold: self.threshold(),
             total_weight: self.total_weight(),
+            pinned_block: self.pinned_block(),
             nodes: self.nodes().collect(),
         }
     }

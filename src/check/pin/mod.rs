@@ -1,7 +1,11 @@
 //! `--block pinned`: one round trip before the check asks every node for its
-//! head and fixes one block for all of them — the highest that nodes holding
-//! the needed weight have reached — so that every vote is read at the same
-//! block. Nodes behind it are `lagging`: not asked, not counted.
+//! head (with `eth_chainId` when a chain is expected), so that every vote is
+//! read at one block. What to make of the heads — nodes may lie about them —
+//! is the pure [`choice`]: the first pin, the window of `--max-pin-lag`
+//! blocks, the lower pins worth a retry and whether a lower reading stands.
+//! Nodes behind the block read are `lagging`: not asked, not counted.
+
+pub(crate) mod choice;
 
 use std::time::Duration;
 
@@ -10,6 +14,7 @@ use futures::{StreamExt, stream::FuturesUnordered};
 use serde_json::json;
 use tokio::time::Instant;
 
+use self::choice::Claim;
 use crate::{
     check::ask::{check_chain, failure_status},
     check::rpc::{Call, RpcClient, clean},
@@ -17,28 +22,54 @@ use crate::{
     report::{Answer, NodeStatus},
 };
 
-/// The outcome of the `--block pinned` round trip.
-pub(crate) struct Pin {
-    pub(crate) block: u64,
+/// What the nodes said about their heads.
+pub(crate) struct Heads {
+    /// The nodes that reported a head.
+    pub(crate) claims: Vec<Claim>,
     /// Per node: its final answer when the round trip already settled it
-    /// (failed, or lagging behind the pinned block).
-    pub(crate) early: Vec<Option<Answer>>,
+    /// (it failed, or serves another chain); such a node is not asked again.
+    pub(crate) failed: Vec<Option<Answer>>,
+    /// Per node that reported a head: when, and in how many requests.
+    answered: Vec<Option<(Duration, u32)>>,
 }
 
-/// Asks every node for its head and pins the highest block that nodes with
-/// `needed` weight have reached. Once heads covering `needed` are in, slower
-/// nodes get a grace period as long as the wait so far (at least 20 ms);
-/// nodes still silent after it are read at the pinned block all the same.
-pub(crate) async fn pin_block(
+impl Heads {
+    /// Every node's answer before a read at `pin`: its failure, or
+    /// `lagging` when its head is below `pin`; `None` for the nodes to ask.
+    pub(crate) fn early_at(&self, pin: u64) -> Vec<Option<Answer>> {
+        let mut early = self.failed.clone();
+        for claim in self.claims.iter().filter(|c| c.head < pin) {
+            let (latency, attempts) = self.answered[claim.node].unwrap_or_default();
+            early[claim.node] = Some(Answer {
+                status: NodeStatus::Lagging {
+                    head: claim.head,
+                    lag: pin - claim.head,
+                },
+                vote: None,
+                latency: Some(latency),
+                attempts,
+            });
+        }
+        early
+    }
+}
+
+/// Asks every node for its head. Once heads covering `needed` weight are in,
+/// slower nodes get a grace period as long as the wait so far (at least
+/// 20 ms); nodes still silent after it have neither a claim nor a failure:
+/// they are read at the pinned block all the same.
+pub(crate) async fn ask_heads(
     config: &CheckConfig,
     client: &RpcClient,
     needed: u128,
     start: Instant,
     deadline: Instant,
-) -> Pin {
-    let mut early: Vec<Option<Answer>> = vec![None; config.nodes.len()];
-    // (head, weight, node, latency) of every node that reported its head.
-    let mut heads: Vec<(u64, u64, usize, Duration)> = Vec::new();
+) -> Heads {
+    let mut heads = Heads {
+        claims: Vec::new(),
+        failed: vec![None; config.nodes.len()],
+        answered: vec![None; config.nodes.len()],
+    };
     let mut asks: FuturesUnordered<_> = config
         .nodes
         .iter()
@@ -90,9 +121,16 @@ pub(crate) async fn pin_block(
             break;
         };
         match head {
-            Ok(head) => heads.push((head, config.nodes[node].weight, node, latency)),
+            Ok(head) => {
+                heads.claims.push(Claim {
+                    node,
+                    head,
+                    weight: config.nodes[node].weight,
+                });
+                heads.answered[node] = Some((latency, attempts));
+            }
             Err(status) => {
-                early[node] = Some(Answer {
+                heads.failed[node] = Some(Answer {
                     status,
                     vote: None,
                     latency: Some(latency),
@@ -100,39 +138,13 @@ pub(crate) async fn pin_block(
                 })
             }
         }
-        let covered: u128 = heads.iter().map(|h| u128::from(h.1)).sum();
+        let covered: u128 = heads.claims.iter().map(|c| u128::from(c.weight)).sum();
         if grace_until.is_none() && covered >= needed {
             let waited = start.elapsed().max(Duration::from_millis(20));
             grace_until = Some((Instant::now() + waited).min(deadline));
         }
     }
     drop(asks);
-
-    // The highest head that nodes holding `needed` weight have all reached;
-    // with too few heads, the lowest one seen (every answering node can serve it).
-    heads.sort_unstable_by_key(|h| std::cmp::Reverse(h.0));
-    let mut covered = 0u128;
-    let mut block = heads.last().map(|h| h.0).unwrap_or(0);
-    for (head, weight, _, _) in &heads {
-        covered += u128::from(*weight);
-        if covered >= needed {
-            block = *head;
-            break;
-        }
-    }
-    tracing::info!(block, nodes = heads.len(), "pinned block");
-
-    // Nodes that reported a lower head are lagging: not asked, not counted.
-    for &(head, _, node, latency) in heads.iter().filter(|h| h.0 < block) {
-        early[node] = Some(Answer {
-            status: NodeStatus::Lagging {
-                head,
-                lag: block - head,
-            },
-            vote: None,
-            latency: Some(latency),
-            attempts: 1,
-        });
-    }
-    Pin { block, early }
+    tracing::debug!(heads = ?heads.claims.iter().map(|c| c.head).collect::<Vec<_>>(), "heads reported");
+    heads
 }
