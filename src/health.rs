@@ -20,7 +20,7 @@ use crate::{
     abi::VoteFunction,
     config::Node,
     report::NodeStatus,
-    rpc::{Call, CallResult, RpcClient, clean},
+    rpc::{Call, CallResult, RpcClient, node_text},
 };
 
 /// One node's health.
@@ -258,7 +258,7 @@ fn assess(
     }
     health.client_version = next()
         .and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
-        .map(|v| secrets.scrub(&clean(&v)));
+        .map(|v| secrets.scrub(&node_text(&v)));
     // `false`, or an object describing the sync's progress.
     health.syncing = next()
         .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw.get()).ok())
@@ -274,7 +274,7 @@ fn assess(
                 Ok(data) => spec.function.decode(&data).map(|_| ()).map_err(|e| e.to_string()),
                 Err(_) => Err("eth_call result is not hex data".to_string()),
             },
-            Some(Err(e)) => Err(format!("{}: {}", e.code, clean(&e.message))),
+            Some(Err(e)) => Err(format!("{}: {}", e.code, node_text(&e.message))),
             None => Err("no answer".to_string()),
         };
         health.vote_answers = Some(decoded.is_ok());

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use crate::{
     check::ask::{check_chain, failure_status},
-    check::rpc::{Call, RpcClient, clean},
+    check::rpc::{Call, RpcClient, node_text},
     config::CheckConfig,
     report::{Answer, NodeStatus},
 };
@@ -69,7 +69,7 @@ pub(crate) async fn pin_block(
                         }),
                     Err(e) => Err(NodeStatus::RpcError {
                         code: e.code,
-                        message: clean(&e.message),
+                        message: node_text(&e.message),
                     }),
                 }
             });

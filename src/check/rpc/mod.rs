@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 use tokio::time::Instant;
 
 use crate::config::Node;
-pub use crate::sanitize::clean;
+pub use crate::sanitize::{clean, node_text};
 
 mod body;
 mod decode;
