@@ -184,7 +184,7 @@ impl RpcClient {
     ) -> (u32, bool) {
         let mut attempts = 0;
         let mut limited = false;
-        for round in 1..=self.retries + 1 {
+        for round in 1..=self.retries.saturating_add(1) {
             let again: Vec<usize> = (0..results.len())
                 .filter(|&i| results[i].as_ref().err().is_some_and(is_transient_entry))
                 .collect();
