@@ -77,27 +77,25 @@ async fn echoed_keys_in_any_form_never_print_in_any_format_or_log_level() {
     let cli = Cli::new();
     let contract = format!("{contract:#x}");
     let forms = [
-        None,
-        Some(EchoForm::Upper),
-        Some(EchoForm::Lower),
-        Some(EchoForm::ZeroWidth),
-        Some(EchoForm::EscapedZeroWidth),
-        Some(EchoForm::PercentEveryByte),
-        Some(EchoForm::FormEncoded),
-        Some(EchoForm::Base64UrlSafe),
+        EchoForm::AsSent,
+        EchoForm::Upper,
+        EchoForm::Lower,
+        EchoForm::ZeroWidth,
+        EchoForm::EscapedZeroWidth,
+        EchoForm::PercentEveryByte,
+        EchoForm::FormEncoded,
+        EchoForm::Base64UrlSafe,
         // The key begins 11 characters before the 200-character display cut.
-        Some(EchoForm::Padded(170)),
+        EchoForm::Padded(170),
         // Copies of the key side by side; one across the 200 cut, one across
         // the 4,096-character bound a node's text is kept to.
-        Some(EchoForm::RepeatSegment(5)),
+        EchoForm::RepeatSegment(5),
     ];
-    for (i, form) in forms.into_iter().enumerate() {
-        // -32000 is reported as rpc_error, 3 as reverted: both paths.
-        let code = if i % 2 == 0 { -32000 } else { 3 };
-        let fault = match form {
-            None => Fault::Echo { code },
-            Some(form) => Fault::EchoAs { code, form },
-        };
+    for form in forms {
+        // A rate limit refusing the whole batch: retried (a debug line),
+        // then the node's failure (an info line, its status, a `nodes` problem).
+        let code = -32005;
+        let fault = Fault::EchoAs { code, form };
         let echo = Proxy::start(&fleet.url(0), fault).await;
         let with_password = echo.url.replace("http://", &format!("http://user:{PASS}@"))
             + &format!("/v2/{KEY}/{WORDS}?apikey={QKEY}&network=mainnet");
@@ -119,8 +117,11 @@ async fn echoed_keys_in_any_form_never_print_in_any_format_or_log_level() {
                 &contract,
                 "--tx",
                 &hex(tx(1)),
+                // Two calls, so a batch: refused whole.
+                "--chain-id",
+                "31337",
                 "--retries",
-                "0",
+                "1",
             ]
             .map(String::from)
             .to_vec();
@@ -128,7 +129,7 @@ async fn echoed_keys_in_any_form_never_print_in_any_format_or_log_level() {
             args
         };
         let health = |extra: &[&str]| -> Vec<String> {
-            let mut args: Vec<String> = ["nodes", "--nodes", &nodes, "--contract", &contract, "--retries", "0"]
+            let mut args: Vec<String> = ["nodes", "--nodes", &nodes, "--contract", &contract, "--retries", "1"]
                 .map(String::from)
                 .to_vec();
             args.extend(extra.iter().map(|s| s.to_string()));
@@ -157,6 +158,7 @@ async fn echoed_keys_in_any_form_never_print_in_any_format_or_log_level() {
             (health(&["--format", "prometheus", "-vv"]), &[], 1),
         ];
         let mut seen = String::new();
+        let mut logged = false;
         for (args, env, expected) in runs {
             let mut env = env.to_vec();
             env.push(("TOKEN", TOKEN));
@@ -166,8 +168,10 @@ async fn echoed_keys_in_any_form_never_print_in_any_format_or_log_level() {
             if let Some(leak) = leaked(&output) {
                 panic!("{form:?} {args:?}: {leak} printed:\n{output}");
             }
+            logged |= run.stderr().contains("rejected: ");
             seen += &output;
         }
+        assert!(logged, "{form:?}: the echo is logged:\n{seen}");
         for file in ["out.json", "out.txt"] {
             let text = std::fs::read_to_string(cli.path(file)).unwrap();
             assert!(leaked(&text).is_none(), "{form:?} {file}: {text}");

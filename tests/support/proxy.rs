@@ -77,7 +77,9 @@ pub enum Fault {
     Echo { code: i64 },
     /// Like [`Fault::Echo`], with the request head re-written first as a
     /// provider (or an attacker) might echo it: re-cased, re-encoded, split
-    /// by invisible characters, pushed across a cut (see [`EchoForm`]).
+    /// by invisible characters, pushed across a cut (see [`EchoForm`]) — and
+    /// a batch refused as a whole, with one error object, so that the echo
+    /// is the node's failure (logged, and shown by `nodes`).
     EchoAs { code: i64, form: EchoForm },
 }
 
@@ -85,6 +87,8 @@ pub enum Fault {
 /// and headers, lines joined with ` | `).
 #[derive(Clone, Copy, Debug)]
 pub enum EchoForm {
+    /// As received.
+    AsSent,
     Upper,
     Lower,
     /// A raw U+200B (zero-width space) after every 4th character.
@@ -118,6 +122,7 @@ impl EchoForm {
             out
         };
         match self {
+            Self::AsSent => head.to_string(),
             Self::Upper => head.to_uppercase(),
             Self::Lower => head.to_lowercase(),
             Self::ZeroWidth => every_4th("\u{200b}"),
@@ -452,11 +457,8 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: Arc<Sha
                 let echoed = form.apply(&head.replace("\r\n", " | "));
                 let error = |id: &serde_json::Value| serde_json::json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": format!("rejected: {echoed}")}});
                 let answer = match serde_json::from_slice::<serde_json::Value>(&body) {
-                    Ok(serde_json::Value::Array(calls)) => {
-                        serde_json::Value::Array(calls.iter().map(|c| error(&c["id"])).collect())
-                    }
+                    Ok(serde_json::Value::Array(_)) | Err(_) => error(&serde_json::Value::Null),
                     Ok(call) => error(&call["id"]),
-                    Err(_) => error(&serde_json::Value::Null),
                 };
                 let answer = serde_json::to_vec(&answer).expect("json");
                 if write_response(&mut stream, 200, "", &answer).await.is_err() {
