@@ -16,7 +16,7 @@
 //!    `+` and white space alike, and zero-width and other invisible
 //!    characters skipped, raw or escaped (`\u{200b}`, `\u200b`). Every
 //!    match, overlapping ones included, is masked as one `***` per run.
-//!    Every run of [`SECRET_RUN`] characters of a secret is masked too.
+//!    Every run of 8 characters of a secret is masked too.
 //! 3. At every cut — a `…` or `...` in the text, where a node's text was
 //!    bounded, and the display cut below — a tail that begins a secret (3
 //!    characters or more) is masked too: a key across a cut leaks nothing.

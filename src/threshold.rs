@@ -140,10 +140,10 @@ impl fmt::Display for ThresholdSpec {
 /// Whether `den` is 100 × 10^k: a percentage with k decimals, as parsed.
 fn is_percent_scale(den: u128) -> bool {
     let mut scaled = den / 100;
-    if den % 100 != 0 || scaled == 0 {
+    if !den.is_multiple_of(100) || scaled == 0 {
         return false;
     }
-    while scaled % 10 == 0 {
+    while scaled.is_multiple_of(10) {
         scaled /= 10;
     }
     scaled == 1

@@ -71,6 +71,9 @@ fn leaked(output: &str) -> Option<String> {
     })
 }
 
+/// Extra environment variables of one run.
+type Env<'a> = &'a [(&'a str, &'a str)];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echoed_keys_in_any_form_never_print_in_any_format_or_log_level() {
     let (fleet, contract) = voting_fleet(1, &[(tx(1), 1)]).await;
@@ -135,7 +138,7 @@ async fn echoed_keys_in_any_form_never_print_in_any_format_or_log_level() {
             args.extend(extra.iter().map(|s| s.to_string()));
             args
         };
-        let runs: Vec<(Vec<String>, &[(&str, &str)], i32)> = vec![
+        let runs: Vec<(Vec<String>, Env, i32)> = vec![
             (check(&["-v"]), &[], 3),
             (check(&["--format", "json", "-vv"]), &[], 3),
             (check(&["--format", "prometheus", "-vvv"]), &[("RUST_LOG", "trace")], 3),
