@@ -192,13 +192,14 @@ impl CheckerBuilder {
         self
     }
 
-    /// A node's whole budget, retries included (default 10 s).
+    /// A node's whole budget, retries included (default 10 s; at most 24 h,
+    /// as `--timeout`).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
-    /// A check's whole budget (default: timeout + 1 s).
+    /// A check's whole budget (default: timeout + 1 s; at most 24 h, as `--deadline`).
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = Some(deadline);
         self
@@ -210,7 +211,7 @@ impl CheckerBuilder {
         self
     }
 
-    /// Entries per JSON-RPC request (default 100).
+    /// Entries per JSON-RPC request (default 100; 1 to 10,000, as `--batch-size`).
     pub fn batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size;
         self
@@ -240,20 +241,27 @@ impl CheckerBuilder {
         if nodes.is_empty() {
             return Err(Error::NoNodes);
         }
+        let mut names = std::collections::HashSet::new();
         for (index, node) in nodes.iter_mut().enumerate() {
             node.index = index;
             if node.weight == 0 {
                 return Err(Error::Node(format!("node #{}: weight must be at least 1", index + 1)));
             }
+            if let Some(name) = &node.name {
+                check_name(index, name, &mut names)?;
+            }
         }
         check_distinct(&mut nodes, NodeSource::NodesFile)?;
         let contract = self.contract.ok_or(Error::NoContract)?;
         let function = self.function.unwrap_or_else(VoteFunction::builtin);
-        if self.timeout.is_zero() {
-            return Err(Error::Limit("timeout must be greater than zero".into()));
+        check_duration("timeout", self.timeout)?;
+        if let Some(deadline) = self.deadline {
+            check_duration("deadline", deadline)?;
         }
-        if self.batch_size == 0 {
-            return Err(Error::Limit("batch size must be at least 1".into()));
+        if !(1..=MAX_BATCH_SIZE).contains(&self.batch_size) {
+            return Err(Error::Limit(format!(
+                "batch size must be between 1 and {MAX_BATCH_SIZE}"
+            )));
         }
         if self.max_response_bytes < 1024 {
             return Err(Error::Limit("max response bytes must be at least 1024".into()));
@@ -286,6 +294,42 @@ impl CheckerBuilder {
             .with_max_batch(config.limits.batch_size);
         Ok(Checker { config, client })
     }
+}
+
+/// The longest timeout or deadline, as the command line's durations: it
+/// keeps every `Instant + Duration` of a check far from overflowing.
+const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+
+/// The most entries in one JSON-RPC request, as `--batch-size`.
+const MAX_BATCH_SIZE: usize = 10_000;
+
+/// A timeout or deadline as the command line accepts it: more than zero, at most 24 h.
+fn check_duration(what: &str, value: Duration) -> Result<(), Error> {
+    if value.is_zero() {
+        return Err(Error::Limit(format!("{what} must be greater than zero")));
+    }
+    if value > MAX_DURATION {
+        return Err(Error::Limit(format!("{what} must be at most 24h")));
+    }
+    Ok(())
+}
+
+/// A node's name as a nodes file accepts it: not blank, nothing that can
+/// forge or hide a line, not another node's.
+fn check_name(index: usize, name: &str, seen: &mut std::collections::HashSet<String>) -> Result<(), Error> {
+    let which = format!("node #{}", index + 1);
+    if name.trim().is_empty() {
+        return Err(Error::Node(format!("{which}: name is empty")));
+    }
+    if name.chars().any(crate::sanitize::is_unsafe_char) {
+        return Err(Error::Node(format!(
+            "{which}: name holds control or invisible formatting characters (newline, ESC, bidi override…)"
+        )));
+    }
+    if !seen.insert(name.to_string()) {
+        return Err(Error::Node(format!("{which}: duplicate name")));
+    }
+    Ok(())
 }
 
 /// A validated check, ready to run many times (it keeps its HTTP connections
@@ -395,5 +439,51 @@ mod tests {
         std::fs::write(&file, "[[node]]\nurl = \"localhost:1\"\n").unwrap();
         let err = Checker::builder().nodes_file(&file).unwrap_err().to_string();
         assert!(err.contains("node #1: invalid url: no scheme"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_limits_and_hand_built_values_are_errors_not_panics() {
+        let node = |port: u16| Node::new(&format!("http://127.0.0.1:{port}")).unwrap();
+        let base = || Checker::builder().node(node(8545)).contract(contract());
+        let limit = |b: CheckerBuilder| match b.build() {
+            Err(Error::Limit(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        assert!(limit(base().timeout(Duration::MAX)).contains("timeout must be at most 24h"));
+        assert!(limit(base().timeout(Duration::from_secs(86_401))).contains("at most 24h"));
+        assert!(limit(base().deadline(Duration::MAX)).contains("deadline must be at most 24h"));
+        assert!(limit(base().deadline(Duration::ZERO)).contains("deadline must be greater than zero"));
+        assert!(limit(base().batch_size(10_001)).contains("batch size"));
+        assert!(limit(base().batch_size(0)).contains("batch size"));
+        assert!(
+            base()
+                .timeout(Duration::from_secs(86_400))
+                .deadline(Duration::from_secs(86_400))
+                .build()
+                .is_ok()
+        );
+        // Retries are not bounded: every count is safe (see the retry loop).
+        assert!(base().retries(u32::MAX).build().is_ok());
+        let threshold = |t: Threshold| match base().node(node(8546)).threshold(t).build() {
+            Err(Error::Threshold(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        let share = Threshold::Share {
+            num: 1,
+            den: 0,
+            percent: false,
+        };
+        assert!(threshold(share).contains("invalid threshold '1/0'"));
+        assert!(threshold(Threshold::Absolute(0)).contains("at least 1"));
+        let named = |name: &str| base().node(node(8546).name(name)).build().map(|_| ());
+        for bad in ["", "  ", "a\nb", "x\u{202e}y"] {
+            let err = named(bad).unwrap_err().to_string();
+            assert!(err.starts_with("node #2: name"), "{bad:?}: {err}");
+        }
+        let twice = base().node(node(8546).name("a")).node(node(8547).name("a")).build();
+        assert!(
+            matches!(&twice, Err(Error::Node(m)) if m == "node #3: duplicate name"),
+            "{twice:?}"
+        );
     }
 }

@@ -225,7 +225,7 @@ pub const DEFAULT_MAX_PIN_LAG: u64 = 64;
 /// A run's budget when none is given: a node's whole budget plus a second
 /// to write the report.
 pub(crate) fn default_deadline(timeout: Duration) -> Duration {
-    timeout + Duration::from_secs(1)
+    timeout.saturating_add(Duration::from_secs(1))
 }
 
 /// The nodes' total weight and the yes-weight `spec` needs of it (a relative
@@ -333,7 +333,9 @@ pub fn load_tx_file_within(path: &std::path::Path, wait: Duration) -> Result<Vec
     parse_tx_lines(&text, &shown)
 }
 
-/// Parses the lines of a tx file; `source` names it in errors.
+/// Parses the lines of a tx file; `source` names it in errors. An error
+/// gives the line's number and length, never its text: a hash file is
+/// where a key pasted by mistake (`INFURA_KEY=…`) would otherwise be quoted.
 pub fn parse_tx_lines(text: &str, source: &str) -> Result<Vec<B256>, Error> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = Vec::new();
@@ -342,13 +344,8 @@ pub fn parse_tx_lines(text: &str, source: &str) -> Result<Vec<B256>, Error> {
         if content.is_empty() {
             continue;
         }
-        let hash = parse_tx_hash(content).map_err(|e| {
-            Error::Input(format!(
-                "invalid transaction hash '{}' at line {} of {source}: {e}",
-                printable(content),
-                i + 1
-            ))
-        })?;
+        let hash = parse_tx_hash(content)
+            .map_err(|e| Error::Input(format!("invalid transaction hash at line {} of {source}: {e}", i + 1)))?;
         out.push(hash);
     }
     Ok(out)
@@ -413,7 +410,18 @@ mod tests {
         let hashes = parse_tx_lines(&good, "t.txt").unwrap();
         assert_eq!(hashes, vec![B256::repeat_byte(0x11), B256::repeat_byte(0x22)]);
         let err = parse_tx_lines("0x1234\n", "t.txt").unwrap_err().to_string();
-        assert!(err.contains("line 1 of t.txt") && err.contains("0x1234"), "{err}");
+        assert!(
+            err.contains("line 1 of t.txt") && err.contains("got 4 characters"),
+            "{err}"
+        );
+        let err = parse_tx_lines(&format!("{}\nINFURA_KEY=SeCrEt0123456789\n", "11".repeat(32)), "t.txt")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 2 of t.txt") && err.contains("got 27 characters"),
+            "{err}"
+        );
+        assert!(!err.contains("INFURA") && !err.contains("SeCrEt"), "{err}");
     }
 
     #[test]

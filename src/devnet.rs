@@ -2,17 +2,22 @@
 //! votes. Used by `quorum-check devnet` and `demo`, and by the integration
 //! tests and benchmarks, so that all of them exercise the same real chains.
 //! Every anvil is owned by a [`Fleet`]; dropping the fleet kills them all,
-//! also when start-up fails half-way.
+//! also when start-up fails half-way. And when this process dies without
+//! dropping it (SIGKILL, a panic with `panic = "abort"`), a guard process
+//! kills them: the anvils run in the guard's process group, and the guard
+//! kills that group as soon as the pipe this process holds to it closes —
+//! which the kernel does when this process ends, however it ends.
 
 use std::{
+    io::BufRead,
     path::{Path, PathBuf},
+    process::{Child, ChildStdin, Command, Stdio},
     time::Duration,
 };
 
 use crate::Error;
 use alloy::{
     network::TransactionBuilder,
-    node_bindings::{Anvil, AnvilInstance},
     primitives::{Address, B256, Bytes, U256, hex},
     providers::{Provider, ProviderBuilder, RootProvider},
     rpc::types::TransactionRequest,
@@ -98,34 +103,184 @@ pub struct NodeSpec {
 /// A running set of anvil nodes, killed on drop.
 #[derive(Debug)]
 pub struct Fleet {
-    nodes: Vec<AnvilInstance>,
+    nodes: Vec<AnvilNode>,
     /// One client per node, without fillers: anvil fills nonce, gas and fees
     /// of `eth_sendTransaction` itself, saving a round trip per field.
     providers: Vec<RootProvider>,
+    /// Kills the nodes if this process dies without dropping the fleet.
+    _guard: Guard,
 }
 
 /// How long one anvil may take to say it is listening.
 const ANVIL_STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// One running anvil.
+#[derive(Debug)]
+struct AnvilNode {
+    child: Child,
+    port: u16,
+    /// Its funded, unlocked accounts, as it listed them.
+    accounts: Vec<Address>,
+}
+
+impl AnvilNode {
+    /// Starts anvil per `spec` in process group `group` (the guard's) and
+    /// waits until it says it is listening.
+    fn spawn(anvil: &Path, spec: &NodeSpec, group: Option<u32>) -> Result<Self> {
+        let mut command = Command::new(anvil);
+        command
+            .args(["--host", "127.0.0.1", "--port", &spec.port.unwrap_or(0).to_string()])
+            .env("FOUNDRY_DISABLE_NIGHTLY_WARNING", "")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if let Some(chain_id) = spec.chain_id {
+            command.args(["--chain-id", &chain_id.to_string()]);
+        }
+        #[cfg(unix)]
+        if let Some(group) = group.and_then(|g| i32::try_from(g).ok()) {
+            use std::os::unix::process::CommandExt;
+            command.process_group(group);
+        }
+        #[cfg(not(unix))]
+        let _ = group;
+        let mut child = command.spawn().context("cannot run anvil")?;
+        let Some(stdout) = child.stdout.take() else {
+            stop(&mut child);
+            bail!("anvil's output cannot be read");
+        };
+        // Read on a thread of its own, so that a silent anvil cannot hold
+        // start-up past its timeout; the thread then keeps draining the
+        // output until anvil exits.
+        let (lines, seen) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                // Nobody listens any more once anvil is up: keep draining.
+                let _ = lines.send(line);
+            }
+        });
+        let deadline = std::time::Instant::now() + ANVIL_STARTUP_TIMEOUT;
+        let mut accounts = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = match seen.recv_timeout(left) {
+                Ok(line) => line,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    stop(&mut child);
+                    bail!("anvil did not start listening within {ANVIL_STARTUP_TIMEOUT:?}");
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    stop(&mut child);
+                    bail!("anvil exited before it started listening (is the port in use?)");
+                }
+            };
+            if let Some(address) = line.strip_prefix("Listening on") {
+                let port = address.trim().parse::<std::net::SocketAddr>().map(|a| a.port());
+                let Ok(port) = port else {
+                    stop(&mut child);
+                    bail!("anvil listens at an address that is not IP:port");
+                };
+                return Ok(Self { child, port, accounts });
+            }
+            // `(0) 0xf39F… (10000.000000000000000000 ETH)`; private keys are
+            // listed the same way but are no address.
+            if let Some(rest) = line.strip_prefix('(')
+                && let Some((_, rest)) = rest.split_once(") ")
+                && let Some(Ok(address)) = rest.split_whitespace().next().map(str::parse::<Address>)
+            {
+                accounts.push(address);
+            }
+        }
+    }
+}
+
+/// Kills `child` and reaps it.
+fn stop(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The guard: `sh` leading a process group of its own, blocked reading a
+/// pipe that only this process holds open. When the pipe closes (this
+/// process ended, or the fleet was dropped) it kills its whole group — the
+/// fleet's anvils, which were started in it, and itself. A group, not a
+/// list of process ids: an id can be reused once its anvil is gone, a group
+/// id cannot while the guard leads it.
+#[derive(Debug)]
+struct Guard {
+    child: Option<Child>,
+    /// The write end of the guard's stdin: closed by the kernel when this
+    /// process ends, however it ends.
+    _pipe: Option<ChildStdin>,
+}
+
+impl Guard {
+    /// Starts the guard (on Unix; elsewhere there is none).
+    fn start() -> Result<Self> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::CommandExt;
+            let mut child = Command::new("sh")
+                .args(["-c", "read line; kill -9 0"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .context("cannot start the guard process (sh) that stops anvil if quorum-check dies")?;
+            let pipe = child.stdin.take();
+            Ok(Self {
+                child: Some(child),
+                _pipe: pipe,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {
+            child: None,
+            _pipe: None,
+        })
+    }
+
+    /// The process group the anvils join.
+    fn group(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            stop(child);
+        }
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            stop(&mut node.child);
+        }
+        // The guard goes after (its own Drop): the nodes are already gone.
+    }
+}
+
 impl Fleet {
     /// Starts one anvil per spec, all at once, on 127.0.0.1.
     pub async fn start(anvil: &Path, specs: &[NodeSpec]) -> Result<Self> {
+        let guard = Guard::start()?;
+        let group = guard.group();
         let mut tasks = Vec::with_capacity(specs.len());
         for spec in specs {
-            let mut builder = Anvil::at(anvil)
-                .host("127.0.0.1")
-                .timeout(ANVIL_STARTUP_TIMEOUT.as_millis() as u64);
-            if let Some(port) = spec.port {
-                builder = builder.port(port);
-            }
-            if let Some(chain_id) = spec.chain_id {
-                builder = builder.chain_id(chain_id);
-            }
-            tasks.push(tokio::task::spawn_blocking(move || builder.try_spawn()));
+            let (anvil, spec) = (anvil.to_path_buf(), spec.clone());
+            tasks.push(tokio::task::spawn_blocking(move || {
+                AnvilNode::spawn(&anvil, &spec, group)
+            }));
         }
         // Collect every task before failing, so that the nodes that did start
         // are owned (and killed) rather than leaked.
-        let mut nodes = Vec::with_capacity(specs.len());
+        let mut nodes: Vec<AnvilNode> = Vec::with_capacity(specs.len());
         let mut first_error = None;
         for (i, task) in tasks.into_iter().enumerate() {
             match task.await {
@@ -140,14 +295,18 @@ impl Fleet {
                 }
             }
         }
+        let mut fleet = Self {
+            nodes,
+            providers: Vec::new(),
+            _guard: guard,
+        };
         if let Some(e) = first_error {
             return Err(e);
         }
-        let providers = nodes
-            .iter()
-            .map(|n| ProviderBuilder::default().connect_http(n.endpoint_url()))
-            .collect();
-        let fleet = Self { nodes, providers };
+        for i in 0..fleet.len() {
+            let url = fleet.url(i).parse().context("anvil's URL")?;
+            fleet.providers.push(ProviderBuilder::default().connect_http(url));
+        }
         fleet.install_multicall().await?;
         Ok(fleet)
     }
@@ -198,7 +357,7 @@ impl Fleet {
 
     /// RPC URL of node `i`.
     pub fn url(&self, i: usize) -> String {
-        format!("http://127.0.0.1:{}", self.nodes[i].port())
+        format!("http://127.0.0.1:{}", self.nodes[i].port)
     }
 
     /// RPC URLs of all nodes.
@@ -208,13 +367,12 @@ impl Fleet {
 
     /// Funded, unlocked accounts of node `i`.
     pub fn accounts(&self, i: usize) -> &[Address] {
-        self.nodes[i].addresses()
+        &self.nodes[i].accounts
     }
 
     /// Stops node `i` (it no longer accepts connections).
     pub fn kill(&mut self, i: usize) {
-        let _ = self.nodes[i].child_mut().kill();
-        let _ = self.nodes[i].child_mut().wait();
+        stop(&mut self.nodes[i].child);
     }
 
     /// Deploys `contract` from the first account of node `i`; returns its address.

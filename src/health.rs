@@ -20,7 +20,7 @@ use crate::{
     abi::VoteFunction,
     config::Node,
     report::NodeStatus,
-    rpc::{Call, CallResult, RpcClient, clean},
+    rpc::{Call, CallResult, RpcClient, node_text},
 };
 
 /// One node's health.
@@ -123,7 +123,10 @@ pub async fn check_until(
     interrupt: impl std::future::Future<Output = ()>,
 ) -> HealthReport {
     let start = Instant::now();
-    let deadline = start + spec.timeout;
+    // A timeout built by hand may be Duration::MAX: a year is as good as never.
+    let deadline = start
+        .checked_add(spec.timeout)
+        .unwrap_or_else(|| start + Duration::from_secs(365 * 24 * 3600));
     let mut calls = vec![
         Call {
             method: "eth_chainId",
@@ -247,18 +250,16 @@ fn assess(
         if let Some(ts) = quantity("timestamp") {
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
+                .map(|d| d.as_secs())
                 .unwrap_or(0);
-            let age = now - ts.to::<u64>() as i64;
-            // A head stamped in the future: the node's clock is ahead. Its
-            // age is clamped to 0 and the difference reported.
-            health.head_age_s = Some(age.max(0));
-            health.clock_ahead_s = (age < 0).then_some(age.unsigned_abs());
+            let (age, ahead) = head_age(now, ts.to::<u64>());
+            health.head_age_s = Some(i64::try_from(age).unwrap_or(i64::MAX));
+            health.clock_ahead_s = ahead;
         }
     }
     health.client_version = next()
         .and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
-        .map(|v| secrets.scrub(&clean(&v)));
+        .map(|v| secrets.scrub(&node_text(&v)));
     // `false`, or an object describing the sync's progress.
     health.syncing = next()
         .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw.get()).ok())
@@ -274,7 +275,7 @@ fn assess(
                 Ok(data) => spec.function.decode(&data).map(|_| ()).map_err(|e| e.to_string()),
                 Err(_) => Err("eth_call result is not hex data".to_string()),
             },
-            Some(Err(e)) => Err(format!("{}: {}", e.code, clean(&e.message))),
+            Some(Err(e)) => Err(format!("{}: {}", e.code, node_text(&e.message))),
             None => Err("no answer".to_string()),
         };
         health.vote_answers = Some(decoded.is_ok());
@@ -301,10 +302,20 @@ fn assess(
         health.problems.push("syncing (eth_syncing is not false)".into());
     }
     if let (Some(max), Some(age)) = (spec.max_head_age, health.head_age_s)
-        && age as u64 > max.as_secs()
+        && u64::try_from(age).unwrap_or(0) > max.as_secs()
     {
         health.problems.push(format!(
             "head block is {age}s old (--max-head-age {})",
+            humantime::format_duration(max)
+        ));
+    }
+    // A clock a little ahead is common (hardhat, ganache); a head stamped
+    // further ahead than a head may be old is as unusable as a stale one.
+    if let (Some(max), Some(ahead)) = (spec.max_head_age, health.clock_ahead_s)
+        && ahead > max.as_secs()
+    {
+        health.problems.push(format!(
+            "head block is stamped {ahead}s in the future (--max-head-age {})",
             humantime::format_duration(max)
         ));
     }
@@ -316,6 +327,15 @@ fn assess(
     }
     health.healthy = health.problems.is_empty();
     health
+}
+
+/// A head stamped `timestamp` seen at `now` (both Unix seconds): its age,
+/// 0 when stamped in the future, and how far in the future, if it is.
+fn head_age(now: u64, timestamp: u64) -> (u64, Option<u64>) {
+    match now.checked_sub(timestamp) {
+        Some(age) => (age, None),
+        None => (0, Some(timestamp - now)),
+    }
 }
 
 /// Marks the nodes more than `max_lag` blocks behind the highest head among
@@ -339,5 +359,24 @@ fn judge_lag(nodes: &mut [NodeHealth], max_lag: u64) {
                 n.healthy = false;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_ages_never_wrap() {
+        assert_eq!(head_age(1_000, 400), (600, None));
+        assert_eq!(head_age(1_000, 1_000), (0, None));
+        assert_eq!(head_age(1_000, 1_300), (0, Some(300)));
+        // 2^63 and u64::MAX: far in the future, not in the past.
+        assert_eq!(
+            head_age(1_000, 9_223_372_036_854_775_808),
+            (0, Some(9_223_372_036_854_774_808))
+        );
+        assert_eq!(head_age(0, u64::MAX), (0, Some(18_446_744_073_709_551_615)));
+        assert_eq!(head_age(u64::MAX, 0), (18_446_744_073_709_551_615, None));
     }
 }

@@ -3,9 +3,12 @@
 //! `Display` and `Debug` print the redacted form (scheme, host, port), so a URL
 //! cannot leak into a report, a log line or an error message by accident.
 
-use std::fmt;
+use std::{
+    fmt,
+    net::{Ipv4Addr, Ipv6Addr},
+};
 
-use url::Url;
+use url::{Host, Url};
 
 /// Why a string is not a usable RPC endpoint. Messages never repeat the input.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -71,23 +74,49 @@ impl NodeUrl {
     }
 
     /// The endpoint with the spelling differences that do not change where a
-    /// request goes taken out (case of scheme and host — already lowered by
-    /// the parser —, a default port, a trailing slash): two entries with the
-    /// same identity are the same node. Holds the key: never print it.
+    /// request goes taken out: two entries with the same identity are the
+    /// same node. Taken out are the case of scheme and host and other
+    /// spellings of an IP address (the parser already does that), a default
+    /// port, a trailing `.` on a host name, `localhost` and `[::1]` (both
+    /// `127.0.0.1`: `localhost` reaches either, and one listener often
+    /// answers on both), empty path segments (`//`, a trailing `/`),
+    /// percent-escapes of unreserved characters (`%44` is `D`) and the case
+    /// of other escapes, an empty query (a trailing `?`), the order of query
+    /// parameters, and escapes in the user-info (sent decoded, as Basic
+    /// auth). Holds the key: never print it.
     pub fn identity(&self) -> String {
         let u = &self.url;
         let port = u.port_or_known_default().map(|p| p.to_string()).unwrap_or_default();
-        let path = u.path().trim_end_matches('/');
-        let query = u.query().map(|q| format!("?{q}")).unwrap_or_default();
+        let path: Vec<String> = u
+            .path()
+            .split('/')
+            .filter(|segment| !segment.is_empty())
+            .map(normalize_escapes)
+            .collect();
+        let path = if path.is_empty() {
+            String::new()
+        } else {
+            format!("/{}", path.join("/"))
+        };
+        let mut query: Vec<String> = u
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .map(normalize_escapes)
+            .collect();
+        query.sort_unstable();
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", query.join("&"))
+        };
+        let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
         let user = match (u.username(), u.password()) {
             ("", None) => String::new(),
-            (name, password) => format!("{name}:{}@", password.unwrap_or("")),
+            (name, password) => format!("{}:{}@", decode(name), decode(password.unwrap_or(""))),
         };
-        format!(
-            "{}://{user}{}:{port}{path}{query}",
-            u.scheme(),
-            u.host_str().unwrap_or("")
-        )
+        format!("{}://{user}{}:{port}{path}{query}", u.scheme(), host_identity(u))
     }
 
     /// Appends a short, stable fingerprint of the whole URL to the printed
@@ -111,6 +140,66 @@ impl NodeUrl {
     pub fn is_https(&self) -> bool {
         self.url.scheme() == "https"
     }
+}
+
+/// The host as [`NodeUrl::identity`] compares it.
+fn host_identity(u: &Url) -> String {
+    let loopback = Ipv4Addr::LOCALHOST.to_string();
+    match u.host() {
+        Some(Host::Domain(domain)) => {
+            let domain = domain.strip_suffix('.').unwrap_or(domain);
+            if domain == "localhost" {
+                loopback
+            } else {
+                domain.to_string()
+            }
+        }
+        Some(Host::Ipv4(ip)) => ip.to_string(),
+        Some(Host::Ipv6(ip)) if ip == Ipv6Addr::LOCALHOST => loopback,
+        Some(Host::Ipv6(ip)) => match ip.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => format!("[{ip}]"),
+        },
+        None => String::new(),
+    }
+}
+
+/// `part` of a URL (a path segment, a query parameter) with percent-escapes
+/// of unreserved characters decoded and the others in upper case (RFC 3986,
+/// section 6.2.2).
+fn normalize_escapes(part: &str) -> String {
+    let bytes = part.as_bytes();
+    let mut out = String::with_capacity(part.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = match bytes.get(i..i + 3) {
+            Some([b'%', hi, lo]) if hi.is_ascii_hexdigit() && lo.is_ascii_hexdigit() => {
+                let hex = [*hi, *lo];
+                std::str::from_utf8(&hex)
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+            }
+            _ => None,
+        };
+        match escaped {
+            Some(b) if b.is_ascii_alphanumeric() || b"-._~".contains(&b) => {
+                out.push(char::from(b));
+                i += 3;
+            }
+            Some(b) => {
+                out.push_str(&format!("%{b:02X}"));
+                i += 3;
+            }
+            None => {
+                let Some(c) = part[i..].chars().next() else {
+                    break;
+                };
+                out.push(c);
+                i += c.len_utf8();
+            }
+        }
+    }
+    out
 }
 
 impl fmt::Display for NodeUrl {
@@ -162,6 +251,46 @@ mod tests {
         assert_ne!(id("https://node.example/?key=A"), id("https://node.example/?key=B"));
         assert_ne!(id("http://node.example:8545"), id("http://node.example:8546"));
         assert_ne!(id("http://node.example"), id("https://node.example"));
+    }
+
+    #[test]
+    fn identity_sees_through_other_spellings_of_the_same_endpoint() {
+        let id = |s: &str| NodeUrl::parse(s).unwrap().identity();
+        for (a, b) in [
+            ("http://127.0.0.1:8545/rpc?", "http://127.0.0.1:8545/rpc"),
+            ("http://127.0.0.1:8545/?", "http://127.0.0.1:8545"),
+            ("http://localhost:8545", "http://127.0.0.1:8545"),
+            ("http://localhost.:8545", "http://127.0.0.1:8545"),
+            ("http://[::1]:8545", "http://127.0.0.1:8545"),
+            ("http://[::ffff:127.0.0.1]:8545", "http://127.0.0.1:8545"),
+            ("http://2130706433:8545", "http://127.0.0.1:8545"),
+            ("https://node.example./v2/K", "https://node.example/v2/K"),
+            ("https://node.example/v2/%44", "https://node.example/v2/D"),
+            ("https://node.example/v2/%6b%65%79", "https://node.example/v2/key"),
+            ("https://node.example/v2/a%2fb", "https://node.example/v2/a%2Fb"),
+            ("https://node.example//v2///K//", "https://node.example/v2/K"),
+            ("https://node.example/?b=2&a=1", "https://node.example/?a=1&b=2"),
+            ("https://node.example/?a=1&&b=%32", "https://node.example/?b=2&a=1"),
+            (
+                "https://us%65r:p%40ss@node.example/",
+                "https://user:p%40ss@node.example/",
+            ),
+            ("https://node.example/v2/K#frag", "https://node.example/v2/K"),
+        ] {
+            assert_eq!(id(a), id(b), "{a} vs {b}");
+        }
+        for (a, b) in [
+            // Another loopback address can be another listener.
+            ("http://127.0.0.2:8545", "http://127.0.0.1:8545"),
+            // An escaped slash is not a path separator.
+            ("https://node.example/v2/a%2Fb", "https://node.example/v2/a/b"),
+            ("https://node.example/?a=1", "https://node.example/?a=2"),
+            ("https://node.example/?a=1&a=1", "https://node.example/?a=1"),
+            ("https://u:p@node.example/", "https://u:q@node.example/"),
+            ("https://node.example/v2/k", "https://node.example/v2/K"),
+        ] {
+            assert_ne!(id(a), id(b), "{a} vs {b}");
+        }
     }
 
     #[test]

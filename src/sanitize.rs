@@ -60,9 +60,23 @@ pub fn printable(s: &str) -> String {
     bounded(s, 40)
 }
 
-/// A node's or a parser's message (200 characters).
+/// A parser's message (200 characters).
 pub fn clean(s: &str) -> String {
     bounded(s, 200)
+}
+
+/// The most characters of one text from a node kept before it is scrubbed:
+/// generous, so that a key is never cut before the scrubber has seen it
+/// whole, and bounded, so that scrubbing stays cheap.
+pub const NODE_TEXT_MAX: usize = 4096;
+
+/// A text from a node (an error message, a revert reason, a client version),
+/// escaped onto one line and bounded at [`NODE_TEXT_MAX`] characters, with
+/// `…` when cut. Not yet fit to print: it may hold the node's keys and is
+/// longer than a report line; [`crate::secrets::Secrets::scrub`] masks the
+/// keys, then cuts it to its display length.
+pub fn node_text(s: &str) -> String {
+    bounded(s, NODE_TEXT_MAX)
 }
 
 /// The longest error message printed, in characters.

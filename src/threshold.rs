@@ -114,7 +114,7 @@ impl fmt::Display for ThresholdSpec {
                 num,
                 den,
                 percent: true,
-            } => {
+            } if is_percent_scale(*den) => {
                 // Print P back as the shortest decimal that equals num/den*100.
                 let scaled = den / 100;
                 let whole = num / scaled;
@@ -131,15 +131,39 @@ impl fmt::Display for ThresholdSpec {
                 }
                 f.write_str("%")
             }
+            // A share built by hand whose denominator is not 100 × 10^k.
+            Self::Share { num, den, .. } => write!(f, "{num}/{den}"),
         }
     }
+}
+
+/// Whether `den` is 100 × 10^k: a percentage with k decimals, as parsed.
+fn is_percent_scale(den: u128) -> bool {
+    let mut scaled = den / 100;
+    if !den.is_multiple_of(100) || scaled == 0 {
+        return false;
+    }
+    while scaled.is_multiple_of(10) {
+        scaled /= 10;
+    }
+    scaled == 1
 }
 
 impl ThresholdSpec {
     /// The absolute weight needed, given the total weight `total` of the nodes.
     /// With `uint_votes` (votes are weights, not yes/no) only `N` is accepted
     /// and it is not bounded by the node weight.
+    /// A threshold built by hand (the enum's fields are public) is held to
+    /// what parsing allows: `Absolute(0)` and a share outside `0 < num <= den`
+    /// are errors, never a division by zero or a threshold of nothing.
     pub fn resolve(&self, total: u128, uint_votes: bool) -> Result<u128, ThresholdError> {
+        match *self {
+            Self::Absolute(0) => return Err(ThresholdError::Zero),
+            Self::Share { num, den, .. } if num == 0 || den == 0 || num > den => {
+                return Err(ThresholdError::Syntax(self.to_string()));
+            }
+            _ => {}
+        }
         if uint_votes {
             return match self {
                 Self::Absolute(n) => Ok(*n),
@@ -285,6 +309,38 @@ mod tests {
             assert_eq!(spec.to_string(), s);
             assert_eq!(spec.to_string().parse::<ThresholdSpec>().unwrap(), spec);
         }
+    }
+
+    #[test]
+    fn hand_built_thresholds_are_refused_not_divided_by() {
+        for (num, den, percent) in [
+            (1, 0, false),
+            (1, 0, true),
+            (0, 0, true),
+            (0, 3, false),
+            (5, 3, false),
+            (1, 50, true),
+        ] {
+            let spec = ThresholdSpec::Share { num, den, percent };
+            for uint in [false, true] {
+                let result = spec.resolve(10, uint);
+                if (num, den) == (1, 50) && !uint {
+                    // 1/50 of 10, rounded up: a valid share, shown as a fraction.
+                    assert_eq!(result, Ok(1));
+                    assert_eq!(spec.to_string(), "1/50");
+                } else if (num, den) == (1, 50) {
+                    assert!(matches!(result, Err(ThresholdError::RelativeWithUint(_))), "{result:?}");
+                } else {
+                    assert!(
+                        matches!(result, Err(ThresholdError::Syntax(_))),
+                        "{num}/{den}: {result:?}"
+                    );
+                }
+            }
+        }
+        assert_eq!(ThresholdSpec::Absolute(0).resolve(10, false), Err(ThresholdError::Zero));
+        // With uint votes a threshold of 0 would confirm every transaction on no weight at all.
+        assert_eq!(ThresholdSpec::Absolute(0).resolve(10, true), Err(ThresholdError::Zero));
     }
 
     #[test]

@@ -457,3 +457,340 @@ async fn nested_and_huge_answers_are_bad_responses() {
     }
     assert!(run.elapsed < Duration::from_secs(5), "{:?}", run.elapsed);
 }
+
+/// Other spellings of one endpoint would count its vote twice: each is
+/// refused, before any request, naming both entries.
+#[test]
+fn other_spellings_of_one_node_are_refused_naming_both() {
+    let cli = Cli::new();
+    for (a, b) in [
+        ("http://127.0.0.1:8545/rpc?", "http://127.0.0.1:8545/rpc"),
+        ("http://localhost:8545", "http://127.0.0.1:8545"),
+        ("http://[::1]:8545/", "http://localhost:8545"),
+        ("https://node.example/v2/%44", "https://node.example/v2/D"),
+        ("https://node.example//v2/K", "https://node.example/v2/K"),
+        ("https://node.example/?b=2&a=1", "https://node.example/?a=1&b=2"),
+    ] {
+        let run = cli.run([
+            "check",
+            "--contract",
+            "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+            "--tx",
+            &hex(tx(1)),
+            "--rpc",
+            "http://127.0.0.1:1",
+            "--rpc",
+            a,
+            "--rpc",
+            b,
+        ]);
+        run.assert_usage_error("RPC URL #2 and RPC URL #3 are the same node");
+    }
+    let nodes = cli.write(
+        "nodes.toml",
+        &format!(
+            "[[node]]\nname = 'a'\nurl = 'https://eth.example/v2/{KEY}?x=1&y=2'\n\
+             [[node]]\nname = 'b'\nurl = 'https://eth.example/v2/%4B{}?y=2&x=1'\n",
+            &KEY[1..]
+        ),
+    );
+    let run = cli.run(["nodes", "--nodes", &path_str(&nodes)]);
+    run.assert_usage_error("node #1 (a) and node #2 (b) are the same node");
+    assert!(!run.stderr().contains(KEY), "{}", run.stderr());
+}
+
+/// Runs `quorum-check` with `args` in `cli`'s directory; fails (instead of
+/// hanging the suite) when it does not end within 10 s.
+fn run_bounded(cli: &Cli, args: &[&str]) -> support::Run {
+    let mut child = cli
+        .command()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{args:?} still running after 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    support::Run {
+        output: child.wait_with_output().unwrap(),
+        elapsed: started.elapsed(),
+    }
+}
+
+/// `man --dir` into a directory where someone planted a symlink (to a file
+/// of the victim's) or a FIFO under a page's name: refused with one line,
+/// the link's target untouched, nothing written, nothing blocking.
+#[test]
+fn man_dir_follows_no_planted_link_and_blocks_on_no_fifo() {
+    use std::os::unix::fs::PermissionsExt;
+    let cli = Cli::new();
+    let dir = cli.path("man");
+    std::fs::create_dir(&dir).unwrap();
+    let victim = cli.write("victim.txt", "precious");
+    std::os::unix::fs::symlink(&victim, dir.join("quorum-check-check.1")).unwrap();
+    let dir_arg = path_str(&dir);
+    let run = run_bounded(&cli, &["man", "--dir", &dir_arg]);
+    run.assert_usage_error("symlink");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    assert!(
+        !dir.join("quorum-check.1").exists(),
+        "nothing is written when a target is refused"
+    );
+
+    std::fs::remove_file(dir.join("quorum-check-check.1")).unwrap();
+    let fifo = dir.join("quorum-check-watch.1");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let run = run_bounded(&cli, &["man", "--dir", &dir_arg]);
+    run.assert_usage_error("not a regular file");
+    assert!(run.elapsed < Duration::from_secs(5), "{:?}", run.elapsed);
+
+    // Without the FIFO: every page written, an old regular page replaced.
+    std::fs::remove_file(&fifo).unwrap();
+    std::fs::write(dir.join("quorum-check.1"), "old").unwrap();
+    let run = run_bounded(&cli, &["man", "--dir", &dir_arg]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    for page in [
+        "quorum-check.1",
+        "quorum-check-check.1",
+        "quorum-check-watch.1",
+        "quorum-check-nodes.1",
+    ] {
+        let text = std::fs::read_to_string(dir.join(page)).unwrap();
+        assert!(text.contains(".SH \"EXIT STATUS\""), "{page}");
+        let mode = std::fs::metadata(dir.join(page)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & 0o600, 0o600, "{page}: {mode:o}");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// The process ids of the `anvil` children of `parent`, from /proc.
+fn anvil_children(parent: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid …
+        let Some((comm, rest)) = stat.split_once(") ") else {
+            continue;
+        };
+        let ppid = rest.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok());
+        if comm.ends_with("(anvil") && ppid == Some(parent) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Whether process `pid` still runs (a zombie waiting to be reaped does not).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat.split_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
+        .unwrap_or(false)
+}
+
+/// `devnet` killed with SIGKILL — no handler runs — takes its anvils with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_anvils_die_with_a_killed_parent() {
+    use std::io::BufRead;
+    let cli = Cli::new();
+    let mut cmd = cli.command();
+    cmd.env("ANVIL_BIN", anvil());
+    cmd.args(["devnet", "--nodes", "3"]);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let urls = tokio::task::spawn_blocking(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if let Some(urls) = line.unwrap().strip_prefix("QUORUM_RPC_URLS=") {
+                return urls.split(',').map(String::from).collect::<Vec<_>>();
+            }
+        }
+        panic!("devnet printed no QUORUM_RPC_URLS");
+    })
+    .await
+    .unwrap();
+    let ports: Vec<u16> = urls
+        .iter()
+        .map(|u| u.rsplit(':').next().unwrap().parse().unwrap())
+        .collect();
+    let anvils = anvil_children(child.id());
+    assert_eq!(anvils.len(), 3, "devnet's anvils: {anvils:?}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // A killed process is a zombie a moment before its sockets close: wait for both.
+    let listening = || -> Vec<u16> {
+        ports
+            .iter()
+            .copied()
+            .filter(|&port| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok())
+            .collect()
+    };
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(5)
+        && (anvils.iter().any(|&pid| alive(pid)) || !listening().is_empty())
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let survivors: Vec<u32> = anvils.iter().copied().filter(|&pid| alive(pid)).collect();
+    // Clean up before failing: a failed run must not leave anvils behind.
+    for pid in &survivors {
+        let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+    }
+    assert!(survivors.is_empty(), "anvils outlived devnet: {survivors:?}");
+    assert!(listening().is_empty(), "ports still open: {:?}", listening());
+}
+
+/// A node whose head is stamped at 2^63 s, at u64::MAX, or an hour ahead:
+/// no wrap-around (nor a panic), the distance reported as it is, and with
+/// `--max-head-age` a head further in the future than that is a problem.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heads_stamped_far_in_the_future_are_problems_not_wrap_arounds() {
+    let (fleet, _) = voting_fleet(1, &[]).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let cli = Cli::new();
+    for stamp in [1u64 << 63, u64::MAX, now + 3600] {
+        let liar = Proxy::start(
+            &fleet.url(0),
+            Fault::rewrite(move |v| {
+                for item in v.as_array_mut().into_iter().flatten() {
+                    if let Some(block) = item.get_mut("result").and_then(|r| r.as_object_mut())
+                        && block.contains_key("timestamp")
+                    {
+                        block.insert("timestamp".into(), format!("{stamp:#x}").into());
+                    }
+                }
+            }),
+        )
+        .await;
+        for max_head_age in [None, Some("1m")] {
+            let mut args = vec!["nodes", "--rpc", &liar.url, "--format", "json", "--threshold", "1"];
+            if let Some(age) = max_head_age {
+                args.extend(["--max-head-age", age]);
+            }
+            let run = cli.run_async(args.iter().map(|s| s.to_string()).collect()).await;
+            let report: quorum_check::health::HealthReport =
+                serde_json::from_slice(&run.output.stdout).unwrap_or_else(|e| panic!("{stamp}: {e}: {}", run.stderr()));
+            let node = &report.nodes[0];
+            let ahead = node.clock_ahead_s.expect("a head in the future is marked");
+            // Within the seconds this test takes.
+            assert!(ahead <= stamp - now && ahead + 60 >= stamp - now, "{stamp}: {ahead}");
+            assert_eq!(node.head_age_s, Some(0), "{stamp}");
+            let future = node.problems.iter().any(|p| p.contains("in the future"));
+            if max_head_age.is_some() {
+                assert!(future && !node.healthy, "{stamp}: {:?}", node.problems);
+                assert_eq!(run.code(), 1, "{stamp}: {}", run.stderr());
+            } else {
+                assert!(!future && node.healthy, "{stamp}: {:?}", node.problems);
+                assert_eq!(run.code(), 0, "{stamp}: {}", run.stderr());
+            }
+        }
+    }
+}
+
+/// `--retries 4294967295` against a node that rate-limits entries: no
+/// overflow, the entries asked again, the votes read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_largest_retry_count_does_not_overflow() {
+    let hashes = [tx(1), tx(2), tx(3)];
+    let (fleet, contract) = voting_fleet(1, &[(hashes[0], 1), (hashes[1], 1), (hashes[2], 1)]).await;
+    let limited = Proxy::start(&fleet.url(0), Fault::RateLimitEntries).await;
+    let run = Cli::new()
+        .run_async(check_args(
+            std::slice::from_ref(&limited.url),
+            contract,
+            &hashes,
+            &["--threshold", "1", "--multicall", "off", "--retries", "4294967295"],
+        ))
+        .await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let report = run.report();
+    assert!(report.txs.iter().all(|t| t.verdict == Verdict::Confirmed), "{report:?}");
+    assert!(limited.requests() >= 2, "the rate-limited entries were asked again");
+}
+
+/// The library takes what the command line takes, and no more: values
+/// built by hand (a share over zero, a threshold of zero, a timeout of
+/// `Duration::MAX`) are errors, never a panic or a wrap-around.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hand_built_library_values_are_errors_not_panics() {
+    use quorum_check::{Checker, Error, Node, Threshold};
+    let node = || Node::new("http://127.0.0.1:9").unwrap();
+    let builder = || {
+        Checker::builder()
+            .node(node())
+            .contract("0x5FbDB2315678afecb367f032d93F642f64180aa3".parse().unwrap())
+    };
+    for share in [
+        Threshold::Share {
+            num: 1,
+            den: 0,
+            percent: true,
+        },
+        Threshold::Share {
+            num: 1,
+            den: 0,
+            percent: false,
+        },
+        Threshold::Share {
+            num: 2,
+            den: 1,
+            percent: false,
+        },
+        Threshold::Absolute(0),
+    ] {
+        let result = builder().threshold(share).build();
+        assert!(matches!(result, Err(Error::Threshold(_))), "{share:?}: {result:?}");
+    }
+    for (timeout, deadline) in [(Duration::MAX, None), (Duration::from_secs(1), Some(Duration::MAX))] {
+        let mut b = builder().timeout(timeout);
+        if let Some(d) = deadline {
+            b = b.deadline(d);
+        }
+        let result = b.build();
+        assert!(
+            matches!(&result, Err(Error::Limit(m)) if m.contains("24h")),
+            "{result:?}"
+        );
+    }
+    // The health check's public fields too: a timeout of Duration::MAX.
+    let nodes = [node()];
+    let function = quorum_check::VoteFunction::parse("vote(bytes32)(bool)").unwrap();
+    let spec = quorum_check::health::HealthCheck {
+        nodes: &nodes,
+        chain_id: None,
+        contract: None,
+        function: &function,
+        threshold: 1,
+        timeout: Duration::MAX,
+        max_lag: 0,
+        max_head_age: Some(Duration::MAX),
+    };
+    let client = quorum_check::rpc::RpcClient::for_nodes(&nodes, 0, 1 << 20).unwrap();
+    let report = quorum_check::health::check(&spec, &client).await;
+    assert!(!report.nodes[0].healthy);
+    assert!(
+        matches!(report.nodes[0].failure, Some(NodeStatus::ConnectError { .. })),
+        "{report:?}"
+    );
+}

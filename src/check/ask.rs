@@ -16,7 +16,7 @@ use serde_json::{json, value::RawValue};
 use crate::{
     abi::{DecodeError, VoteValue},
     check::multicall::{self, Decoded, Via},
-    check::rpc::{Call, CallResult, NodeFailure, RpcClient, clean},
+    check::rpc::{Call, CallResult, NodeFailure, RpcClient, node_text},
     config::{CheckConfig, Node},
     report::NodeStatus,
     secrets::Secrets,
@@ -196,7 +196,7 @@ fn eth_call(node: &Node, to: Address, data: Bytes, block: BlockNumberOrTag) -> C
 
 /// The outcomes of one `aggregate3` entry, or why there are none usable.
 fn aggregate_outcomes(result: CallResult, expected: usize) -> Result<Vec<(bool, Bytes)>, String> {
-    let raw = result.map_err(|e| format!("aggregate3 failed: {}: {}", e.code, clean(&e.message)))?;
+    let raw = result.map_err(|e| format!("aggregate3 failed: {}: {}", e.code, node_text(&e.message)))?;
     let data = serde_json::from_str::<Bytes>(raw.get()).map_err(|_| "aggregate3 result is not hex data".to_string())?;
     match multicall::decode(&data, expected) {
         Decoded::Outcomes(outcomes) => Ok(outcomes),
@@ -214,7 +214,7 @@ fn inner_status(config: &CheckConfig, success: bool, data: &Bytes) -> Verdict1 {
             // What nodes say for a plain call reverting without data.
             "execution reverted".to_string()
         } else {
-            clean(&config.function.describe_revert(data))
+            node_text(&config.function.describe_revert(data))
         };
         (NodeStatus::Reverted { reason }, None)
     }
@@ -265,7 +265,7 @@ pub(crate) fn failure_status(failure: NodeFailure) -> NodeStatus {
 pub(crate) fn check_chain(expected: u64, result: CallResult) -> Result<(), NodeStatus> {
     let raw = result.map_err(|e| NodeStatus::RpcError {
         code: e.code,
-        message: clean(&e.message),
+        message: node_text(&e.message),
     })?;
     let id: U64 = serde_json::from_str(raw.get()).map_err(|_| NodeStatus::BadResponse {
         reason: "eth_chainId result is not a quantity".into(),
@@ -284,16 +284,16 @@ fn vote_status(config: &CheckConfig, result: CallResult) -> Verdict1 {
         Err(e) if e.code == 3 || e.message.to_ascii_lowercase().contains("revert") => {
             let data = e.data.as_ref().map(|d| revert_data(d.get())).unwrap_or_default();
             let reason = if data.is_empty() {
-                clean(&e.message)
+                node_text(&e.message)
             } else {
-                clean(&config.function.describe_revert(&data))
+                node_text(&config.function.describe_revert(&data))
             };
             (NodeStatus::Reverted { reason }, None)
         }
         Err(e) => (
             NodeStatus::RpcError {
                 code: e.code,
-                message: clean(&e.message),
+                message: node_text(&e.message),
             },
             None,
         ),

@@ -1,8 +1,10 @@
 //! Man pages: `quorum-check(1)` and one `quorum-check-SUBCOMMAND(1)` per
 //! subcommand, each with clap_mangen's NAME, SYNOPSIS, DESCRIPTION and
-//! OPTIONS, followed by EXIT STATUS, ENVIRONMENT and FILES written here.
+//! OPTIONS, followed by EXIT STATUS, ENVIRONMENT and FILES written here —
+//! and writing them into a directory without following what is planted
+//! there.
 
-use std::io::Write;
+use std::{io::Write, path::Path};
 
 use clap::CommandFactory;
 
@@ -17,6 +19,58 @@ pub fn pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
         pages.push(page(sub, Some(sub.get_name()))?);
     }
     Ok(pages)
+}
+
+/// Writes `pages` into `dir` (created if missing). Each page goes to a new
+/// temporary file in `dir` (created exclusively: a link planted under its
+/// name is never followed), then is renamed over its target, which must be
+/// absent or a regular file: a symlink, FIFO, socket, device or directory
+/// there is refused before anything is written, so nothing outside `dir` is
+/// overwritten and nothing blocks on a FIFO.
+pub fn write_pages(dir: &Path, pages: &[(String, Vec<u8>)]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    for (name, _) in pages {
+        refuse_non_regular(&dir.join(name))?;
+    }
+    for (name, text) in pages {
+        let path = dir.join(name);
+        let shown = path.display();
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".quorum-check-man-").suffix(".tmp");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // 0644 less the umask, as a file written by any other tool.
+            builder.permissions(std::fs::Permissions::from_mode(0o644));
+        }
+        let mut tmp = builder
+            .tempfile_in(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create a temporary file beside {shown}: {e}"))?;
+        tmp.write_all(text)
+            .and_then(|()| tmp.as_file().sync_all())
+            .map_err(|e| anyhow::anyhow!("cannot write {shown}: {e}"))?;
+        // Checked again just before the rename, which replaces the directory
+        // entry itself: a link planted in between is replaced, not followed.
+        refuse_non_regular(&path)?;
+        tmp.persist(&path)
+            .map_err(|e| anyhow::anyhow!("cannot write {shown}: {}", e.error))?;
+    }
+    Ok(())
+}
+
+/// Refuses `path` when something other than a regular file is there.
+fn refuse_non_regular(path: &Path) -> anyhow::Result<()> {
+    let shown = path.display();
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(anyhow::anyhow!("cannot write {shown}: {e}")),
+        Ok(meta) if meta.is_file() => Ok(()),
+        Ok(meta) if meta.file_type().is_symlink() => {
+            anyhow::bail!("refusing to write {shown}: it is a symlink (remove it first)")
+        }
+        Ok(meta) if meta.is_dir() => anyhow::bail!("refusing to write {shown}: it is a directory"),
+        Ok(_) => anyhow::bail!("refusing to write {shown}: it is not a regular file (a FIFO, socket or device)"),
+    }
 }
 
 fn page(cmd: &clap::Command, sub: Option<&str>) -> std::io::Result<(String, Vec<u8>)> {

@@ -68,13 +68,7 @@ pub async fn run(cli: Cli, prefer: Option<NodeSource>) -> anyhow::Result<u8> {
             match dir {
                 None => output::write_stdout(&pages[0].1)?,
                 Some(dir) => {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-                    for (name, text) in &pages {
-                        let path = dir.join(name);
-                        std::fs::write(&path, text)
-                            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-                    }
+                    man::write_pages(dir, &pages)?;
                     eprint_line(&format!("wrote {} man pages to {}", pages.len(), dir.display()));
                 }
             }

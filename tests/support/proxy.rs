@@ -79,6 +79,87 @@ pub enum Fault {
     /// this block; everything else passes through (so a call at a block the
     /// node does not have fails as the real node answers it).
     Head(u64),
+    /// Like [`Fault::Echo`], with the request head re-written first as a
+    /// provider (or an attacker) might echo it: re-cased, re-encoded, split
+    /// by invisible characters, pushed across a cut (see [`EchoForm`]) — and
+    /// a batch refused as a whole, with one error object, so that the echo
+    /// is the node's failure (logged, and shown by `nodes`).
+    EchoAs { code: i64, form: EchoForm },
+}
+
+/// How [`Fault::EchoAs`] re-writes the request head it echoes (request line
+/// and headers, lines joined with ` | `).
+#[derive(Clone, Copy, Debug)]
+pub enum EchoForm {
+    /// As received.
+    AsSent,
+    Upper,
+    Lower,
+    /// A raw U+200B (zero-width space) after every 4th character.
+    ZeroWidth,
+    /// The text `\u{200b}` after every 4th character.
+    EscapedZeroWidth,
+    /// Every byte as `%xx`, lower-case hex.
+    PercentEveryByte,
+    /// `application/x-www-form-urlencoded` (`+` for spaces, `%XX` for the rest).
+    FormEncoded,
+    /// Every `Basic` credential decoded and re-encoded URL-safe, unpadded.
+    Base64UrlSafe,
+    /// This many `x` before the head, so that what follows lands across a cut.
+    Padded(usize),
+    /// The request path's last segment repeated past 5,000 characters, after
+    /// this many `x`: copies side by side, and a copy across every cut.
+    RepeatSegment(usize),
+}
+
+impl EchoForm {
+    /// `head` as this form echoes it.
+    pub fn apply(self, head: &str) -> String {
+        let every_4th = |mark: &str| {
+            let mut out = String::new();
+            for (i, c) in head.chars().enumerate() {
+                out.push(c);
+                if i % 4 == 3 {
+                    out.push_str(mark);
+                }
+            }
+            out
+        };
+        match self {
+            Self::AsSent => head.to_string(),
+            Self::Upper => head.to_uppercase(),
+            Self::Lower => head.to_lowercase(),
+            Self::ZeroWidth => every_4th("\u{200b}"),
+            Self::EscapedZeroWidth => every_4th("\\u{200b}"),
+            Self::PercentEveryByte => head.bytes().map(|b| format!("%{b:02x}")).collect(),
+            Self::FormEncoded => url::form_urlencoded::byte_serialize(head.as_bytes()).collect(),
+            Self::Base64UrlSafe => {
+                use base64::Engine as _;
+                let engines = (
+                    base64::engine::general_purpose::STANDARD,
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                );
+                head.split(' ')
+                    .map(|word| match engines.0.decode(word) {
+                        Ok(raw) if word.len() >= 8 => engines.1.encode(raw),
+                        _ => word.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }
+            Self::Padded(n) => format!("{}{head}", "x".repeat(n)),
+            Self::RepeatSegment(n) => {
+                let target = head.split(' ').nth(1).unwrap_or("");
+                let path = target.split('?').next().unwrap_or("");
+                let segment = path.rsplit('/').find(|s| !s.is_empty()).unwrap_or("segment");
+                let mut out = "x".repeat(n);
+                while out.len() < 5_000 {
+                    out.push_str(segment);
+                }
+                out
+            }
+        }
+    }
 }
 
 impl Fault {
@@ -369,6 +450,19 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: Arc<Sha
                     }
                     Ok(call) => error(&call["id"]),
                     Err(_) => error(&serde_json::Value::Null),
+                };
+                let answer = serde_json::to_vec(&answer).expect("json");
+                if write_response(&mut stream, 200, "", &answer).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            Fault::EchoAs { code, form } => {
+                let echoed = form.apply(&head.replace("\r\n", " | "));
+                let error = |id: &serde_json::Value| serde_json::json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": format!("rejected: {echoed}")}});
+                let answer = match serde_json::from_slice::<serde_json::Value>(&body) {
+                    Ok(serde_json::Value::Array(_)) | Err(_) => error(&serde_json::Value::Null),
+                    Ok(call) => error(&call["id"]),
                 };
                 let answer = serde_json::to_vec(&answer).expect("json");
                 if write_response(&mut stream, 200, "", &answer).await.is_err() {

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use self::choice::Claim;
 use crate::{
     check::ask::{check_chain, failure_status},
-    check::rpc::{Call, RpcClient, clean},
+    check::rpc::{Call, RpcClient, node_text},
     config::CheckConfig,
     report::{Answer, NodeStatus},
 };
@@ -100,7 +100,7 @@ pub(crate) async fn ask_heads(
                         }),
                     Err(e) => Err(NodeStatus::RpcError {
                         code: e.code,
-                        message: clean(&e.message),
+                        message: node_text(&e.message),
                     }),
                 }
             });

@@ -2,7 +2,7 @@
 
 use alloy::rpc::json_rpc::{Id, Response, ResponsePacket, ResponsePayload};
 
-use super::{CallResult, NodeFailure, clean};
+use super::{CallResult, NodeFailure, node_text};
 
 /// The answer to a plain (un-batched) request: one result, or the node's
 /// error for that call. A one-element array is accepted too.
@@ -13,7 +13,7 @@ pub fn decode_single(body: &[u8]) -> Result<Vec<CallResult>, NodeFailure> {
         } else {
             "not JSON"
         };
-        NodeFailure::BadResponse(format!("{what} ({})", clean(&e.to_string())))
+        NodeFailure::BadResponse(format!("{what} ({})", node_text(&e.to_string())))
     })?;
     let response = match packet {
         ResponsePacket::Single(r) => r,
@@ -27,7 +27,7 @@ pub fn decode_single(body: &[u8]) -> Result<Vec<CallResult>, NodeFailure> {
         (Id::Number(0) | Id::None, ResponsePayload::Failure(e)) => Ok(vec![Err(e)]),
         (other, _) => Err(NodeFailure::BadResponse(format!(
             "answer with unexpected id {}",
-            clean(&other.to_string())
+            node_text(&other.to_string())
         ))),
     }
 }
@@ -43,7 +43,7 @@ pub fn decode_batch(body: &[u8], expected: usize) -> Result<Vec<CallResult>, Nod
         } else {
             "not JSON"
         };
-        bad(format!("{what} ({})", clean(&e.to_string())))
+        bad(format!("{what} ({})", node_text(&e.to_string())))
     })?;
     let responses = match packet {
         ResponsePacket::Batch(responses) => responses,
@@ -54,7 +54,7 @@ pub fn decode_batch(body: &[u8], expected: usize) -> Result<Vec<CallResult>, Nod
         }) => {
             return Err(NodeFailure::Rpc {
                 code: e.code,
-                message: clean(&e.message),
+                message: node_text(&e.message),
             });
         }
         ResponsePacket::Single(_) => {
@@ -66,7 +66,10 @@ pub fn decode_batch(body: &[u8], expected: usize) -> Result<Vec<CallResult>, Nod
         let index = match response.id {
             Id::Number(n) if (n as usize) < expected && n <= usize::MAX as u64 => n as usize,
             other => {
-                return Err(bad(format!("answer with unexpected id {}", clean(&other.to_string()))));
+                return Err(bad(format!(
+                    "answer with unexpected id {}",
+                    node_text(&other.to_string())
+                )));
             }
         };
         if slots[index].is_some() {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use alloy::rpc::json_rpc::ErrorPayload;
 
-use super::clean;
+use super::node_text;
 
 /// Why a node gave no usable answer to a whole batch.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -99,7 +99,7 @@ pub(super) fn transport_failure(e: &reqwest::Error, https: bool) -> NodeFailure 
         return NodeFailure::Tls(tls);
     }
     let detail = match chain.last() {
-        Some(innermost) => clean(innermost),
+        Some(innermost) => node_text(innermost),
         None => "no detail".to_string(),
     };
     let what = if e.is_connect() {
@@ -132,7 +132,7 @@ pub fn tls_failure(chain: &str, https: bool) -> Option<String> {
         if has("invalid peer certificate") || has("certificate") {
             return Some(format!(
                 "certificate rejected ({})",
-                clean(chain.rsplit(": ").next().unwrap_or(""))
+                node_text(chain.rsplit(": ").next().unwrap_or(""))
             ));
         }
         if has("HandshakeFailure") || has("AlertReceived") || has("PeerIncompatible") {

@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 use tokio::time::Instant;
 
 use crate::config::Node;
-pub use crate::sanitize::clean;
+pub use crate::sanitize::{clean, node_text};
 
 mod body;
 mod decode;
@@ -184,7 +184,7 @@ impl RpcClient {
     ) -> (u32, bool) {
         let mut attempts = 0;
         let mut limited = false;
-        for round in 1..=self.retries + 1 {
+        for round in 1..=self.retries.saturating_add(1) {
             let again: Vec<usize> = (0..results.len())
                 .filter(|&i| results[i].as_ref().err().is_some_and(is_transient_entry))
                 .collect();
