@@ -197,9 +197,11 @@ impl Secrets {
     }
 
     fn from_values(values: Vec<String>) -> Self {
+        // Each value folded both ways: with `%XX` decoded, and as written
+        // (a `%` the node puts before a key must not swallow its start).
         let mut folded: Vec<Vec<u8>> = values
             .iter()
-            .map(|v| fold(v).bytes)
+            .flat_map(|v| [fold(v, true).bytes, fold(v, false).bytes])
             .filter(|b| b.len() >= MIN_SECRET)
             .collect();
         folded.sort();
@@ -241,25 +243,30 @@ impl Secrets {
         let Some(matcher) = &self.matcher else {
             return MASK.to_string();
         };
-        let folded = fold(text);
-        let Ok(found) = matcher.try_find_overlapping_iter(folded.bytes.as_slice()) else {
-            return MASK.to_string();
-        };
-        let mut hidden: Vec<(usize, usize)> = found.map(|m| folded.source(m.start(), m.end())).collect();
         let mut cuts = cut_marks(text);
         if cut_at_end {
             cuts.push(text.len());
         }
-        for cut in cuts {
-            let end = folded.spans.partition_point(|&(_, span_end)| span_end <= cut);
-            let begun = self
-                .patterns
-                .iter()
-                .map(|p| p.begun_at_end(&folded.bytes[..end]))
-                .max()
-                .unwrap_or(0);
-            if begun >= MIN_PARTIAL {
-                hidden.push(folded.source(end - begun, end));
+        let mut hidden: Vec<(usize, usize)> = Vec::new();
+        // Two views: `%XX` decoded (a key echoed percent-encoded), and as
+        // written (a stray `%` before a key would otherwise eat its start).
+        for decode_percent in [true, false] {
+            let folded = fold(text, decode_percent);
+            let Ok(found) = matcher.try_find_overlapping_iter(folded.bytes.as_slice()) else {
+                return MASK.to_string();
+            };
+            hidden.extend(found.map(|m| folded.source(m.start(), m.end())));
+            for &cut in &cuts {
+                let end = folded.spans.partition_point(|&(_, span_end)| span_end <= cut);
+                let begun = self
+                    .patterns
+                    .iter()
+                    .map(|p| p.begun_at_end(&folded.bytes[..end]))
+                    .max()
+                    .unwrap_or(0);
+                if begun >= MIN_PARTIAL {
+                    hidden.push(folded.source(end - begun, end));
+                }
             }
         }
         replace_ranges(text, hidden)
@@ -430,8 +437,9 @@ fn escaped_char(s: &str) -> Option<(char, usize)> {
     Some((c, len))
 }
 
-/// `text` folded for matching (see the module's pipeline).
-fn fold(text: &str) -> Folded {
+/// `text` folded for matching (see the module's pipeline); `%XX` escapes
+/// are decoded only when `decode_percent`.
+fn fold(text: &str, decode_percent: bool) -> Folded {
     let src = text.as_bytes();
     let mut folded = Folded {
         bytes: Vec::with_capacity(src.len()),
@@ -439,7 +447,7 @@ fn fold(text: &str) -> Folded {
     };
     let mut i = 0;
     while i < src.len() {
-        if percent_byte(src, i).is_some() {
+        if decode_percent && percent_byte(src, i).is_some() {
             let (mut raw, mut at) = (Vec::new(), Vec::new());
             while let Some(b) = percent_byte(src, i) {
                 raw.push(b);
@@ -675,7 +683,7 @@ mod tests {
 
     #[test]
     fn folding_keeps_byte_spans() {
-        let f = fold("A%42\\u{200b}c");
+        let f = fold("A%42\\u{200b}c", true);
         assert_eq!(f.bytes, b"abc");
         assert_eq!(f.spans, vec![(0, 1), (1, 4), (12, 13)]);
         assert_eq!(escaped_char("\\u{10FFFF}"), Some(('\u{10ffff}', 10)));
