@@ -10,3 +10,6 @@ pub mod multicall;
 pub(crate) mod pin;
 pub mod rpc;
 mod window;
+
+// `serve` sizes its open-file reserve by the upstream connections a check can hold.
+pub(crate) use window::BATCHES_IN_FLIGHT_PER_NODE;
