@@ -1,0 +1,202 @@
+//! The routes and their handlers:
+//!
+//! - `GET /metrics`: the Prometheus metrics of the last completed
+//!   background round (503 until the first one is done), then serve's own;
+//! - `GET /v1/check?tx=0x…` (repeatable, or comma-separated): a check of
+//!   those hashes, the same JSON document as `check --format json`; at most
+//!   `max_txs` hashes, at most `max_checks` fan-outs at once (429 beyond),
+//!   identical requests sharing one ([`super::checks`]);
+//! - `GET /healthz`: the process is alive; `GET /readyz`: the last round
+//!   finished within 2 × the interval — both without the token, and
+//!   saying nothing more than `ok`, `ready` or `not ready`.
+//!
+//! With a token, `/metrics` and `/v1/check` need `Authorization: Bearer <token>`.
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{RawQuery, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+
+use super::{Shared, checks::Lookup};
+use crate::{check::fanout, render};
+
+/// The routes.
+pub fn app(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/v1/check", get(check))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .fallback(|| async {
+            plain(
+                StatusCode::NOT_FOUND,
+                "not found: try /metrics, /v1/check?tx=0x…, /healthz, /readyz",
+            )
+        })
+        .with_state(shared)
+}
+
+fn plain(status: StatusCode, text: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{text}\n"),
+    )
+        .into_response()
+}
+
+fn json_error(status: StatusCode, message: &str) -> Response {
+    let body = serde_json::json!({ "error": message }).to_string();
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// `None` when the request may go on; the refusal otherwise.
+fn refuse_unauthorized(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
+    let token = shared.token.as_ref()?;
+    if token.admits(headers) {
+        return None;
+    }
+    let mut response = plain(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized: send Authorization: Bearer <token>",
+    );
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    Some(response)
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if let Some(refusal) = refuse_unauthorized(&shared, &headers) {
+        return refusal;
+    }
+    let last = shared.last.lock().ok().and_then(|l| l.as_ref().map(|(m, _)| m.clone()));
+    let Some(round) = last else {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "no round finished yet");
+    };
+    let mut text = round.as_bytes().to_vec();
+    let own = super::metrics::render(shared.client.calls_sent(), &shared.answers, &shared.registry, &mut text);
+    if own.is_err() {
+        return plain(StatusCode::INTERNAL_SERVER_ERROR, "could not write the metrics");
+    }
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}
+
+/// Ready or not, and nothing else: probes send no token, so the answer must
+/// tell an outsider nothing about the rounds.
+async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
+    let finished = shared.last.lock().ok().and_then(|l| l.as_ref().map(|(_, at)| *at));
+    match finished {
+        Some(at) if at.elapsed() <= 2 * shared.interval => plain(StatusCode::OK, "ready"),
+        _ => plain(StatusCode::SERVICE_UNAVAILABLE, "not ready"),
+    }
+}
+
+/// The hashes of `tx=` parameters (repeatable, comma-separated values).
+fn hashes_of(query: &str, max: usize) -> Result<Vec<alloy::primitives::B256>, String> {
+    let mut hashes = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if key != "tx" {
+            return Err(format!(
+                "unknown parameter `{}`: only tx=0x… is accepted",
+                crate::sanitize::cut_message(&crate::sanitize::escape(key))
+            ));
+        }
+        let value = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
+        for part in value.split(',') {
+            let hash = crate::parse::parse_tx_hash(part)?;
+            if seen.insert(hash) {
+                hashes.push(hash);
+            }
+            if hashes.len() > max {
+                return Err(format!("at most {max} hashes per request"));
+            }
+        }
+    }
+    if hashes.is_empty() {
+        return Err("no transaction hash: pass ?tx=0x… (repeatable)".into());
+    }
+    Ok(hashes)
+}
+
+async fn check(State(shared): State<Arc<Shared>>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+    if let Some(refusal) = refuse_unauthorized(&shared, &headers) {
+        return refusal;
+    }
+    let hashes = match hashes_of(query.as_deref().unwrap_or(""), shared.max_txs) {
+        Ok(h) => h,
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, &crate::sanitize::cut_message(&e)),
+    };
+    let lookup = shared.answers.answer(
+        hashes,
+        || shared.checks.clone().try_acquire_owned().ok(),
+        |hashes| {
+            let shared = shared.clone();
+            async move { run_check(&shared, hashes).await }
+        },
+    );
+    let answer = match lookup {
+        Lookup::Ready(answer) => answer,
+        Lookup::Pending(pending, _) => pending.await,
+        Lookup::Busy => {
+            let mut response = json_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many checks at once: try again shortly",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return response;
+        }
+    };
+    match answer {
+        Ok(body) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, &e),
+    }
+}
+
+/// One fan-out for `hashes`, rendered as the JSON document.
+async fn run_check(shared: &Shared, hashes: Vec<alloy::primitives::B256>) -> Result<Bytes, String> {
+    let mut config = shared.base.clone();
+    config.txs = hashes;
+    // An API answer wants the verdict; nodes are not waited for once it is settled.
+    config.wait_all = false;
+    let report = fanout::run(&config, &shared.client, std::future::pending()).await;
+    let mut body = Vec::new();
+    render::json(&report, &mut body).map_err(|_| "could not write the report".to_string())?;
+    Ok(Bytes::from(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_come_from_repeated_and_comma_separated_parameters() {
+        let a = format!("0x{}", "11".repeat(32));
+        let b = format!("0x{}", "22".repeat(32));
+        let got = hashes_of(&format!("tx={a}&tx={b}%2C{a}"), 10).unwrap();
+        assert_eq!(got.len(), 2);
+        assert!(hashes_of("", 10).unwrap_err().contains("no transaction hash"));
+        assert!(hashes_of("tx=0x12", 10).is_err());
+        assert!(
+            hashes_of(&format!("tx={a}&rpc=http://x"), 10)
+                .unwrap_err()
+                .contains("unknown parameter")
+        );
+        assert!(hashes_of(&format!("tx={a},{b}"), 1).unwrap_err().contains("at most 1"));
+    }
+}
