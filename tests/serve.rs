@@ -702,17 +702,21 @@ async fn identical_checks_share_one_fan_out_and_repeats_reuse_it() {
     let answers = futures::future::join_all((0..8).map(|_| get(&url, None))).await;
     for (status, body) in &answers {
         assert_eq!(*status, 200, "{body}");
-        assert_eq!(body, &answers[0].1, "every requester gets the same document");
     }
-    let report: CheckReport = serde_json::from_str(&answers[0].1).unwrap();
-    assert!(report.txs.iter().all(|t| t.verdict == quorum_check::Verdict::Confirmed));
     // One fan-out: each of 3 nodes asked each of 10 hashes once.
     assert_eq!(eth_calls(), 10 * 3);
+    assert!(
+        answers.iter().all(|(_, body)| *body == answers[0].1),
+        "every requester gets the same document"
+    );
+    let report: CheckReport = serde_json::from_str(&answers[0].1).unwrap();
+    assert!(report.txs.iter().all(|t| t.verdict == quorum_check::Verdict::Confirmed));
 
     // Within the TTL: answered without asking anyone.
     let (status, body) = get(&url, None).await;
-    assert_eq!((status, &body), (200, &answers[0].1));
+    assert_eq!(status, 200);
     assert_eq!(eth_calls(), 30);
+    assert!(body == answers[0].1, "the same document");
     // The same hashes written differently are the same check.
     let comma: String = hs
         .iter()
@@ -851,55 +855,52 @@ async fn serve_vets_its_token_file() {
     assert!(!server.stderr().contains("readable by group"), "{}", server.stderr());
 }
 
-/// `/healthz` keeps answering while a heavy check runs: a background round
-/// of 30,000 hashes on 3 nodes, one call each, decoded, tallied and written
-/// with the per-transaction series. Before, the one-thread runtime held
-/// every probe while the round's CPU work ran.
+/// `/healthz` keeps answering while heavy checks run: background rounds of
+/// 60,000 hashes, each tallied and written with the per-transaction
+/// series (420,000 lines) — seconds of CPU per round in a debug build, one
+/// round after another. The node is down, so the work is all
+/// serve's own. Before, the one-thread runtime held every probe that came
+/// in during that work.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn healthz_answers_while_a_heavy_check_runs() {
-    let (fleet, contract) = voting_fleet(3, &[]).await;
+async fn healthz_answers_while_heavy_checks_run() {
+    let dead = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
     let cli = Cli::new();
-    let list: String = (0..30_000u64).map(|i| hex(tx(1_000_000 + i)) + "\n").collect();
+    let list: String = (0..60_000u64).map(|i| hex(tx(1_000_000 + i)) + "\n").collect();
     let file = cli.write("pending.txt", &list);
-    let mut args = serve_args(&fleet.urls(), contract, &["--threshold", "2", "--multicall", "off"]);
-    args.extend(
-        [
-            "--tx-file",
-            &path_str(&file),
-            "--batch-size",
-            "1000",
-            "--metrics-per-tx",
-            "--interval",
-            "1h",
-            "--timeout",
-            "60s",
-            "--deadline",
-            "60s",
-        ]
-        .map(String::from),
-    );
+    let contract = alloy::primitives::Address::repeat_byte(0x11);
+    let mut args = serve_args(&[dead], contract, &["--threshold", "1", "--retries", "0"]);
+    args.extend(["--tx-file", &path_str(&file), "--metrics-per-tx", "--interval", "100ms"].map(String::from));
     let server = serve(&cli, &args);
     let client = reqwest::Client::new();
+    let mut latencies = Vec::new();
     let started = Instant::now();
-    let mut slowest = Duration::ZERO;
-    let mut probes = 0;
-    loop {
+    while started.elapsed() < Duration::from_secs(6) {
         let asked = Instant::now();
         let status = client.get(server.url("/healthz")).send().await.unwrap().status();
         assert_eq!(status, 200);
-        slowest = slowest.max(asked.elapsed());
-        probes += 1;
-        if client.get(server.url("/readyz")).send().await.unwrap().status() == 200 {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(90), "the round did not end");
+        latencies.push(asked.elapsed());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let took = started.elapsed();
-    eprintln!("{probes} probes during a {took:?} round; the slowest took {slowest:?}");
-    assert!(probes >= 10, "the round took {took:?}: too short to prove anything");
+    // The rounds did run meanwhile.
+    let (status, metrics) = get(&server.url("/metrics"), None).await;
+    assert_eq!(status, 200, "no round finished in 6 s");
     assert!(
-        slowest < Duration::from_millis(500),
-        "a probe waited {slowest:?} during a {took:?} round"
+        metrics.contains("quorum_check_tx_verdict{"),
+        "the per-transaction series"
+    );
+    latencies.sort();
+    let p90 = latencies[latencies.len() * 9 / 10];
+    let slowest = latencies[latencies.len() - 1];
+    eprintln!(
+        "{} probes; median {:?}, p90 {p90:?}, slowest {slowest:?}",
+        latencies.len(),
+        latencies[latencies.len() / 2]
+    );
+    assert!(
+        p90 < Duration::from_millis(100),
+        "one probe in ten waited {p90:?} or more (slowest {slowest:?})"
     );
 }
