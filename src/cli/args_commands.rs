@@ -87,6 +87,8 @@ pub struct ServeArgs {
           default_value = "1s", value_parser = parse_cache_ttl)]
     pub cache_ttl: Duration,
 
+    // The help text shows `[::1]` as written: not a doc link.
+    #[allow(rustdoc::broken_intra_doc_links)]
     /// A name clients may use in the Host header besides localhost, 127.0.0.1, [::1] and the
     /// --listen address, e.g. monitor.example or monitor.example:9464 (repeatable; env:
     /// comma-separated). Other names get 421 (DNS rebinding).
