@@ -488,6 +488,11 @@ async fn serve_answers_probes_and_keeps_its_rounds_under_1100_idle_connections()
         if ended > flood_began + 0.5 {
             break (up == 3.0, text);
         }
+        assert!(
+            unix_now() < flood_began + 20.0,
+            "no round ended in the 20 s after the flood began: {}",
+            server.stderr()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(
