@@ -380,9 +380,17 @@ async fn serve_bounds_concurrent_checks_and_guards_its_address() {
     // Two different checks at once with room for one: one answer, one 429.
     // (Identical ones would share one fan-out: see identical_checks_share_one_fan_out….)
     let other = server.url(&format!("/v1/check?tx={}", hex(tx(31))));
-    let (a, b) = tokio::join!(get(&url, Some(token)), async {
+    let client = reqwest::Client::new();
+    let send = |url: String| {
+        let request = client.get(url).bearer_auth(token);
+        async move {
+            let response = request.send().await.expect("request");
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let (a, b) = tokio::join!(send(url.clone()), async {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        get(&other, Some(token)).await
+        send(other.clone()).await
     });
     let mut codes = [a.0, b.0];
     codes.sort();
@@ -704,7 +712,16 @@ async fn identical_checks_share_one_fan_out_and_repeats_reuse_it() {
         .collect::<Vec<_>>()
         .join("&");
     let url = server.url(&format!("/v1/check?{query}"));
-    let answers = futures::future::join_all((0..8).map(|_| get(&url, None))).await;
+    // One client, built before: the eight requests leave at once.
+    let client = reqwest::Client::new();
+    let fetch = |url: String| {
+        let client = client.clone();
+        async move {
+            let response = client.get(&url).send().await.expect("request");
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let answers = futures::future::join_all((0..8).map(|_| fetch(url.clone()))).await;
     for (status, body) in &answers {
         assert_eq!(*status, 200, "{body}");
     }
@@ -718,7 +735,7 @@ async fn identical_checks_share_one_fan_out_and_repeats_reuse_it() {
     assert!(report.txs.iter().all(|t| t.verdict == quorum_check::Verdict::Confirmed));
 
     // Within the TTL: answered without asking anyone.
-    let (status, body) = get(&url, None).await;
+    let (status, body) = fetch(url.clone()).await;
     assert_eq!(status, 200);
     assert_eq!(eth_calls(), 30);
     assert!(body == answers[0].1, "the same document");
@@ -728,7 +745,7 @@ async fn identical_checks_share_one_fan_out_and_repeats_reuse_it() {
         .map(|h| hex(*h).to_uppercase().replace("0X", "0x"))
         .collect::<Vec<_>>()
         .join(",");
-    assert_eq!(get(&server.url(&format!("/v1/check?tx={comma}")), None).await.0, 200);
+    assert_eq!(fetch(server.url(&format!("/v1/check?tx={comma}"))).await.0, 200);
     assert_eq!(eth_calls(), 30);
 
     let scrape = prometheus(&get(&server.url("/metrics"), None).await.1);
@@ -739,12 +756,15 @@ async fn identical_checks_share_one_fan_out_and_repeats_reuse_it() {
     );
     let answered = |source: &str| value(&scrape, "quorum_check_serve_checks_total", &[("source", source)]);
     assert_eq!(answered("fanout"), Some(1.0));
-    assert_eq!(answered("shared"), Some(7.0));
-    assert_eq!(answered("cached"), Some(2.0));
+    // The other seven rode on the fan-out in flight, or (on a loaded machine,
+    // arriving after it ended) took its answer from the cache; then two repeats.
+    let (shared, cached) = (answered("shared").unwrap(), answered("cached").unwrap());
+    assert_eq!(shared + cached, 9.0, "shared {shared}, cached {cached}");
+    assert!(cached >= 2.0, "the repeats: cached {cached}");
 
     // After the TTL: asked again.
     tokio::time::sleep(Duration::from_millis(3200)).await;
-    assert_eq!(get(&url, None).await.0, 200);
+    assert_eq!(fetch(url.clone()).await.0, 200);
     assert_eq!(eth_calls(), 60);
 }
 
