@@ -140,6 +140,9 @@ async fn run_all(mode: &Mode) -> Vec<Row> {
     if wanted("S8") {
         rows.push(s8(mode, &anvil).await);
     }
+    if wanted("idle") {
+        rows.push(serve_under_idle_connections(mode, &anvil).await);
+    }
     rows
 }
 
@@ -810,6 +813,192 @@ async fn s8(mode: &Mode, anvil: &std::path::Path) -> Row {
         note: format!(
             "{total} requests, {concurrency} at a time: {:.0} req/s, p99 {p99:.1} ms; server RSS {rss_early:.1} MiB after 1,000 requests, {rss_end:.1} MiB after {total}",
             total as f64 / wall
+        ),
+    }
+}
+
+/// `serve` under the attack of issue 16: 1,100 connections that never send
+/// a byte, with the open-file limit at systemd's default soft 1,024 (soft =
+/// hard: serve cannot raise it). `/healthz` latency (a fresh connection per
+/// probe) and serve's RSS before and during the flood, whether the
+/// background rounds still reach every node; then 600 connections pushing
+/// 390 KB heads that never end, and the RSS after.
+async fn serve_under_idle_connections(mode: &Mode, anvil: &std::path::Path) -> Row {
+    use tokio::io::AsyncWriteExt;
+    let probes = if mode.smoke { 20 } else { 300 };
+    {
+        use nix::sys::resource::{Resource, getrlimit, setrlimit};
+        let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+        assert!(hard >= 4096, "the flood needs 1,100+ sockets here; hard limit {hard}");
+        if soft < 4096 {
+            setrlimit(Resource::RLIMIT_NOFILE, hard, hard).unwrap();
+        }
+    }
+    let hash = keccak256("idle");
+    let fleet = Fleet::start_n(anvil, 3).await.unwrap();
+    let contract = fleet.deploy_all(Contract::Voting).await.unwrap();
+    fleet.cast_votes(contract, &[hash], &[true, true, true]).await.unwrap();
+    let mut args = vec![
+        "serve".to_string(),
+        "--abi".into(),
+        ABI.into(),
+        "--contract".into(),
+        format!("{contract:#x}"),
+        "--threshold".into(),
+        "2".into(),
+        "--tx".into(),
+        format!("{hash:#x}"),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--interval".into(),
+        "200ms".into(),
+    ];
+    for u in fleet.urls() {
+        args.extend(["--rpc".into(), u]);
+    }
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 1024 && exec \"$0\" \"$@\"")
+        .arg(BIN)
+        .args(&args)
+        .env_clear()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("quorum-check: listening on ")
+        .unwrap_or_else(|| panic!("serve said {line:?}"))
+        .to_string();
+    std::thread::spawn(move || for _ in std::io::BufRead::lines(stderr) {});
+    let addr = base.trim_start_matches("http://").to_string();
+    let pid = child.id();
+    let rss_mib = || -> f64 {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse::<f64>().ok()))
+            })
+            .map(|kib| kib / 1024.0)
+            .unwrap_or(f64::NAN)
+    };
+    // A fresh connection per probe, as a load balancer's health check.
+    let healthz = format!("{base}/healthz");
+    let probe = || async {
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        let response = client.get(&healthz).send().await.expect("healthz");
+        assert_eq!(response.status().as_u16(), 200);
+        started.elapsed().as_secs_f64() * 1e3
+    };
+    let metrics = |base: String| async move {
+        let text = reqwest::get(format!("{base}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let value = |name: &str| -> f64 {
+            text.lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(f64::NAN)
+        };
+        (
+            value("quorum_check_run_timestamp_seconds "),
+            text.lines()
+                .filter(|l| l.starts_with("quorum_check_node_up{") && l.ends_with(" 1"))
+                .count(),
+            value("quorum_check_serve_max_connections "),
+            value("quorum_check_serve_connections_closed_total{reason=\"evicted\"}"),
+        )
+    };
+    let started = Instant::now();
+    while metrics(base.clone()).await.1 < 3 {
+        assert!(started.elapsed() < Duration::from_secs(10), "no round with 3 nodes up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut calm = Vec::new();
+    for _ in 0..probes {
+        calm.push(probe().await);
+    }
+    let rss_calm = rss_mib();
+
+    let flood_began = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let mut idle = Vec::with_capacity(1100);
+    for _ in 0..1100 {
+        idle.push(tokio::net::TcpStream::connect(&addr).await.expect("connect"));
+    }
+    let mut flooded = Vec::new();
+    for _ in 0..probes {
+        flooded.push(probe().await);
+    }
+    let rss_flood = rss_mib();
+    let (ended, up, max, evicted) = loop {
+        let m = metrics(base.clone()).await;
+        if m.0 > flood_began + 0.5 {
+            break m;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no round ended after the flood began"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(up, 3, "a node went down during the flood (round ended at {ended})");
+    drop(idle);
+
+    // 600 heads of 390 KB that never end: read up to the 16 KiB cap, then 431.
+    let chunk = format!("X-Pad: {}\r\n", "b".repeat(16 * 1024 - 10));
+    let mut pushes = tokio::task::JoinSet::new();
+    for _ in 0..600 {
+        let stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+        let chunk = chunk.clone();
+        pushes.spawn(async move {
+            let (reader, mut writer) = stream.into_split();
+            let _ = writer.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n").await;
+            let mut sent = 0;
+            while sent < 390_000 && writer.write_all(chunk.as_bytes()).await.is_ok() {
+                sent += chunk.len();
+            }
+            (reader, writer)
+        });
+    }
+    let held = pushes.join_all().await;
+    let rss_heads = rss_mib();
+    drop(held);
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let p99 = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[(v.len() * 99 / 100).min(v.len() - 1)]
+    };
+    let (calm_median, flood_p99) = (median(calm), p99(flooded.clone()));
+    Row {
+        scenario: "serve: 1,100 idle connections, open-file limit 1,024",
+        target: "/healthz answers; rounds keep every node up; RSS bounded".into(),
+        timing: Timing::of(flooded),
+        limit_ms: None,
+        requests_per_node: None,
+        billed_per_node: None,
+        peak_rss_mib: Some(rss_flood),
+        note: format!(
+            "{probes} probes (fresh connection each): median {calm_median:.1} ms before the flood, p99 {flood_p99:.1} ms during it; cap {max} connections, {evicted} evicted; RSS {rss_calm:.1} MiB before, {rss_flood:.1} MiB with the flood, {rss_heads:.1} MiB after 600 × 390 KB unfinished heads"
         ),
     }
 }

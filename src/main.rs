@@ -32,7 +32,17 @@ fn main() -> ExitCode {
         return ExitCode::from(EXIT_USAGE);
     }
     logging::init(cli.verbose, cli.log_format, cli.color);
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    // serve answers probes while a check decodes: two workers, so that one
+    // check's CPU work cannot hold up /healthz. Everything else runs on one thread.
+    let runtime = if matches!(cli.command, quorum_check::cli::Command::Serve(_)) {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    };
+    let runtime = match runtime {
         Ok(rt) => rt,
         Err(e) => {
             quorum_check::print_error(&format!("cannot start the async runtime: {e}"));

@@ -10,3 +10,7 @@ pub mod multicall;
 pub(crate) mod pin;
 pub mod rpc;
 mod window;
+
+// `serve` sizes its open-file reserve by the upstream connections a check can hold.
+#[cfg(feature = "cli")]
+pub(crate) use window::BATCHES_IN_FLIGHT_PER_NODE;

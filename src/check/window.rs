@@ -4,7 +4,7 @@
 use tokio::sync::Semaphore;
 
 /// Batches in flight to one node at a time, at most.
-pub(super) const BATCHES_IN_FLIGHT_PER_NODE: usize = 4;
+pub(crate) const BATCHES_IN_FLIGHT_PER_NODE: usize = 4;
 
 /// How many batches one node gets at once: up to
 /// [`BATCHES_IN_FLIGHT_PER_NODE`], down to 1 as soon as it rate-limits,

@@ -6,7 +6,10 @@ use std::{path::PathBuf, time::Duration};
 use alloy::primitives::{Address, B256};
 use clap::{Args, ValueEnum};
 
-use super::args::{CheckArgs, EndpointArgs};
+use super::{
+    args::{CheckArgs, EndpointArgs},
+    serve::host::AllowedHost,
+};
 use crate::{
     parse::{parse_address, parse_duration, parse_tx_hash},
     render::Format,
@@ -48,8 +51,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DURATION", env = "QUORUM_INTERVAL", hide_env_values = true, default_value = "30s", value_parser = parse_duration)]
     pub interval: Duration,
 
-    /// File holding a bearer token: every request but /healthz must send
-    /// `Authorization: Bearer <token>`.
+    /// File holding a bearer token (printable ASCII, at least 16 characters; keep the file
+    /// unreadable by others): /metrics and /v1/check must send `Authorization: Bearer <token>`.
     #[arg(
         long = "auth-token-file",
         value_name = "FILE",
@@ -71,6 +74,40 @@ pub struct ServeArgs {
     #[arg(long = "max-tx-per-request", value_name = "N", env = "QUORUM_MAX_TX_PER_REQUEST", hide_env_values = true,
           default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_tx_per_request: u32,
+
+    /// HTTP connections open at once; at the cap, the one silent longest is closed to admit a
+    /// new one [default: the open-file limit less what the checks and rounds need, at most 4096].
+    #[arg(long = "max-connections", value_name = "N", env = "QUORUM_MAX_CONNECTIONS", hide_env_values = true,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: Option<u32>,
+
+    /// How long a /v1/check answer is reused for the same hashes (0: not reused). Identical
+    /// checks in flight always share one fan-out.
+    #[arg(long = "cache-ttl", value_name = "DURATION", env = "QUORUM_CACHE_TTL", hide_env_values = true,
+          default_value = "1s", value_parser = parse_cache_ttl)]
+    pub cache_ttl: Duration,
+
+    // The help text shows `[::1]` as written: not a doc link.
+    #[allow(rustdoc::broken_intra_doc_links)]
+    /// A name clients may use in the Host header besides localhost, 127.0.0.1, [::1] and the
+    /// --listen address, e.g. monitor.example or monitor.example:9464 (repeatable; env:
+    /// comma-separated). Other names get 421 (DNS rebinding).
+    #[arg(
+        long = "allowed-host",
+        value_name = "HOST[:PORT]",
+        env = "QUORUM_ALLOWED_HOSTS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub allowed_host: Vec<AllowedHost>,
+}
+
+/// `--cache-ttl`: a duration, or 0 for none.
+fn parse_cache_ttl(s: &str) -> Result<Duration, String> {
+    match s.trim() {
+        "0" | "0s" | "0ms" => Ok(Duration::ZERO),
+        other => parse_duration(other),
+    }
 }
 
 /// Output formats of `nodes`.

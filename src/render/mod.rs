@@ -11,6 +11,9 @@ use std::io::{self, Write};
 pub use health::{prometheus as health_prometheus, render as health_text};
 pub use json::render as json;
 pub use prometheus::render as prometheus;
+/// Metric header writers, for `serve`'s own metrics.
+#[cfg(feature = "cli")]
+pub(crate) use prometheus::{counter as prometheus_counter, gauge as prometheus_gauge};
 pub use text::{pending_line, render as text, verdict_line};
 
 use crate::report::Report;

@@ -243,9 +243,16 @@ fn seconds(ms: f64) -> String {
 }
 
 /// The `# HELP` and `# TYPE … gauge` lines of a metric.
-pub(super) fn gauge(out: &mut dyn Write, name: &str, help: &str) -> io::Result<()> {
+pub(crate) fn gauge(out: &mut dyn Write, name: &str, help: &str) -> io::Result<()> {
     writeln!(out, "# HELP {name} {help}")?;
     writeln!(out, "# TYPE {name} gauge")
+}
+
+/// The `# HELP` and `# TYPE … counter` lines of a metric (`serve`'s own totals).
+#[cfg(feature = "cli")]
+pub(crate) fn counter(out: &mut dyn Write, name: &str, help: &str) -> io::Result<()> {
+    writeln!(out, "# HELP {name} {help}")?;
+    writeln!(out, "# TYPE {name} counter")
 }
 
 /// Escapes a label value: backslash, double quote and newline.

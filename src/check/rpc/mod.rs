@@ -69,6 +69,9 @@ pub struct RpcClient {
     batch_limits: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<usize, usize>>>,
     /// Bytes of answers held at once by the whole run.
     budget: std::sync::Arc<BodyBudget>,
+    /// JSON-RPC calls sent so far by this client and its clones (a batch
+    /// counts each call, a retry counts again): what providers bill.
+    calls_sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl RpcClient {
@@ -95,6 +98,7 @@ impl RpcClient {
             max_batch: usize::MAX,
             batch_limits: Default::default(),
             budget: std::sync::Arc::new(BodyBudget::new(max_response_bytes)),
+            calls_sent: Default::default(),
         })
     }
 
@@ -103,6 +107,12 @@ impl RpcClient {
             .as_ref()
             .and_then(|p| self.with_ca.get(p))
             .unwrap_or(&self.http)
+    }
+
+    /// JSON-RPC calls sent so far by this client and its clones, every
+    /// attempt counted (a batch counts each call it carries).
+    pub fn calls_sent(&self) -> u64 {
+        self.calls_sent.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Bounds every request to `max` calls (`--batch-size`); a node that
@@ -298,6 +308,8 @@ impl RpcClient {
             value.set_sensitive(true);
             request = request.header(name.as_str(), value);
         }
+        self.calls_sent
+            .fetch_add(expected as u64, std::sync::atomic::Ordering::Relaxed);
         let response = request
             .body(body)
             .send()

@@ -1,60 +1,30 @@
-//! `quorum-check serve`'s HTTP side: a long-running exporter and API.
+//! The routes and their handlers:
 //!
-//! - `GET /metrics`: the Prometheus metrics of the last completed background
-//!   round (503 until the first one is done);
-//! - `GET /v1/check?tx=0x…` (repeatable, or comma-separated): a fresh check
-//!   of those hashes, the same JSON document as `check --format json`; at
-//!   most `max_txs` hashes, at most `max_checks` checks at once (429 beyond);
+//! - `GET /metrics`: the Prometheus metrics of the last completed
+//!   background round (503 until the first one is done), then serve's own;
+//! - `GET /v1/check?tx=0x…` (repeatable, or comma-separated): a check of
+//!   those hashes, the same JSON document as `check --format json`; at most
+//!   `max_txs` hashes, at most `max_checks` fan-outs at once (429 beyond),
+//!   identical requests sharing one ([`super::checks`]);
 //! - `GET /healthz`: the process is alive; `GET /readyz`: the last round
-//!   finished within 2 × the interval.
+//!   finished within 2 × the interval — both without the token, and
+//!   saying nothing more than `ok`, `ready` or `not ready`.
 //!
-//! With a token, every path but `/healthz` needs `Authorization: Bearer
-//! <token>`. Responses carry node names and redacted URLs only.
+//! With a token, `/metrics` and `/v1/check` need `Authorization: Bearer <token>`.
 
-use std::{
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::sync::Arc;
 
 use axum::{
     Router,
+    body::Bytes,
     extract::{RawQuery, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
-use tokio::{sync::Semaphore, time::Instant};
 
-use crate::{check::fanout, check::rpc::RpcClient, config::CheckConfig, render};
-
-/// What the handlers share.
-pub struct Shared {
-    /// The check's configuration; requests replace its hashes.
-    pub base: CheckConfig,
-    /// The HTTP client, shared by every check.
-    pub client: RpcClient,
-    /// Background rounds: every this often.
-    pub interval: Duration,
-    /// Checks running at once, at most.
-    pub checks: Semaphore,
-    /// Hashes per `/v1/check` request, at most.
-    pub max_txs: usize,
-    /// The bearer token, when one is required.
-    pub token: Option<String>,
-    /// Per-transaction series in `/metrics`.
-    pub metrics_per_tx: bool,
-    /// The last completed round: its metrics and when it ended.
-    pub last: Mutex<Option<(Arc<String>, Instant)>>,
-}
-
-impl Shared {
-    /// Records a finished background round.
-    pub fn finish_round(&self, metrics: String) {
-        if let Ok(mut last) = self.last.lock() {
-            *last = Some((Arc::new(metrics), Instant::now()));
-        }
-    }
-}
+use super::{Shared, checks::Lookup};
+use crate::{check::fanout, render};
 
 /// The routes.
 pub fn app(shared: Arc<Shared>) -> Router {
@@ -88,13 +58,8 @@ fn json_error(status: StatusCode, message: &str) -> Response {
 
 /// `None` when the request may go on; the refusal otherwise.
 fn refuse_unauthorized(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
-    let token = shared.token.as_deref()?;
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if constant_time_eq(given.as_bytes(), token.as_bytes()) {
+    let token = shared.token.as_ref()?;
+    if token.admits(headers) {
         return None;
     }
     let mut response = plain(
@@ -107,44 +72,34 @@ fn refuse_unauthorized(shared: &Shared, headers: &HeaderMap) -> Option<Response>
     Some(response)
 }
 
-/// Compares without stopping at the first difference (the time taken does
-/// not tell how much of a guessed token was right).
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = a.len() ^ b.len();
-    for (i, x) in a.iter().enumerate() {
-        diff |= usize::from(x ^ b.get(i % b.len().max(1)).copied().unwrap_or(0));
-    }
-    diff == 0
-}
-
 async fn metrics(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     if let Some(refusal) = refuse_unauthorized(&shared, &headers) {
         return refusal;
     }
     let last = shared.last.lock().ok().and_then(|l| l.as_ref().map(|(m, _)| m.clone()));
-    match last {
-        Some(text) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-            text.as_str().to_owned(),
-        )
-            .into_response(),
-        None => plain(StatusCode::SERVICE_UNAVAILABLE, "no round finished yet"),
+    let Some(round) = last else {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "no round finished yet");
+    };
+    let mut text = round.as_bytes().to_vec();
+    let own = super::metrics::render(shared.client.calls_sent(), &shared.answers, &shared.registry, &mut text);
+    if own.is_err() {
+        return plain(StatusCode::INTERNAL_SERVER_ERROR, "could not write the metrics");
     }
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    )
+        .into_response()
 }
 
-async fn readyz(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if let Some(refusal) = refuse_unauthorized(&shared, &headers) {
-        return refusal;
-    }
+/// Ready or not, and nothing else: probes send no token, so the answer must
+/// tell an outsider nothing about the rounds.
+async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     let finished = shared.last.lock().ok().and_then(|l| l.as_ref().map(|(_, at)| *at));
     match finished {
         Some(at) if at.elapsed() <= 2 * shared.interval => plain(StatusCode::OK, "ready"),
-        Some(at) => plain(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &format!("the last round finished {}s ago", at.elapsed().as_secs()),
-        ),
-        None => plain(StatusCode::SERVICE_UNAVAILABLE, "no round finished yet"),
+        _ => plain(StatusCode::SERVICE_UNAVAILABLE, "not ready"),
     }
 }
 
@@ -185,26 +140,44 @@ async fn check(State(shared): State<Arc<Shared>>, headers: HeaderMap, RawQuery(q
         Ok(h) => h,
         Err(e) => return json_error(StatusCode::BAD_REQUEST, &crate::sanitize::cut_message(&e)),
     };
-    let Ok(_permit) = shared.checks.try_acquire() else {
-        let mut response = json_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many checks at once: try again shortly",
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return response;
+    let lookup = shared.answers.answer(
+        hashes,
+        || shared.checks.clone().try_acquire_owned().ok(),
+        |hashes| {
+            let shared = shared.clone();
+            async move { run_check(&shared, hashes).await }
+        },
+    );
+    let answer = match lookup {
+        Lookup::Ready(answer) => answer,
+        Lookup::Pending(pending, _) => pending.await,
+        Lookup::Busy => {
+            let mut response = json_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many checks at once: try again shortly",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return response;
+        }
     };
+    match answer {
+        Ok(body) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, &e),
+    }
+}
+
+/// One fan-out for `hashes`, rendered as the JSON document.
+async fn run_check(shared: &Shared, hashes: Vec<alloy::primitives::B256>) -> Result<Bytes, String> {
     let mut config = shared.base.clone();
     config.txs = hashes;
     // An API answer wants the verdict; nodes are not waited for once it is settled.
     config.wait_all = false;
     let report = fanout::run(&config, &shared.client, std::future::pending()).await;
     let mut body = Vec::new();
-    if render::json(&report, &mut body).is_err() {
-        return json_error(StatusCode::INTERNAL_SERVER_ERROR, "could not write the report");
-    }
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    render::json(&report, &mut body).map_err(|_| "could not write the report".to_string())?;
+    Ok(Bytes::from(body))
 }
 
 #[cfg(test)]
@@ -225,14 +198,5 @@ mod tests {
                 .contains("unknown parameter")
         );
         assert!(hashes_of(&format!("tx={a},{b}"), 1).unwrap_err().contains("at most 1"));
-    }
-
-    #[test]
-    fn tokens_compare_whole() {
-        assert!(constant_time_eq(b"secret", b"secret"));
-        assert!(!constant_time_eq(b"secre", b"secret"));
-        assert!(!constant_time_eq(b"secret!", b"secret"));
-        assert!(!constant_time_eq(b"", b"secret"));
-        assert!(!constant_time_eq(b"Secret", b"secret"));
     }
 }

@@ -1,0 +1,70 @@
+//! `quorum-check serve`'s HTTP side: a long-running exporter and API that a
+//! minority of hostile clients can neither knock over nor turn into a
+//! provider-quota amplifier.
+//!
+//! - [`routes`]: `/metrics`, `/v1/check`, `/healthz`, `/readyz`;
+//! - [`auth`]: the bearer token (vetted at start, compared in constant time);
+//! - [`host`]: which `Host` a request may name (DNS rebinding);
+//! - [`checks`]: identical checks share one fan-out; answers are reused for
+//!   `--cache-ttl`;
+//! - [`listener`]: the accept loop on hyper — header-read timeout, small
+//!   heads, graceful shutdown;
+//! - [`connections`]: the connection cap, eviction of the longest-silent
+//!   connection, the idle timeout;
+//! - [`fdlimit`]: raising the open-file limit, sizing the cap below it;
+//! - [`metrics`]: serve's own metrics.
+//!
+//! Responses carry node names and redacted URLs only.
+
+pub mod auth;
+pub mod checks;
+pub mod connections;
+pub mod fdlimit;
+pub mod host;
+pub mod listener;
+pub mod metrics;
+pub mod routes;
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use tokio::{sync::Semaphore, time::Instant};
+
+pub use routes::app;
+
+use crate::{check::rpc::RpcClient, config::CheckConfig};
+
+/// What the handlers share.
+pub struct Shared {
+    /// The check's configuration; requests replace its hashes.
+    pub base: CheckConfig,
+    /// The HTTP client, shared by every check.
+    pub client: RpcClient,
+    /// Background rounds: every this often.
+    pub interval: Duration,
+    /// Slots for checks of `/v1/check` running at once.
+    pub checks: Arc<Semaphore>,
+    /// Checks in flight and recent answers.
+    pub answers: Arc<checks::Checks>,
+    /// Hashes per `/v1/check` request, at most.
+    pub max_txs: usize,
+    /// The bearer token, when one is required.
+    pub token: Option<auth::Token>,
+    /// Per-transaction series in `/metrics`.
+    pub metrics_per_tx: bool,
+    /// The open connections (for `/metrics`).
+    pub registry: Arc<connections::Registry>,
+    /// The last completed round: its metrics and when it ended.
+    pub last: Mutex<Option<(Arc<String>, Instant)>>,
+}
+
+impl Shared {
+    /// Records a finished background round.
+    pub fn finish_round(&self, metrics: String) {
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some((Arc::new(metrics), Instant::now()));
+        }
+    }
+}
