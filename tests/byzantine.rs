@@ -573,3 +573,129 @@ async fn stalled_bodies_cannot_starve_honest_ones() {
         assert!(peak_mib <= RSS_BUDGET_MIB, "gzip {gzip}: {peak_mib:.0} MiB");
     }
 }
+
+/// The root of `serve`'s frozen `/healthz`: everything of a check runs on
+/// one thread with whatever else the runtime runs, and the runtime can run
+/// something else only between two polls of the check. While hostile
+/// nodes' answers of megabytes are read — the decode bomb, revert data of
+/// 15 MB, 16 MiB of JSON holding nothing — no poll of the check may keep
+/// the thread busy for 100 ms (the `/healthz` bound). Measured as the
+/// thread's CPU time per poll, which the machine's load does not inflate
+/// (wall-clock gaps on a loaded machine do); a lenient decode of the bomb
+/// held the thread for seconds.
+#[test]
+fn no_poll_of_a_check_holds_its_thread_while_huge_answers_are_read() {
+    let support_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (w, proxies) = support_rt.block_on(async {
+        let w = world().await;
+        let attacks = [
+            Fault::Aggregate3 {
+                attack: Aggregate3Attack::SharedRevert(1_900_000),
+                gzip: true,
+            },
+            Fault::HugeRevert {
+                body_bytes: 15 << 20,
+                gzip: false,
+            },
+            Fault::Body(format!("[{}]", " ".repeat(MAX_RESPONSE - 16))),
+        ];
+        let mut proxies = Vec::new();
+        for (node, fault) in attacks.into_iter().enumerate() {
+            proxies.push(Proxy::start(&w.fleet.url(node), fault).await);
+        }
+        (w, proxies)
+    });
+    let mut urls: Vec<String> = proxies.iter().map(|p| p.url.clone()).collect();
+    urls.extend(w.honest[F..].iter().map(|p| p.url.clone()));
+    let hashes: Vec<B256> = (0..HASHES).map(tx).collect();
+    for multicall in ["auto", "off"] {
+        let mut builder = quorum_check::Checker::builder()
+            .contract(w.contract)
+            .function(quorum_check::VoteFunction::parse("vote(bytes32)(bool)").unwrap())
+            .threshold(quorum_check::Threshold::parse("7").unwrap())
+            .timeout(Duration::from_secs(20))
+            .deadline(Duration::from_secs(8))
+            .multicall(multicall.parse().unwrap())
+            // The hostile answers are read, not skipped once the verdicts settle.
+            .wait_all(true);
+        for url in &urls {
+            builder = builder.node(quorum_check::Node::new(url).unwrap());
+        }
+        let checker = builder.build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (report, longest_poll) = rt.block_on(PollCpu::new(checker.check(&hashes)));
+        let report = report.unwrap();
+        for i in 0..report.len() {
+            assert_eq!(report.tx(i).verdict(), Verdict::Confirmed, "--multicall {multicall}");
+        }
+        // Each hostile node's answer was read: a status, not `timeout` (the
+        // bomb's node is honest with plain calls).
+        let first_hostile = if multicall == "off" { 1 } else { 0 };
+        for node in first_hostile..F {
+            let status = report.tx(0).status(node);
+            assert!(
+                !matches!(
+                    status,
+                    NodeStatus::Timeout | NodeStatus::Skipped | NodeStatus::Ok { .. }
+                ),
+                "--multicall {multicall}: node {node}: {status:?}"
+            );
+        }
+        eprintln!("--multicall {multicall}: longest poll {longest_poll:?} of CPU");
+        assert!(
+            longest_poll < Duration::from_millis(100),
+            "--multicall {multicall}: one poll held the thread for {longest_poll:?} of CPU"
+        );
+    }
+    drop(proxies);
+    support_rt.block_on(async move { drop(w) });
+}
+
+/// A future and the most CPU time its thread spent in one poll of it, the
+/// first poll left out: it encodes and sends every node's requests (about
+/// 0.1 s of CPU for ten nodes in a debug build), before any node can have
+/// answered, so nothing a node says can lengthen it.
+struct PollCpu<F: std::future::Future> {
+    inner: std::pin::Pin<Box<F>>,
+    polls: usize,
+    longest: Duration,
+}
+
+impl<F: std::future::Future> PollCpu<F> {
+    fn new(inner: F) -> Self {
+        Self {
+            inner: Box::pin(inner),
+            polls: 0,
+            longest: Duration::ZERO,
+        }
+    }
+}
+
+/// CPU time of the calling thread so far.
+fn thread_cpu() -> Duration {
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_THREAD).expect("getrusage");
+    let micros = |t: nix::sys::time::TimeVal| t.tv_sec() as u64 * 1_000_000 + t.tv_usec() as u64;
+    Duration::from_micros(micros(usage.user_time()) + micros(usage.system_time()))
+}
+
+impl<F: std::future::Future> std::future::Future for PollCpu<F> {
+    type Output = (F::Output, Duration);
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        let before = thread_cpu();
+        let polled = self.inner.as_mut().poll(cx);
+        let spent = thread_cpu().saturating_sub(before);
+        if self.polls > 0 {
+            self.longest = self.longest.max(spent);
+        }
+        self.polls += 1;
+        polled.map(|out| (out, self.longest))
+    }
+}
