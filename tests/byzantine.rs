@@ -32,13 +32,13 @@ const HONEST_DELAY: Duration = Duration::from_millis(150);
 const MAX_RESPONSE: usize = 16 << 20;
 /// Every case's node timeout: a hostile node that holds the run until it
 /// makes the case miss [`DEADLINE`].
-const TIMEOUT: &str = "20s";
+const TIMEOUT: &str = "30s";
 /// The run's deadline in every case: far under the node timeout, and
 /// generous for honest nodes on a loaded machine (they take under a second
-/// alone).
-const DEADLINE: &str = "8s";
+/// alone, up to 3 s here at a load average of 15).
+const DEADLINE: &str = "12s";
 /// Process start to exit: the deadline and a second for start-up and rendering.
-const WITHIN: Duration = Duration::from_secs(9);
+const WITHIN: Duration = Duration::from_secs(13);
 /// The peak RSS budget of a check (RELIABILITY.md): the run-wide body budget
 /// (12 × 16 MiB), the one answer being decoded beside it, and the process.
 const RSS_BUDGET_MIB: f64 = 300.0;
@@ -564,7 +564,7 @@ async fn stalled_bodies_cannot_starve_honest_ones() {
             .map(|n| format!("{} {}", n.status.name(), n.status.detail().unwrap_or_default()))
             .collect();
         assert!(gave_way, "gzip {gzip}: no stalled body was asked to give way: {seen:?}");
-        // Under a second alone; the stalled nodes time out after 20 s.
+        // Under a second alone; the stalled nodes time out after 30 s.
         let after_release = ended - released;
         assert!(
             after_release < Duration::from_secs(4),
@@ -617,8 +617,8 @@ fn no_poll_of_a_check_holds_its_thread_while_huge_answers_are_read() {
             .contract(w.contract)
             .function(quorum_check::VoteFunction::parse("vote(bytes32)(bool)").unwrap())
             .threshold(quorum_check::Threshold::parse("7").unwrap())
-            .timeout(Duration::from_secs(20))
-            .deadline(Duration::from_secs(8))
+            .timeout(Duration::from_secs(30))
+            .deadline(Duration::from_secs(12))
             .multicall(multicall.parse().unwrap())
             // The hostile answers are read, not skipped once the verdicts settle.
             .wait_all(true);
