@@ -21,7 +21,7 @@ use std::{
 };
 
 use alloy::primitives::{Address, B256, U256, keccak256};
-use proxy::{Fault, Proxy};
+use proxy::{Aggregate3Attack, Fault, Proxy};
 use quorum_check::{
     devnet::{Contract, Fleet, find_anvil},
     multicall,
@@ -142,6 +142,9 @@ async fn run_all(mode: &Mode) -> Vec<Row> {
     }
     if wanted("idle") {
         rows.push(serve_under_idle_connections(mode, &anvil).await);
+    }
+    if wanted("B1") || wanted("B2") {
+        rows.extend(byzantine(mode, &anvil).await);
     }
     rows
 }
@@ -1000,5 +1003,146 @@ async fn serve_under_idle_connections(mode: &Mode, anvil: &std::path::Path) -> R
         note: format!(
             "{probes} probes (fresh connection each): median {calm_median:.1} ms before the flood, p99 {flood_p99:.1} ms during it; cap {max} connections, {evicted} evicted; RSS {rss_calm:.1} MiB before, {rss_flood:.1} MiB with the flood, {rss_heads:.1} MiB after 600 × 390 KB unfinished heads"
         ),
+    }
+}
+
+/// B1, B2 (issue 16): hostile nodes among ten, threshold 7, 500 hashes the
+/// honest nodes approve, honest nodes answering after 150 ms, the default
+/// `--timeout` (10 s) and `--deadline` (11 s). B1: one node answers
+/// `aggregate3` with 500 outcomes all pointing at one 1.9 MB revert message,
+/// gzip-packed (a few KB on the wire) — the decode bomb. B2: `--multicall
+/// off`, three nodes each send 16 MiB − 1 of every body and stall. Wall time
+/// and peak RSS; `QUORUM_BENCH_BIN=path` runs another build of quorum-check
+/// (the "before" numbers), whose verdicts are reported, not asserted.
+async fn byzantine(mode: &Mode, anvil: &std::path::Path) -> Vec<Row> {
+    let other = std::env::var("QUORUM_BENCH_BIN").ok();
+    let bin = other.clone().unwrap_or_else(|| BIN.to_string());
+    let fleet = Fleet::start_n(anvil, 10).await.unwrap();
+    let contract = fleet.deploy_all(Contract::Voting).await.unwrap();
+    let hashes: Vec<B256> = (0..500u64).map(|i| keccak256(i.to_be_bytes())).collect();
+    for node in 0..10 {
+        set_votes(&fleet.url(node), contract, &hashes).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("b.txt");
+    std::fs::write(&file, hashes.iter().map(|h| format!("{h:#x}\n")).collect::<String>()).unwrap();
+    let tx_args = ["--tx-file".to_string(), file.display().to_string()];
+    let runs = if mode.smoke { 1 } else { 5 };
+    let mut rows = Vec::new();
+    for (scenario, hostile, fault, extra) in [
+        ("B1 reference: the same 10 nodes, all honest", 0, Fault::None, &[][..]),
+        (
+            "B1 decode bomb: 1 of 10 nodes, aggregate3 outcomes sharing a 1.9 MB revert, gzip",
+            1,
+            Fault::Aggregate3 {
+                attack: Aggregate3Attack::SharedRevert(1_900_000),
+                gzip: true,
+            },
+            &[][..],
+        ),
+        (
+            "B2 stalled bodies: 3 of 10 nodes send 16 MiB − 1 and stall, --multicall off",
+            3,
+            Fault::StallAfter {
+                sent: (16 << 20) - 1,
+                gzip: false,
+            },
+            &["--multicall", "off"][..],
+        ),
+        (
+            "B2 reference: the same 10 nodes, all honest, --multicall off",
+            0,
+            Fault::None,
+            &["--multicall", "off"][..],
+        ),
+    ] {
+        let mut proxies = Vec::new();
+        for node in 0..10 {
+            let fault = if node < hostile {
+                fault.clone()
+            } else {
+                Fault::Delay(Duration::from_millis(150))
+            };
+            proxies.push(Proxy::start(&fleet.url(node), fault).await);
+        }
+        let mut args = check_args(&urls(&proxies), contract, &tx_args, "7");
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut samples = Vec::new();
+        let mut outcome = String::new();
+        for _ in 0..runs {
+            let started = Instant::now();
+            let out = Command::new(&bin)
+                .args(&args)
+                .env_clear()
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .output()
+                .expect("run quorum-check");
+            samples.push(started.elapsed().as_secs_f64() * 1e3);
+            let code = out.status.code().unwrap_or(-1);
+            let report = serde_json::from_slice::<quorum_check::report::CheckReport>(&out.stdout).ok();
+            let confirmed = report.as_ref().map_or(0, |r| {
+                r.txs
+                    .iter()
+                    .filter(|t| t.verdict == quorum_check::tally::Verdict::Confirmed)
+                    .count()
+            });
+            let hostile_status = report
+                .as_ref()
+                .and_then(|r| r.txs.first())
+                .map(|t| t.nodes[0].status.name())
+                .unwrap_or("none");
+            let honest_status = report
+                .as_ref()
+                .and_then(|r| r.txs.first())
+                .map(|t| t.nodes[9].status.name())
+                .unwrap_or("none");
+            outcome = if hostile > 0 {
+                format!(
+                    "exit {code}, {confirmed}/500 confirmed; hostile node 1: {hostile_status}, honest node 10: {honest_status}"
+                )
+            } else {
+                format!("exit {code}, {confirmed}/500 confirmed")
+            };
+            if other.is_none() {
+                assert!(
+                    code == 0 && confirmed == 500,
+                    "{scenario}: {outcome}; stderr: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+        let (rss, cpu_ms) = usage_of(&bin, &args);
+        rows.push(Row {
+            scenario,
+            target: "confirmed; well under the 11 s deadline; ≤ 300 MiB".into(),
+            timing: Timing::of(samples),
+            limit_ms: Some(11_000.0),
+            requests_per_node: None,
+            billed_per_node: None,
+            peak_rss_mib: Some(rss),
+            note: format!(
+                "{}{outcome}; quorum-check's own CPU: {cpu_ms:.0} ms",
+                other.as_ref().map(|b| format!("binary {b}: ")).unwrap_or_default()
+            ),
+        });
+    }
+    rows
+}
+
+/// Peak RSS (MiB) and CPU time (ms) of one run of `bin`, via `--rss-of`.
+fn usage_of(bin: &str, args: &[String]) -> (f64, f64) {
+    let me = std::env::current_exe().unwrap();
+    let out = Command::new(me)
+        .arg("--rss-of")
+        .arg(bin)
+        .args(args)
+        .output()
+        .expect("rss child");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut fields = text.split_whitespace().map(|f| f.parse::<f64>());
+    match (fields.next(), fields.next()) {
+        (Some(Ok(kib)), Some(Ok(cpu))) => (kib / 1024.0, cpu),
+        _ => panic!("rss child said {text:?}"),
     }
 }

@@ -7,7 +7,7 @@
 use std::{fmt, path::Path};
 
 use alloy::{
-    dyn_abi::{DynSolValue, JsonAbiExt},
+    dyn_abi::{DynSolValue, JsonAbiExt, Specifier},
     json_abi::{ContractObject, Error as AbiErrorItem, Function},
     primitives::{B256, Bytes, U256},
     sol_types::{Panic, Revert, SolError},
@@ -71,6 +71,7 @@ pub const BUILTIN_ABI: &str = include_str!("../../abi/Voting.json");
 /// How the built-in ABI is named in messages.
 mod error;
 pub use error::{AbiError, DecodeError};
+mod canonical;
 
 const BUILTIN_NAME: &str = "the built-in Voting ABI";
 
@@ -250,32 +251,110 @@ impl VoteFunction {
     }
 
     /// A readable reason for revert data: `Error(string)`, `Panic(uint256)`,
-    /// a custom error declared in the ABI, or the raw selector.
+    /// a custom error declared in the ABI, or the raw selector. Only the
+    /// first [`MAX_REVERT_BYTES`] are read, however long the data.
     pub fn describe_revert(&self, data: &[u8]) -> String {
-        if data.is_empty() {
+        self.describe_revert_head(data, data.len())
+    }
+
+    /// Like [`describe_revert`](Self::describe_revert) for revert data of
+    /// `total` bytes of which only `head` — its start — is at hand. Past
+    /// [`MAX_REVERT_BYTES`] nothing is decoded or formatted: an `Error(string)`
+    /// shows the start of its message, and every longer reason says how long
+    /// the data was. A custom error's arguments are decoded only when laid out
+    /// as an encoder lays them out, so that decoding never makes more than
+    /// the data's own size (shared offsets would make copies).
+    pub fn describe_revert_head(&self, head: &[u8], total: usize) -> String {
+        let head = &head[..head.len().min(MAX_REVERT_BYTES)];
+        let cut = total > head.len();
+        let size = |shown: String| {
+            if cut {
+                format!("{shown} ({total} bytes of revert data, the first {} read)", head.len())
+            } else {
+                shown
+            }
+        };
+        if head.is_empty() && !cut {
             return "reverted without data".into();
         }
-        if data.starts_with(&Revert::SELECTOR)
-            && let Ok(revert) = Revert::abi_decode(data)
-        {
-            return format!("Error({:?})", revert.reason);
+        if head.starts_with(&Revert::SELECTOR) {
+            if !cut && let Ok(revert) = Revert::abi_decode(head) {
+                return format!("Error({:?})", revert.reason);
+            }
+            if cut && let Some((start, whole)) = revert_message_start(head) {
+                let message = String::from_utf8_lossy(start);
+                let mut shown = String::new();
+                let mut chars = message.chars();
+                for c in chars.by_ref() {
+                    let escaped = c.escape_debug().to_string();
+                    if shown.len() + escaped.len() > REVERT_SHOWN_CHARS {
+                        break;
+                    }
+                    shown.push_str(&escaped);
+                }
+                let more = if whole && chars.next().is_none() { "" } else { "…" };
+                return size(format!("Error(\"{shown}{more}\")"));
+            }
         }
-        if data.starts_with(&Panic::SELECTOR)
-            && let Ok(panic) = Panic::abi_decode(data)
+        if head.starts_with(&Panic::SELECTOR)
+            && let Ok(panic) = Panic::abi_decode(head)
         {
-            return format!("Panic({})", panic);
+            return size(format!("Panic({})", panic));
         }
-        if data.len() >= 4 {
-            let selector = &data[..4];
+        if head.len() >= 4 {
+            let selector = &head[..4];
             for error in self.errors.iter().filter(|e| e.selector().as_slice() == selector) {
-                if let Ok(args) = error.abi_decode_input(&data[4..]) {
-                    let args: Vec<String> = args.iter().map(format_value).collect();
-                    return format!("{}({})", error.name, args.join(", "));
+                if cut {
+                    return size(format!("{}(…)", error.name));
+                }
+                let Ok(types) = error.inputs.iter().map(|p| p.resolve()).collect::<Result<Vec<_>, _>>() else {
+                    continue;
+                };
+                let args = &head[4..];
+                let static_only = types.iter().all(|t| !t.is_dynamic());
+                if (static_only || canonical::is_canonical(&types, args))
+                    && let Ok(values) = error.abi_decode_input(args)
+                {
+                    let values: Vec<String> = values.iter().map(format_value).collect();
+                    return format!("{}({})", error.name, shorten(&values.join(", "), REVERT_SHOWN_CHARS));
                 }
             }
         }
-        let shown = alloy::primitives::hex::encode_prefixed(&data[..data.len().min(36)]);
-        format!("unknown revert data {shown}{}", if data.len() > 36 { "…" } else { "" })
+        let shown = alloy::primitives::hex::encode_prefixed(&head[..head.len().min(36)]);
+        let more = if total > 36 { "…" } else { "" };
+        size(format!("unknown revert data {shown}{more}"))
+    }
+}
+
+/// Revert data longer than this is cut before it is decoded or formatted: a
+/// reason of several lines fits; megabytes are never copied or escaped.
+pub const MAX_REVERT_BYTES: usize = 1024;
+
+/// How much of a revert reason's text is kept (before the node text is
+/// cleaned and cut for printing anyway).
+const REVERT_SHOWN_CHARS: usize = 160;
+
+/// The start of an `Error(string)`'s message in revert data that was cut:
+/// the bytes after the offset and length words, up to the length given; and
+/// whether that is the whole message.
+fn revert_message_start(data: &[u8]) -> Option<(&[u8], bool)> {
+    let offset = data.get(4..36)?;
+    if offset[..31].iter().any(|&b| b != 0) || offset[31] != 0x20 {
+        return None;
+    }
+    let length = U256::from_be_slice(data.get(36..68)?);
+    let available = &data[68..];
+    match usize::try_from(length) {
+        Ok(length) if length <= available.len() => Some((&available[..length], true)),
+        _ => Some((available, false)),
+    }
+}
+
+/// At most `max` characters of `s`, with `…` when cut.
+fn shorten(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_string(),
     }
 }
 

@@ -194,3 +194,95 @@ fn describes_reverts() {
             .starts_with("unknown revert data 0x01020304")
     );
 }
+
+#[test]
+fn long_revert_data_is_cut_before_it_is_decoded() {
+    let f = VoteFunction::from_json(VOTING, "v", "vote").unwrap();
+    // A 1.9 MB Error(string) of control characters (each escaped sixfold when shown).
+    let data = Revert::from("\u{1}".repeat(1_900_000)).abi_encode();
+    let shown = f.describe_revert(&data);
+    assert!(
+        shown.starts_with("Error(\"\\u{1}\\u{1}") && shown.contains("\\u{1}…\")"),
+        "{shown}"
+    );
+    assert!(
+        shown.ends_with(&format!("({} bytes of revert data, the first 1024 read)", data.len())),
+        "{shown}"
+    );
+    assert!(shown.chars().count() < 300, "{}", shown.chars().count());
+    // The same from the head alone, as a node's error.data is read.
+    assert_eq!(f.describe_revert_head(&data[..MAX_REVERT_BYTES], data.len()), shown);
+    // A message that fits is shown whole.
+    let fits = Revert::from("x".repeat(900)).abi_encode();
+    assert!(fits.len() <= MAX_REVERT_BYTES);
+    assert_eq!(f.describe_revert(&fits), format!("Error({:?})", "x".repeat(900)));
+    // Other long data says how long it was.
+    let mut unknown = vec![0xde, 0xad, 0xbe, 0xef];
+    unknown.resize(5000, 0);
+    let shown = f.describe_revert(&unknown);
+    assert!(
+        shown.starts_with("unknown revert data 0xdeadbeef")
+            && shown.ends_with("(5000 bytes of revert data, the first 1024 read)"),
+        "{shown}"
+    );
+    let mut not_owner = alloy::primitives::keccak256("NotOwner(address)")[..4].to_vec();
+    not_owner.resize(4000, 0);
+    assert_eq!(
+        f.describe_revert(&not_owner),
+        "NotOwner(…) (4000 bytes of revert data, the first 1024 read)"
+    );
+}
+
+/// A custom error with dynamic arguments: decoded when laid out as an encoder
+/// lays it out; not decoded when its offsets are shared (a lenient decoder
+/// would make a copy of the shared string per entry, and per level of nesting).
+#[test]
+fn custom_errors_with_shared_offsets_are_not_decoded() {
+    let abi = r#"[
+      {"type":"function","name":"vote","inputs":[{"name":"h","type":"bytes32"}],"outputs":[{"name":"","type":"bool"}],"stateMutability":"view"},
+      {"type":"error","name":"Boom","inputs":[{"name":"parts","type":"string[][]"}]}
+    ]"#;
+    let f = VoteFunction::from_json(abi, "boom.json", "vote").unwrap();
+    let selector = alloy::primitives::keccak256("Boom(string[][])")[..4].to_vec();
+    let word = |v: usize| {
+        let mut w = [0u8; 32];
+        w[24..].copy_from_slice(&(v as u64).to_be_bytes());
+        w
+    };
+    // The encoder's layout: decoded.
+    let value = DynSolValue::Array(vec![DynSolValue::Array(vec![DynSolValue::String("ok".into())])]);
+    let mut good = selector.clone();
+    good.extend(DynSolValue::Tuple(vec![value]).abi_encode_params());
+    let shown = f.describe_revert(&good);
+    assert!(shown.starts_with("Boom(") && shown.contains("\"ok\""), "{shown}");
+    // 9 outer entries pointing at one inner array of 9 entries pointing at
+    // one 256-byte string: 81 copies from under 1 KiB.
+    let n = 9;
+    let mut args = Vec::new();
+    args.extend_from_slice(&word(0x20));
+    args.extend_from_slice(&word(n));
+    let inner_at = 32 * n;
+    for _ in 0..n {
+        args.extend_from_slice(&word(inner_at));
+    }
+    args.extend_from_slice(&word(n));
+    for _ in 0..n {
+        args.extend_from_slice(&word(32 * n));
+    }
+    args.extend_from_slice(&word(256));
+    args.extend_from_slice(&[b'a'; 256]);
+    // A lenient decoder does make the copies.
+    let error = serde_json::from_str::<alloy::json_abi::JsonAbi>(abi)
+        .unwrap()
+        .errors()
+        .next()
+        .unwrap()
+        .clone();
+    let copies = error.abi_decode_input(&args).unwrap();
+    assert!(format!("{copies:?}").matches(&"a".repeat(256)).count() == n * n);
+    let mut bomb = selector;
+    bomb.extend(args);
+    assert!(bomb.len() <= MAX_REVERT_BYTES, "{}", bomb.len());
+    let shown = f.describe_revert(&bomb);
+    assert!(shown.starts_with("unknown revert data 0x"), "{shown}");
+}

@@ -85,6 +85,23 @@ pub enum Fault {
     /// a batch refused as a whole, with one error object, so that the echo
     /// is the node's failure (logged, and shown by `nodes`).
     EchoAs { code: i64, form: EchoForm },
+    /// A hostile node's `aggregate3` answers (see [`Aggregate3Attack`]); other
+    /// answers pass. With `gzip`, the answer is sent gzip-compressed when the
+    /// request accepts it.
+    Aggregate3 { attack: Aggregate3Attack, gzip: bool },
+    /// Every `eth_call` of a request is answered "execution reverted" with
+    /// `error.data` an `Error(string)` as long as fits: the body carries about
+    /// `body_bytes` of revert data in hex, shared among the calls. Other calls
+    /// pass. With `gzip`, compressed when the request accepts it.
+    HugeRevert { body_bytes: usize, gzip: bool },
+    /// Answer 200 without a length, send `sent` bytes of a JSON body (`[` and
+    /// spaces), then stall with the connection open (bounded: 120 s). With
+    /// `gzip`, those bytes go as a gzip stream flushed up to that point (a few
+    /// KiB on the wire).
+    StallAfter { sent: usize, gzip: bool },
+    /// Hold every request until the gate opens (bounded: 60 s), then pass
+    /// through: the test decides when an honest node answers.
+    Gate(tokio::sync::watch::Receiver<bool>),
 }
 
 /// How [`Fault::EchoAs`] re-writes the request head it echoes (request line
@@ -160,6 +177,85 @@ impl EchoForm {
             }
         }
     }
+}
+
+/// How a hostile node rewrites each `aggregate3` answer of `n` outcomes.
+#[derive(Clone, Copy, Debug)]
+pub enum Aggregate3Attack {
+    /// Every outcome's offset points at one failed call whose revert data is
+    /// an `Error(string)` of this many bytes: a lenient decoder makes `n`
+    /// copies of it.
+    SharedRevert(usize),
+    /// Every outcome's offset points far past the end of the answer.
+    OutOfBounds,
+}
+
+impl Aggregate3Attack {
+    /// The ABI-encoded `Outcome3[]` this attack answers for `n` calls.
+    pub fn encode(self, n: usize) -> Vec<u8> {
+        let word = |v: usize| {
+            let mut w = [0u8; 32];
+            w[24..].copy_from_slice(&(v as u64).to_be_bytes());
+            w
+        };
+        // The return value's offset, then the array: its length and one offset per outcome.
+        let mut out = Vec::new();
+        out.extend_from_slice(&word(0x20));
+        out.extend_from_slice(&word(n));
+        match self {
+            Self::SharedRevert(bytes) => {
+                // Every outcome points at the one tuple right after the offsets.
+                for _ in 0..n {
+                    out.extend_from_slice(&word(32 * n));
+                }
+                let revert = revert_of(bytes);
+                out.extend_from_slice(&word(0)); // success = false
+                out.extend_from_slice(&word(0x40)); // returnData's offset in the tuple
+                out.extend_from_slice(&word(revert.len()));
+                out.extend_from_slice(&revert);
+                out.resize(out.len().div_ceil(32) * 32, 0);
+            }
+            Self::OutOfBounds => {
+                for i in 0..n {
+                    out.extend_from_slice(&word((1 << 40) + 64 * i));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// `Error(string)` revert data of about `bytes` bytes, the message made of
+/// control characters (each one that a formatter escapes grows sixfold).
+pub fn revert_of(bytes: usize) -> Vec<u8> {
+    use alloy::sol_types::{Revert, SolError};
+    let message = "\u{1}".repeat(bytes.saturating_sub(68).max(1));
+    Revert::from(message).abi_encode()
+}
+
+fn gzip_of(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(bytes).expect("gzip");
+    gz.finish().expect("gzip")
+}
+
+fn accepts_gzip(head: &str) -> bool {
+    head.to_ascii_lowercase().contains("accept-encoding: gzip")
+}
+
+/// The ids of the `eth_call`s in a request (one object or a batch).
+fn eth_call_ids(request: &Option<serde_json::Value>) -> Vec<serde_json::Value> {
+    let calls: Vec<&serde_json::Value> = match request {
+        Some(serde_json::Value::Array(a)) => a.iter().collect(),
+        Some(c) => vec![c],
+        None => vec![],
+    };
+    calls
+        .into_iter()
+        .filter(|c| c["method"] == "eth_call")
+        .map(|c| c["id"].clone())
+        .collect()
 }
 
 impl Fault {
@@ -260,6 +356,7 @@ pub struct Proxy {
     eth_calls: Arc<AtomicUsize>,
     heads: Arc<Mutex<Vec<String>>>,
     max_batch: Arc<AtomicUsize>,
+    stalled: Arc<AtomicUsize>,
     task: JoinHandle<()>,
 }
 
@@ -278,6 +375,7 @@ struct Shared {
     eth_calls: Arc<AtomicUsize>,
     heads: Arc<Mutex<Vec<String>>>,
     max_batch: Arc<AtomicUsize>,
+    stalled: Arc<AtomicUsize>,
 }
 
 impl Proxy {
@@ -299,8 +397,10 @@ impl Proxy {
         let eth_calls = Arc::new(AtomicUsize::new(0));
         let heads = Arc::new(Mutex::new(Vec::new()));
         let max_batch = Arc::new(AtomicUsize::new(0));
+        let stalled = Arc::new(AtomicUsize::new(0));
         let shared = Arc::new(Shared {
             max_batch: max_batch.clone(),
+            stalled: stalled.clone(),
             upstream: upstream.to_string(),
             fault,
             client: reqwest::Client::new(),
@@ -341,8 +441,15 @@ impl Proxy {
             eth_calls,
             heads,
             max_batch,
+            stalled,
             task,
         }
+    }
+
+    /// Bodies sent up to their stall ([`Fault::StallAfter`]): written in
+    /// full to the socket, so all but what the kernel buffers is read.
+    pub fn stalled_bodies(&self) -> usize {
+        self.stalled.load(Ordering::SeqCst)
     }
 
     /// The most calls any one request carried (1 for a plain request).
@@ -515,6 +622,14 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: Arc<Sha
                 }
                 continue;
             }
+            Fault::StallAfter { sent, gzip } => {
+                stall_after(&mut stream, *sent, *gzip && accepts_gzip(&head), &shared.stalled).await;
+                return;
+            }
+            Fault::Gate(open) => {
+                let mut open = open.clone();
+                let _ = tokio::time::timeout(Duration::from_secs(60), open.wait_for(|o| *o)).await;
+            }
             Fault::Endless => {
                 let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n[";
                 if stream.write_all(head.as_bytes()).await.is_err() {
@@ -615,6 +730,37 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: Arc<Sha
                 }
                 return;
             }
+            Fault::Aggregate3 { attack, gzip } => {
+                let (attack, gzip) = (*attack, *gzip && accepts_gzip(&head));
+                // Megabytes of hex: built off the proxy's runtime threads.
+                let built = tokio::task::spawn_blocking(move || {
+                    let answer = hostile_aggregate3(answer, attack);
+                    if gzip { gzip_of(&answer) } else { answer }
+                })
+                .await
+                .expect("build");
+                let extra = if gzip { "Content-Encoding: gzip\r\n" } else { "" };
+                if write_response(&mut stream, status, extra, &built).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            Fault::HugeRevert { body_bytes, gzip } => {
+                let ids = eth_call_ids(&parsed);
+                let (body_bytes, gzip) = (*body_bytes, *gzip && accepts_gzip(&head));
+                // Megabytes of JSON: built off the proxy's runtime threads.
+                let built = tokio::task::spawn_blocking(move || {
+                    let answer = huge_reverts(answer, &ids, body_bytes);
+                    if gzip { gzip_of(&answer) } else { answer }
+                })
+                .await
+                .expect("build");
+                let extra = if gzip { "Content-Encoding: gzip\r\n" } else { "" };
+                if write_response(&mut stream, status, extra, &built).await.is_err() {
+                    return;
+                }
+                continue;
+            }
             Fault::Gzip if head.to_ascii_lowercase().contains("accept-encoding: gzip") => {
                 use std::io::Write as _;
                 let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -634,6 +780,144 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: Arc<Sha
             return;
         }
     }
+}
+
+/// How many outcomes `r` holds, when it is an `aggregate3` answer.
+fn aggregate3_outcomes(r: &serde_json::Value) -> Option<usize> {
+    use alloy::sol_types::SolCall as _;
+    use quorum_check::multicall::aggregate3Call;
+    r.as_str()
+        .filter(|s| s.len() > 66)
+        .and_then(|s| s.parse::<alloy::primitives::Bytes>().ok())
+        .and_then(|b| aggregate3Call::abi_decode_returns_validate(&b).ok())
+        .map(|outcomes| outcomes.len())
+}
+
+/// [`Fault::Aggregate3`]: every `aggregate3` result of `answer` replaced by
+/// the attack's. The hostile hex is made once per attack and size, and
+/// spliced into the JSON as text: the answer must reach the checker before
+/// the honest nodes' do for the attack to land.
+fn hostile_aggregate3(answer: Vec<u8>, attack: Aggregate3Attack) -> Vec<u8> {
+    const SPLICE: &str = "__hostile_aggregate3__";
+    static MADE: Mutex<Vec<(String, Arc<String>)>> = Mutex::new(Vec::new());
+    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&answer) else {
+        return answer;
+    };
+    let items: Vec<&mut serde_json::Value> = match &mut v {
+        serde_json::Value::Array(items) => items.iter_mut().collect(),
+        single => vec![single],
+    };
+    let mut splices = Vec::new();
+    for r in items.into_iter().filter_map(|item| item.get_mut("result")) {
+        if let Some(n) = aggregate3_outcomes(r) {
+            let key = format!("{attack:?} {n}");
+            let mut made = MADE.lock().expect("made");
+            let hex = match made.iter().find(|(k, _)| *k == key) {
+                Some((_, hex)) => hex.clone(),
+                None => {
+                    let hex = Arc::new(alloy::primitives::Bytes::from(attack.encode(n)).to_string());
+                    made.push((key, hex.clone()));
+                    hex
+                }
+            };
+            *r = serde_json::Value::String(format!("{SPLICE}{}", splices.len()));
+            splices.push(hex);
+        }
+    }
+    let mut text = serde_json::to_string(&v).expect("json");
+    for (i, hex) in splices.iter().enumerate().rev() {
+        text = text.replace(&format!("{SPLICE}{i}"), hex);
+    }
+    text.into_bytes()
+}
+
+/// [`Fault::HugeRevert`]: `answer` with every `eth_call` of `ids` reverted,
+/// the revert data sharing about `body_bytes` of hex. Built as text: the hex
+/// is made once per size and copied in.
+fn huge_reverts(answer: Vec<u8>, ids: &[serde_json::Value], body_bytes: usize) -> Vec<u8> {
+    static HEX: Mutex<Option<(usize, Arc<String>)>> = Mutex::new(None);
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&answer) else {
+        return answer;
+    };
+    if ids.is_empty() {
+        return answer;
+    }
+    // Hex doubles the bytes; leave room for the JSON around them.
+    let each = (body_bytes / 2 / ids.len()).saturating_sub(64).max(68);
+    let data = {
+        let mut cached = HEX.lock().expect("hex");
+        match &*cached {
+            Some((n, hex)) if *n == each => hex.clone(),
+            _ => {
+                let hex = Arc::new(alloy::primitives::Bytes::from(revert_of(each)).to_string());
+                *cached = Some((each, hex.clone()));
+                hex
+            }
+        }
+    };
+    let item = |item: &serde_json::Value| {
+        if ids.contains(&item["id"]) {
+            format!(
+                r#"{{"jsonrpc":"2.0","id":{},"error":{{"code":3,"message":"execution reverted","data":"{data}"}}}}"#,
+                item["id"]
+            )
+        } else {
+            item.to_string()
+        }
+    };
+    match &v {
+        serde_json::Value::Array(items) => format!("[{}]", items.iter().map(item).collect::<Vec<_>>().join(",")),
+        single => item(single),
+    }
+    .into_bytes()
+}
+
+/// [`Fault::StallAfter`]: `sent` bytes of a body, then silence. Bounded in
+/// time whatever the peer does (it may stop reading).
+async fn stall_after<S: AsyncWrite + Unpin>(stream: &mut S, sent: usize, gzip: bool, stalled: &AtomicUsize) {
+    let run = async {
+        let encoding = if gzip { "Content-Encoding: gzip\r\n" } else { "" };
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n{encoding}\r\n");
+        stream.write_all(head.as_bytes()).await?;
+        let body = tokio::task::spawn_blocking(move || stalled_body(sent, gzip))
+            .await
+            .expect("body");
+        for chunk in body.chunks(64 * 1024) {
+            stream.write_all(chunk).await?;
+        }
+        stream.flush().await?;
+        stalled.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_secs(120)).await;
+        Ok::<(), std::io::Error>(())
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(130), run).await;
+}
+
+/// `sent` bytes of a JSON body that never ends (`[` and spaces), or a gzip
+/// stream of them flushed so that all of it can be inflated; made once per
+/// size and shared.
+fn stalled_body(sent: usize, gzip: bool) -> Arc<Vec<u8>> {
+    type Made = Vec<((usize, bool), Arc<Vec<u8>>)>;
+    static MADE: Mutex<Made> = Mutex::new(Vec::new());
+    let mut made = MADE.lock().expect("stalled bodies");
+    if let Some((_, body)) = made.iter().find(|(key, _)| *key == (sent, gzip)) {
+        return body.clone();
+    }
+    let mut body = vec![b' '; sent];
+    if let Some(first) = body.first_mut() {
+        *first = b'[';
+    }
+    if gzip {
+        use std::io::Write as _;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&body).expect("gzip");
+        // A sync flush: everything so far can be inflated, the stream stays open.
+        gz.flush().expect("gzip");
+        body = std::mem::take(gz.get_mut());
+    }
+    let body = Arc::new(body);
+    made.push(((sent, gzip), body.clone()));
+    body
 }
 
 /// Reads one HTTP/1.1 request; returns its head (as sent) and body, or

@@ -18,12 +18,14 @@ pub use crate::sanitize::{clean, node_text};
 mod body;
 mod decode;
 mod failure;
+mod offload;
 
 pub use body::BODY_BUDGET_FACTOR;
 use body::{BodyBudget, read_bounded};
 pub use decode::{decode_batch, decode_single};
 pub use failure::{NodeFailure, is_transient_entry, parse_retry_after, tls_failure};
 use failure::{is_batch_refusal, is_rate_limit, transport_failure};
+pub(crate) use offload::{OFF_LOOP_BYTES, off_loop};
 
 /// One call in a batch.
 #[derive(Debug, Clone)]
@@ -47,6 +49,27 @@ pub struct BatchOutcome {
     /// Whether the node said "slow down" (HTTP 429, or a rate-limit code for
     /// the request or an entry) on the way: the caller should send less at once.
     pub rate_limited: bool,
+    /// The last answer's bytes, still counted in the run's body budget
+    /// until the caller has read the results (or drops this).
+    pub(crate) held: AnswersHeld,
+}
+
+/// Bytes of answers still counted in the run's body budget; given back when
+/// dropped. Their decoded results take about as much memory as the bodies
+/// did, so the budget keeps counting them until they are read.
+#[derive(Default)]
+pub(crate) struct AnswersHeld(Vec<body::BodyHold>);
+
+impl AnswersHeld {
+    fn add(&mut self, more: AnswersHeld) {
+        self.0.extend(more.0);
+    }
+}
+
+impl std::fmt::Debug for AnswersHeld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AnswersHeld({} bodies)", self.0.len())
+    }
 }
 
 /// First backoff step; doubles per retry, with jitter.
@@ -151,15 +174,23 @@ impl RpcClient {
         let mut results = Vec::with_capacity(calls.len());
         let mut attempts = 0;
         let mut rate_limited = false;
+        let mut held = AnswersHeld::default();
         let mut done = 0;
         while done < calls.len() {
+            // Answers are counted until read, but never while the node is
+            // asked anything more: a node could otherwise hold budget it is
+            // not reading by being slow to answer the next request.
+            held = AnswersHeld::default();
             let n = self.batch_limit(node).min(calls.len() - done);
             let outcome = self.send(node, &calls[done..done + n], deadline).await;
             attempts += outcome.attempts;
             rate_limited |= outcome.rate_limited;
+            held.add(outcome.held);
             match outcome.results {
                 Ok(mut r) => {
-                    let (more, limited) = self.retry_entries(node, &calls[done..done + n], &mut r, deadline).await;
+                    let (more, limited) = self
+                        .retry_entries(node, &calls[done..done + n], &mut r, &mut held, deadline)
+                        .await;
                     attempts += more;
                     rate_limited |= limited;
                     results.extend(r);
@@ -171,6 +202,7 @@ impl RpcClient {
                         results: Err(failure),
                         attempts,
                         rate_limited,
+                        held: AnswersHeld::default(),
                     };
                 }
             }
@@ -179,6 +211,7 @@ impl RpcClient {
             results: Ok(results),
             attempts,
             rate_limited,
+            held,
         }
     }
 
@@ -190,6 +223,7 @@ impl RpcClient {
         node: &Node,
         calls: &[Call],
         results: &mut [CallResult],
+        held: &mut AnswersHeld,
         deadline: Instant,
     ) -> (u32, bool) {
         let mut attempts = 0;
@@ -207,11 +241,14 @@ impl RpcClient {
                 break;
             }
             tracing::debug!(node = %node.url, entries = again.len(), ?wait, "retrying rate-limited entries");
+            // Nothing stays counted while waiting on the node (see `batch`).
+            *held = AnswersHeld::default();
             tokio::time::sleep(wait).await;
             let subset: Vec<Call> = again.iter().map(|&i| calls[i].clone()).collect();
             let outcome = self.send(node, &subset, deadline).await;
             attempts += outcome.attempts;
             limited |= outcome.rate_limited;
+            held.add(outcome.held);
             match outcome.results {
                 Ok(answers) => {
                     for (i, answer) in again.into_iter().zip(answers) {
@@ -234,6 +271,7 @@ impl RpcClient {
                     results: Err(NodeFailure::BadResponse(e)),
                     attempts: 0,
                     rate_limited: false,
+                    held: AnswersHeld::default(),
                 };
             }
         };
@@ -248,15 +286,17 @@ impl RpcClient {
                         results: Err(NodeFailure::Timeout),
                         attempts,
                         rate_limited,
+                        held: AnswersHeld::default(),
                     };
                 }
                 // Entries refused one by one (rate limits) are retried by
                 // `batch`, for those entries only.
-                Ok(Ok(results)) => {
+                Ok(Ok((results, held))) => {
                     return BatchOutcome {
                         results: Ok(results),
                         attempts,
                         rate_limited,
+                        held,
                     };
                 }
                 Ok(Err((failure, retry_after))) => (failure, retry_after),
@@ -268,6 +308,7 @@ impl RpcClient {
                     results: Err(failure),
                     attempts,
                     rate_limited,
+                    held: AnswersHeld::default(),
                 };
             }
             let wait = retry_after
@@ -278,6 +319,7 @@ impl RpcClient {
                     results: Err(failure),
                     attempts,
                     rate_limited,
+                    held: AnswersHeld::default(),
                 };
             }
             tracing::debug!(
@@ -297,7 +339,7 @@ impl RpcClient {
         node: &Node,
         body: Vec<u8>,
         expected: usize,
-    ) -> Result<Vec<CallResult>, (NodeFailure, Option<Duration>)> {
+    ) -> Result<(Vec<CallResult>, AnswersHeld), (NodeFailure, Option<Duration>)> {
         let mut request = self
             .client_of(node)
             .post(node.url.expose().clone())
@@ -330,11 +372,25 @@ impl RpcClient {
         let body = read_bounded(response, self.max_response_bytes, &self.budget)
             .await
             .map_err(|f| (f, None))?;
-        if expected == 1 {
-            decode_single(&body).map_err(|f| (f, None))
+        let body_len = body.len();
+        let decode = move || {
+            let (bytes, hold) = body.into_parts();
+            let decoded = if expected == 1 {
+                decode_single(&bytes)
+            } else {
+                decode_batch(&bytes, expected)
+            };
+            // The results take about the body's size: the hold keeps counting them.
+            decoded.map(|results| (results, AnswersHeld(vec![hold])))
+        };
+        let decoded = if body_len <= OFF_LOOP_BYTES {
+            decode()
         } else {
-            decode_batch(&body, expected).map_err(|f| (f, None))
-        }
+            off_loop(body_len, decode)
+                .await
+                .unwrap_or_else(|| Err(NodeFailure::BadResponse("the answer could not be read".into())))
+        };
+        decoded.map_err(|f| (f, None))
     }
 }
 
