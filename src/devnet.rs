@@ -104,6 +104,9 @@ pub struct Fleet {
     providers: Vec<RootProvider>,
 }
 
+/// Empty blocks mined after each vote of [`Fleet::cast_votes`].
+pub const BLOCKS_BETWEEN_VOTES: u64 = 3;
+
 /// How long one anvil may take to say it is listening.
 const ANVIL_STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -269,11 +272,14 @@ impl Fleet {
         self.call(i, voter, registry, data).await
     }
 
-    /// Casts `approvals[i]` on node `i` for every hash in `txs`.
+    /// Casts `approvals[i]` on node `i` for every hash in `txs`, each vote
+    /// [`BLOCKS_BETWEEN_VOTES`] blocks after the one before, as votes on a
+    /// live chain come at different heights (what `scan` reads them from).
     pub async fn cast_votes(&self, contract: Address, txs: &[B256], approvals: &[bool]) -> Result<()> {
         futures::future::try_join_all(approvals.iter().enumerate().map(|(i, approve)| async move {
             for tx in txs {
                 self.cast_vote(i, contract, *tx, *approve).await?;
+                self.mine(i, BLOCKS_BETWEEN_VOTES).await?;
             }
             Ok::<(), Error>(())
         }))
