@@ -44,14 +44,11 @@ pub fn parse_hint(message: &str) -> Hint {
     if let Some(max) = block_limit(&text) {
         return Hint::MaxBlocks(max);
     }
-    let results = [
-        "result",
-        "response size",
-        "too many",
-        "too large",
-        "logs matched",
-        "limit exceeded",
-    ];
+    // A rate limit is not about the range ("too many requests").
+    if text.contains("rate limit") || text.contains("too many requests") {
+        return Hint::Unknown;
+    }
+    let results = ["result", "response size", "too many", "too large", "logs matched"];
     if results.iter().any(|r| text.contains(r)) {
         return Hint::TooManyResults;
     }
@@ -188,6 +185,11 @@ mod tests {
         );
         assert_eq!(parse_hint("Block range too large"), Hint::TooManyResults);
         assert_eq!(parse_hint("internal error"), Hint::Unknown);
+        assert_eq!(
+            parse_hint("daily request count exceeded, request rate limited"),
+            Hint::Unknown
+        );
+        assert_eq!(parse_hint("Too Many Requests"), Hint::Unknown);
         assert_eq!(parse_hint(""), Hint::Unknown);
         // A range backwards or without numbers is no suggestion.
         assert_eq!(parse_hint("retry with the range 9-3"), Hint::Unknown);

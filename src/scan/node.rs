@@ -286,10 +286,12 @@ async fn get_logs(
 /// What a failed log request means for the range.
 fn refusal_of(failure: NodeFailure) -> Refusal {
     match &failure {
-        NodeFailure::Rpc { code, message } if matches!(code, -32005 | 429) && !message.contains("range") => {
-            Refusal::Again(failure_status(failure))
-        }
-        NodeFailure::Rpc { message, .. } => Refusal::Range(parse_hint(message), failure_status(failure)),
+        // Infura answers "more than 10000 results" with -32005, its
+        // rate-limit code: what the message says about the range wins.
+        NodeFailure::Rpc { code, message } => match parse_hint(message) {
+            Hint::Unknown if matches!(code, -32005 | 429) => Refusal::Again(failure_status(failure)),
+            hint => Refusal::Range(hint, failure_status(failure)),
+        },
         NodeFailure::Http(413) | NodeFailure::Timeout => Refusal::Range(Hint::Unknown, failure_status(failure)),
         NodeFailure::Http(status) if (500..600).contains(status) => {
             Refusal::Range(Hint::Unknown, failure_status(failure))
