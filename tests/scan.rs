@@ -297,7 +297,7 @@ async fn the_state_resumes_with_new_blocks_only_and_never_holds_the_url() {
     let first: Vec<B256> = (40..43).map(tx).collect();
     let (fleet, contract) = spread_votes(2, &first, 10).await;
     let (fault, _) = logs::limited(Limit::MaxBlockRange(7));
-    let proxies = vec![
+    let proxies = [
         Proxy::start(&fleet.url(0), fault).await,
         Proxy::start(&fleet.url(1), Fault::None).await,
     ];
@@ -490,4 +490,171 @@ async fn voter_registry_votes_are_found_with_event_and_read_through_from_nodes()
         "{}",
         check.stdout()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_discover_follows_new_votes_until_the_deadline() {
+    let (fleet, contract) = voting_fleet(3, &[(tx(80), 3)]).await;
+    let cli = Cli::new();
+    let watch = |deadline: &str| {
+        let mut args = vec![
+            "watch".to_string(),
+            "--discover".into(),
+            "--from-block".into(),
+            "0".into(),
+            "--contract".into(),
+            format!("{contract:#x}"),
+            "--threshold".into(),
+            "2".into(),
+            "--interval".into(),
+            "300ms".into(),
+            "--deadline".into(),
+            deadline.into(),
+            "--state".into(),
+            "watch-state.json".into(),
+        ];
+        for url in fleet.urls() {
+            args.extend(["--rpc".into(), url]);
+        }
+        args
+    };
+    // A vote that lands while the watch runs is found and followed.
+    let running = tokio::spawn({
+        let cli_dir = cli.path("");
+        let args = watch("4s");
+        async move {
+            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_quorum-check"));
+            cmd.env_clear().current_dir(cli_dir).args(args);
+            tokio::task::spawn_blocking(move || cmd.output().expect("watch"))
+                .await
+                .expect("join")
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    fleet
+        .cast_votes(contract, &[tx(81)], &[true, true, false])
+        .await
+        .unwrap();
+    let output = running.await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let at = |needle: &str| {
+        stdout
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not in:\n{stdout}"))
+    };
+    let first = at(&format!("discovered -> pending: {}", hex(tx(80))));
+    assert!(first < at(&format!("pending -> Transaction confirmed: {}", hex(tx(80)))));
+    let later = at(&format!("discovered -> pending: {}", hex(tx(81))));
+    assert!(later < at(&format!("pending -> Transaction confirmed: {}", hex(tx(81)))));
+    assert_eq!(stdout.matches("discovered -> pending").count(), 2, "{stdout}");
+    // A hash that never reaches the threshold: exit 4 at the deadline. The
+    // state file resumes after the blocks already scanned, so only the new
+    // vote is discovered.
+    fleet
+        .cast_votes(contract, &[tx(82)], &[true, false, false])
+        .await
+        .unwrap();
+    let mut args = watch("2s");
+    let from = args.iter().position(|a| a == "--from-block").unwrap();
+    args.drain(from..from + 2);
+    let run = cli.run_async(args).await;
+    assert_eq!(run.code(), 4, "{}{}", run.stdout(), run.stderr());
+    assert!(
+        run.stdout()
+            .contains(&format!("discovered -> pending: {}", hex(tx(82)))),
+        "{}",
+        run.stdout()
+    );
+    assert!(!run.stdout().contains(&hex(tx(80))), "{}", run.stdout());
+    assert!(
+        run.stdout().contains("gave up after 2s: 0 of 1 confirmed"),
+        "{}",
+        run.stdout()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_from_zero_on_a_fresh_devnet_finds_every_voted_hash() {
+    let cli = Cli::new();
+    let hashes = [tx(90), tx(91), tx(92)];
+    let mut cmd = cli.command();
+    cmd.args(["devnet", "--nodes", "3"]);
+    for h in &hashes {
+        cmd.args(["--tx", &hex(*h)]);
+    }
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut devnet = Stopped(cmd.spawn().expect("devnet"));
+    let stdout = devnet.0.stdout.take().unwrap();
+    let text = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .take_while(|l| !l.starts_with("quorum-check check"))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    let value = |key: &str| {
+        text.iter()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("{key} in {text:?}"))
+            .to_string()
+    };
+    let env = [
+        ("QUORUM_RPC_URLS", value("QUORUM_RPC_URLS")),
+        ("QUORUM_CONTRACT", value("QUORUM_CONTRACT")),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let scan = cli.run_env(["scan", "--from-block", "0"], &env);
+    let found: Vec<String> = scan.stdout().lines().map(str::to_string).collect();
+    // The votes on each node are blocks apart, and all found, in order.
+    assert_eq!(
+        found,
+        hashes.iter().map(|h| hex(*h)).collect::<Vec<_>>(),
+        "{}",
+        scan.stderr()
+    );
+    let json = cli.run_env(["scan", "--from-block", "0", "--format", "json"], &env);
+    let report = scan_report(&json);
+    let blocks: Vec<u64> = report.txs.iter().map(|t| t.first_block).collect();
+    assert!(blocks.windows(2).all(|w| w[1] >= w[0] + 2), "{blocks:?}");
+    // The cron recipe: scan piped into check.
+    let mut check = cli.command();
+    check
+        .args(["check", "--tx-file", "-", "--threshold", "2", "-q"])
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = check.spawn().unwrap();
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(scan.stdout().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout)
+            .matches("Transaction confirmed")
+            .count(),
+        3
+    );
+}
+
+/// A devnet process, stopped with SIGTERM (which stops its anvils) when
+/// dropped — also when an assertion fails.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
 }

@@ -28,7 +28,7 @@ use std::{fmt, str::FromStr, sync::Mutex, time::Duration};
 use alloy::{eips::BlockNumberOrTag, primitives::Address};
 
 pub use event::VoteEvent;
-pub use report::{BlockSpan, ScanNode, ScanReport, ScanTx};
+pub use report::{BlockSpan, SCAN_SCHEMA_VERSION, ScanNode, ScanReport, ScanTx};
 pub use state::ScanState;
 
 use crate::{Error, check::rpc::RpcClient, config::Node, sanitize::printable, threshold::ThresholdSpec};

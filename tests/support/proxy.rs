@@ -30,8 +30,11 @@ pub enum Intercept {
     /// Answer this, without asking upstream.
     Reply { status: u16, body: String },
     /// Forward the request, then rewrite the upstream's JSON answer.
-    Rewrite(Box<dyn FnOnce(&mut serde_json::Value) + Send>),
+    Rewrite(Rewriting),
 }
+
+/// A one-time rewrite of one answer.
+pub type Rewriting = Box<dyn FnOnce(&mut serde_json::Value) + Send>;
 
 /// What decides per request, from the parsed JSON-RPC request (`Null` when
 /// the body is not JSON).
@@ -330,7 +333,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: Arc<Sha
         shared.eth_calls.fetch_add(eth_calls, Ordering::SeqCst);
         shared.max_batch.fetch_max(calls, Ordering::SeqCst);
         let is_array = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
-        let mut intercepted: Option<Box<dyn FnOnce(&mut serde_json::Value) + Send>> = None;
+        let mut intercepted: Option<Rewriting> = None;
         if let Fault::Intercept(handler) = &shared.fault {
             match handler(parsed.as_ref().unwrap_or(&serde_json::Value::Null)) {
                 Intercept::Pass => {}
