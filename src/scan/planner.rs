@@ -15,7 +15,7 @@ use std::ops::RangeInclusive;
 use super::hint::Hint;
 
 /// Clean answers in a row before a results-limited size doubles.
-pub const GROW_AFTER: u32 = 4;
+pub const GROW_AFTER: u32 = 8;
 
 /// What to do after a refusal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -108,10 +108,16 @@ pub fn logs_request(request: &Value) -> Option<(u64, u64, Value)> {
         return None;
     }
     let filter = &request["params"][0];
-    let block = |v: &Value| u64::from_str_radix(v.as_str()?.strip_prefix("0x")?, 16).ok();
+    // A tag (or nothing) counts as the widest range: "earliest" is 0, the
+    // head tags beyond any limit, as a provider resolves them.
+    let block = |v: &Value, tag: u64| match v.as_str() {
+        Some(s) if s.starts_with("0x") => u64::from_str_radix(&s[2..], 16).ok(),
+        Some("earliest") => Some(0),
+        _ => Some(tag),
+    };
     Some((
-        block(&filter["fromBlock"])?,
-        block(&filter["toBlock"])?,
+        block(&filter["fromBlock"], 0)?,
+        block(&filter["toBlock"], u64::MAX / 2)?,
         request["id"].clone(),
     ))
 }
