@@ -410,6 +410,21 @@ async fn bad_input_and_foreign_states_are_usage_errors_before_any_request() {
     // Those refusals made no request: only the good run did.
     run(&["--state", "s.json", "--chain-id", "5"]).assert_usage_error("belongs to chain");
     assert_eq!(proxy.requests(), requests);
+    // Without --chain-id the chain is known only from the nodes: a node of
+    // another chain with this state file is refused all the same (exit 2).
+    let other = Fleet::start(
+        &anvil(),
+        &[quorum_check::devnet::NodeSpec {
+            chain_id: Some(5),
+            ..Default::default()
+        }],
+    )
+    .await
+    .unwrap();
+    let other_contract = other.deploy_all(Contract::Voting).await.unwrap();
+    assert_eq!(other_contract, contract, "same deployer and nonce");
+    cli.run(scan_args(&[other.url(0)], contract, &["--state", "s.json"]))
+        .assert_usage_error("belongs to chain 31337, but the nodes serve chain 5");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -626,6 +641,15 @@ async fn scan_from_zero_on_a_fresh_devnet_finds_every_voted_hash() {
     let report = scan_report(&json);
     let blocks: Vec<u64> = report.txs.iter().map(|t| t.first_block).collect();
     assert!(blocks.windows(2).all(|w| w[1] >= w[0] + 2), "{blocks:?}");
+    // The tags a provider resolves: never past latest.
+    for tag in ["safe", "finalized"] {
+        let run = cli.run_env(
+            ["scan", "--from-block", "0", "--format", "json", "--to-block", tag],
+            &env,
+        );
+        assert_eq!(run.code(), 0, "{tag}: {}", run.stderr());
+        assert!(scan_report(&run).to_block <= report.to_block, "{tag}");
+    }
     // The cron recipe: scan piped into check.
     let mut check = cli.command();
     check

@@ -351,10 +351,14 @@ impl Scanner {
         let most = weights.iter().max_by_key(|(_, w)| **w).map(|(c, _)| *c);
         match (self.chain_id, most) {
             (Some(expected), Some(seen)) if self.settings.chain_id.is_none() && !weights.contains_key(&expected) => {
-                Err(Error::Input(format!(
-                    "state file {} belongs to chain {expected}, but the nodes serve chain {seen}: use another --state file",
-                    self.state_name
-                )))
+                Err(Error::Input(if self.state_name.is_empty() {
+                    format!("the scan began on chain {expected}, but the nodes now serve chain {seen}")
+                } else {
+                    format!(
+                        "state file {} belongs to chain {expected}, but the nodes serve chain {seen}: use another --state file",
+                        self.state_name
+                    )
+                }))
             }
             (Some(expected), _) => Ok(Some(expected)),
             (None, most) => Ok(most),
