@@ -329,3 +329,52 @@ fn read_logs(ask: &Ask<'_>, raw: &str, range: &RangeInclusive<u64>) -> Result<Ve
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_failed_log_request_means() {
+        let rpc = |code: i64, message: &str| {
+            refusal_of(NodeFailure::Rpc {
+                code,
+                message: message.into(),
+            })
+        };
+        assert!(matches!(
+            rpc(-32005, "query returned more than 10000 results"),
+            Refusal::Range(Hint::TooManyResults, _)
+        ));
+        assert!(matches!(rpc(-32005, "request rate limited"), Refusal::Again(_)));
+        assert!(matches!(rpc(429, "too many requests"), Refusal::Again(_)));
+        assert!(matches!(
+            rpc(-32602, "eth_getLogs is limited to 1024 block range"),
+            Refusal::Range(Hint::MaxBlocks(1024), _)
+        ));
+        assert!(matches!(
+            rpc(-32601, "method not found"),
+            Refusal::Range(Hint::Unknown, _)
+        ));
+        for size in [NodeFailure::Http(413), NodeFailure::Http(503), NodeFailure::Timeout] {
+            assert!(matches!(refusal_of(size), Refusal::Range(Hint::Unknown, _)));
+        }
+        assert!(matches!(
+            refusal_of(NodeFailure::BadResponse("response too large (over 1024 bytes)".into())),
+            Refusal::Range(Hint::TooManyResults, _)
+        ));
+        for again in [
+            NodeFailure::Http(429),
+            NodeFailure::Connect("connection refused".into()),
+        ] {
+            assert!(matches!(refusal_of(again), Refusal::Again(_)));
+        }
+        for fatal in [
+            NodeFailure::Http(401),
+            NodeFailure::Redirect(302),
+            NodeFailure::BadResponse("not JSON".into()),
+        ] {
+            assert!(matches!(refusal_of(fatal), Refusal::Fatal(_)));
+        }
+    }
+}
