@@ -113,10 +113,18 @@ const ANVIL_STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 impl Fleet {
     /// Starts one anvil per spec, all at once, on 127.0.0.1.
     pub async fn start(anvil: &Path, specs: &[NodeSpec]) -> Result<Self> {
+        Self::start_with_args(anvil, specs, &[]).await
+    }
+
+    /// Like [`start`](Self::start), with extra anvil arguments for every
+    /// node (e.g. `--prune-history`, so that a long chain keeps no old
+    /// states on disk).
+    pub async fn start_with_args(anvil: &Path, specs: &[NodeSpec], extra: &[&str]) -> Result<Self> {
         let mut tasks = Vec::with_capacity(specs.len());
         for spec in specs {
             let mut builder = Anvil::at(anvil)
                 .host("127.0.0.1")
+                .args(extra.iter().copied())
                 .timeout(ANVIL_STARTUP_TIMEOUT.as_millis() as u64);
             if let Some(port) = spec.port {
                 builder = builder.port(port);
