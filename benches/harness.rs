@@ -10,6 +10,8 @@
 //! parent (`--rss-of`) whose only child is quorum-check, and reads the
 //! child's `ru_maxrss` after waiting for it.
 
+#[path = "../tests/support/logs.rs"]
+mod logs;
 #[path = "../tests/support/proxy.rs"]
 mod proxy;
 
@@ -145,6 +147,9 @@ async fn run_all(mode: &Mode) -> Vec<Row> {
     }
     if wanted("B1") || wanted("B2") {
         rows.extend(byzantine(mode, &anvil).await);
+    }
+    if wanted("S9") {
+        rows.extend(s9(mode, &anvil).await);
     }
     rows
 }
@@ -1145,4 +1150,329 @@ fn usage_of(bin: &str, args: &[String]) -> (f64, f64) {
         (Some(Ok(kib)), Some(Ok(cpu))) => (kib / 1024.0, cpu),
         _ => panic!("rss child said {text:?}"),
     }
+}
+
+/// S9: `scan` over 10 nodes × 20,000 blocks holding 2,000 vote events each
+/// (one every 10 blocks), every node behind another provider's limit;
+/// requests per node against the ⌈blocks / limit⌉ floor, wall time, peak
+/// RSS; beside `cast logs` one node at a time (no range splitting), where
+/// `cast` is installed (`npm ci --prefix tools/bench`).
+async fn s9(mode: &Mode, anvil: &std::path::Path) -> Vec<Row> {
+    use logs::Limit;
+    // Smoke: a tenth of the votes and blocks; the same limits.
+    let votes = if mode.smoke { 200 } else { 2_000 };
+    let gap = 10u64;
+    let log_range = 2_000u64;
+    let styles: [(&str, Option<Limit>); 10] = [
+        ("none", None),
+        ("1k blocks (-32603 \"max is 1k blocks\")", Some(Limit::MaxIsK(1_000))),
+        (
+            "2K blocks (\"Log response size exceeded … 2K block range\")",
+            Some(Limit::ResponseSize(2_000)),
+        ),
+        (
+            "150 results (-32005 \"more than N results\")",
+            Some(Limit::MoreThanResults(150)),
+        ),
+        (
+            "1024 blocks (\"limited to 1024 block range\")",
+            Some(Limit::LimitedTo(1_024)),
+        ),
+        ("500 blocks (\"not supported on freetier\")", Some(Limit::FreeTier(500))),
+        (
+            "100 blocks (\"Maximum allowed number of requested blocks\")",
+            Some(Limit::MaxRequestedBlocks(100)),
+        ),
+        (
+            "150 results (\"retry with the range A-B\")",
+            Some(Limit::MaxResultsRetry(150)),
+        ),
+        ("800 blocks, HTTP 413", Some(Limit::Http413(800))),
+        ("300 blocks, -32603 \"internal error\"", Some(Limit::Unknown(300))),
+    ];
+    // 20,000 blocks: anvil would persist old states to disk, about 3 GB per
+    // node (40 GB a run filled the shared disk). Logs live in the receipts,
+    // so keep none on disk and at most 64 states in memory.
+    let specs = vec![quorum_check::devnet::NodeSpec::default(); styles.len()];
+    let fleet = Fleet::start_with_args(anvil, &specs, &["--prune-history", "64"])
+        .await
+        .unwrap();
+    let contract = fleet.deploy_all(Contract::Voting).await.unwrap();
+    let hashes: Vec<B256> = (0..votes as u64).map(|i| keccak256(format!("s9-{i}"))).collect();
+    futures::future::join_all((0..fleet.len()).map(|i| spread_votes(&fleet, i, contract, &hashes, gap - 1))).await;
+    // A vote may ride in a block anvil_mine made: top every node up to the
+    // highest head, so that all scan the same blocks.
+    let mut heads = Vec::new();
+    for url in fleet.urls() {
+        heads.push(head_of(&url).await);
+    }
+    let top = heads.iter().copied().max().unwrap_or(0).max(votes as u64 * gap);
+    for (url, head) in fleet.urls().iter().zip(heads) {
+        if head < top {
+            let r = rpc_call(
+                &reqwest::Client::new(),
+                url,
+                "anvil_mine",
+                json!([format!("{:#x}", top - head)]),
+            )
+            .await;
+            assert!(r.get("error").is_none(), "S9 mine: {r}");
+        }
+    }
+    let blocks = head_of(&fleet.url(0)).await + 1;
+    for i in 1..fleet.len() {
+        assert_eq!(
+            head_of(&fleet.url(i)).await + 1,
+            blocks,
+            "S9: every node at the same head"
+        );
+    }
+    let mut proxies = Vec::new();
+    let mut counts = Vec::new();
+    for (i, (_, limit)) in styles.iter().enumerate() {
+        let (fault, seen) = match limit {
+            Some(limit) => {
+                let (fault, seen) = logs::limited(*limit);
+                (fault, Some(seen))
+            }
+            None => (Fault::None, None),
+        };
+        proxies.push(Proxy::start(&fleet.url(i), fault).await);
+        counts.push(seen);
+    }
+    let scan_args = |urls: &[String]| {
+        let mut args = vec![
+            "scan".to_string(),
+            "--contract".into(),
+            format!("{contract:#x}"),
+            "--from-block".into(),
+            "0".into(),
+            "--log-range".into(),
+            log_range.to_string(),
+            "--format".into(),
+            "json".into(),
+        ];
+        for u in urls {
+            args.extend(["--rpc".into(), u.clone()]);
+        }
+        args
+    };
+    let args = scan_args(&urls(&proxies));
+    // One counted run: every hash found, every node within its bound.
+    let before: Vec<usize> = proxies.iter().map(Proxy::requests).collect();
+    let out = Command::new(BIN).args(&args).env_clear().output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "S9: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: quorum_check::scan::ScanReport = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report.complete);
+    let found: std::collections::BTreeSet<B256> = report.txs.iter().map(|t| t.tx_hash).collect();
+    assert_eq!(found, hashes.iter().copied().collect(), "S9: every vote found");
+    let mut per_node = Vec::new();
+    for (i, (name, limit)) in styles.iter().enumerate() {
+        let requests = proxies[i].requests() - before[i];
+        // The floor: the fewest requests any client needs for these blocks
+        // under this limit (results limits: the widest range holding at most
+        // that many logs, one vote every `gap` blocks).
+        let widest = match limit {
+            None => log_range,
+            Some(l) => match l.blocks() {
+                Some(b) => b.min(log_range),
+                None => {
+                    let n = match l {
+                        Limit::MoreThanResults(n) | Limit::MaxResultsRetry(n) => *n as u64,
+                        _ => unreachable!(),
+                    };
+                    (n * gap).min(log_range)
+                }
+            },
+        };
+        let floor = blocks.div_ceil(widest);
+        if let Some(seen) = &counts[i] {
+            let bound = seen.request_bound(blocks);
+            assert!(
+                requests <= bound,
+                "S9 node {i} ({name}): {requests} requests, bound {bound}"
+            );
+        }
+        per_node.push((name.to_string(), requests, floor, report.nodes[i].range));
+    }
+    let samples: Vec<f64> = (0..mode.runs.min(5)).map(|_| time_run(&args, 0).0).collect();
+    let (rss, cpu_ms) = usage(&args);
+    let mean_requests = per_node.iter().map(|p| p.1 as f64).sum::<f64>() / per_node.len() as f64;
+    let detail: Vec<String> = per_node
+        .iter()
+        .map(|(name, requests, floor, range)| {
+            format!(
+                "{name}: {requests} req (floor {floor}, learned {})",
+                range.map_or("–".into(), |r| r.to_string())
+            )
+        })
+        .collect();
+    let mut rows = vec![Row {
+        scenario: "S9 scan: 10 nodes × 20,000 blocks, 2,000 votes each, 10 limit styles",
+        target: "requests/node ≤ ⌈blocks/limit⌉ + bisections + 2; measure time and RSS".into(),
+        timing: Timing::of(samples),
+        limit_ms: None,
+        requests_per_node: Some(mean_requests),
+        billed_per_node: None,
+        peak_rss_mib: Some(rss),
+        note: format!(
+            "{blocks} blocks, {} hashes, --log-range {log_range}; quorum-check's CPU {cpu_ms:.0} ms; {}",
+            hashes.len(),
+            detail.join("; ")
+        ),
+    }];
+
+    // `cast logs`, one node at a time (it asks for the whole range at once).
+    let Some(cast) = find_cast() else {
+        assert!(
+            mode.smoke || std::env::var("CI").is_err(),
+            "S9: cast not installed: npm ci --prefix tools/bench"
+        );
+        return rows;
+    };
+    let mut answered = Vec::new();
+    let mut cast_ms = Vec::new();
+    for (i, (name, _)) in styles.iter().enumerate() {
+        let started = Instant::now();
+        let out = Command::new(&cast)
+            .args([
+                "logs",
+                "--from-block",
+                "0",
+                "--to-block",
+                "latest",
+                "--address",
+                &format!("{contract:#x}"),
+                "VoteCast(bytes32 indexed txHash, bool approve)",
+                "--rpc-url",
+                &proxies[i].url,
+                "--json",
+            ])
+            .env_clear()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .output()
+            .unwrap();
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        let logs = serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout)
+            .map(|l| l.len())
+            .unwrap_or(0);
+        if out.status.success() && logs == hashes.len() {
+            answered.push(name.to_string());
+            cast_ms.push(ms);
+        }
+    }
+    // quorum-check alone on the unlimited node, for the same comparison.
+    let alone = scan_args(std::slice::from_ref(&proxies[0].url));
+    let alone_ms: Vec<f64> = (0..mode.runs.min(5)).map(|_| time_run(&alone, 0).0).collect();
+    let alone = Timing::of(alone_ms);
+    rows.push(Row {
+        scenario: "S9 beside cast logs (one node at a time)",
+        target: "where cast can answer at all".into(),
+        timing: if cast_ms.is_empty() {
+            Timing::of(vec![0.0])
+        } else {
+            Timing::of(cast_ms)
+        },
+        limit_ms: None,
+        requests_per_node: None,
+        billed_per_node: None,
+        peak_rss_mib: None,
+        note: format!(
+            "cast logs answered on {} of {} nodes ({}); quorum-check scan of that one node alone: median {:.1} ms",
+            answered.len(),
+            styles.len(),
+            answered.join(", "),
+            alone.median
+        ),
+    });
+    rows
+}
+
+/// Casts a vote for every hash on node `i`, `mined` empty blocks after
+/// each, in JSON-RPC batches (explicit nonces and gas: no estimation, no
+/// waiting for receipts).
+async fn spread_votes(fleet: &Fleet, i: usize, contract: Address, hashes: &[B256], mined: u64) {
+    use alloy::sol_types::SolCall;
+    alloy::sol! { function castVote(bytes32 txHash, bool approve); }
+    let url = fleet.url(i);
+    let from = fleet.accounts(i)[0];
+    let client = reqwest::Client::new();
+    let call = |method: &'static str, params: serde_json::Value| rpc_call(&client, &url, method, params);
+    let nonce = call("eth_getTransactionCount", json!([from, "latest"])).await["result"]
+        .as_str()
+        .map(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap())
+        .unwrap();
+    // 50 votes per JSON-RPC batch, each followed by its empty blocks; the
+    // nonces are explicit, so the order anvil takes them in does not matter.
+    for (c, chunk) in hashes.chunks(50).enumerate() {
+        let mut batch = Vec::with_capacity(chunk.len() * 2);
+        for (k, h) in chunk.iter().enumerate() {
+            let data = castVoteCall {
+                txHash: *h,
+                approve: true,
+            }
+            .abi_encode();
+            let nonce = nonce + (c * 50 + k) as u64;
+            let tx = json!({"from": from, "to": contract, "gas": "0x30000", "nonce": format!("{nonce:#x}"),
+                            "data": alloy::primitives::hex::encode_prefixed(&data)});
+            batch.push(json!({"jsonrpc": "2.0", "id": 2 * k, "method": "eth_sendTransaction", "params": [tx]}));
+            batch.push(
+                json!({"jsonrpc": "2.0", "id": 2 * k + 1, "method": "anvil_mine", "params": [format!("{mined:#x}")]}),
+            );
+        }
+        let answers: Vec<serde_json::Value> = client
+            .post(&url)
+            .json(&batch)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            answers.iter().all(|a| a.get("error").is_none()),
+            "S9 votes: {answers:?}"
+        );
+    }
+    // Every vote landed: one receipt per hash, each with its log.
+    let logs = call(
+        "eth_getLogs",
+        json!([{"address": contract, "fromBlock": "0x0", "toBlock": "latest"}]),
+    )
+    .await;
+    assert_eq!(
+        logs["result"].as_array().map(Vec::len),
+        Some(hashes.len()),
+        "S9: votes on node {i}"
+    );
+}
+
+async fn rpc_call(client: &reqwest::Client, url: &str, method: &str, params: serde_json::Value) -> serde_json::Value {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    client.post(url).json(&body).send().await.unwrap().json().await.unwrap()
+}
+
+async fn head_of(url: &str) -> u64 {
+    let answer = rpc_call(&reqwest::Client::new(), url, "eth_blockNumber", json!([])).await;
+    u64::from_str_radix(answer["result"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}
+
+/// `cast` from `CAST_BIN`, else the pinned npm package in tools/bench.
+fn find_cast() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("CAST_BIN") {
+        return Some(PathBuf::from(path));
+    }
+    let scope = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tools/bench/node_modules/@foundry-rs");
+    std::fs::read_dir(scope)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("cast-"))
+        .map(|e| e.path().join("bin/cast"))
+        .find(|p| p.is_file())
 }

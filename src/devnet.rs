@@ -111,6 +111,9 @@ pub struct Fleet {
     _guard: Guard,
 }
 
+/// Empty blocks mined after each vote of [`Fleet::cast_votes`].
+pub const BLOCKS_BETWEEN_VOTES: u64 = 3;
+
 /// How long one anvil may take to say it is listening.
 const ANVIL_STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -124,9 +127,9 @@ struct AnvilNode {
 }
 
 impl AnvilNode {
-    /// Starts anvil per `spec` in process group `group` (the guard's) and
-    /// waits until it says it is listening.
-    fn spawn(anvil: &Path, spec: &NodeSpec, group: Option<u32>) -> Result<Self> {
+    /// Starts anvil per `spec` (with `extra` arguments) in process group
+    /// `group` (the guard's) and waits until it says it is listening.
+    fn spawn(anvil: &Path, spec: &NodeSpec, extra: &[String], group: Option<u32>) -> Result<Self> {
         let mut command = Command::new(anvil);
         command
             .args(["--host", "127.0.0.1", "--port", &spec.port.unwrap_or(0).to_string()])
@@ -138,6 +141,7 @@ impl AnvilNode {
         if let Some(chain_id) = spec.chain_id {
             command.args(["--chain-id", &chain_id.to_string()]);
         }
+        command.args(extra);
         #[cfg(unix)]
         if let Some(group) = group.and_then(|g| i32::try_from(g).ok()) {
             use std::os::unix::process::CommandExt;
@@ -269,13 +273,21 @@ impl Drop for Fleet {
 impl Fleet {
     /// Starts one anvil per spec, all at once, on 127.0.0.1.
     pub async fn start(anvil: &Path, specs: &[NodeSpec]) -> Result<Self> {
+        Self::start_with_args(anvil, specs, &[]).await
+    }
+
+    /// Like [`start`](Self::start), with extra anvil arguments for every
+    /// node (e.g. `--prune-history`, so that a long chain keeps no old
+    /// states on disk).
+    pub async fn start_with_args(anvil: &Path, specs: &[NodeSpec], extra: &[&str]) -> Result<Self> {
         let guard = Guard::start()?;
         let group = guard.group();
+        let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
         let mut tasks = Vec::with_capacity(specs.len());
         for spec in specs {
-            let (anvil, spec) = (anvil.to_path_buf(), spec.clone());
+            let (anvil, spec, extra) = (anvil.to_path_buf(), spec.clone(), extra.clone());
             tasks.push(tokio::task::spawn_blocking(move || {
-                AnvilNode::spawn(&anvil, &spec, group)
+                AnvilNode::spawn(&anvil, &spec, &extra, group)
             }));
         }
         // Collect every task before failing, so that the nodes that did start
@@ -427,11 +439,14 @@ impl Fleet {
         self.call(i, voter, registry, data).await
     }
 
-    /// Casts `approvals[i]` on node `i` for every hash in `txs`.
+    /// Casts `approvals[i]` on node `i` for every hash in `txs`, each vote
+    /// [`BLOCKS_BETWEEN_VOTES`] blocks after the one before, as votes on a
+    /// live chain come at different heights (what `scan` reads them from).
     pub async fn cast_votes(&self, contract: Address, txs: &[B256], approvals: &[bool]) -> Result<()> {
         futures::future::try_join_all(approvals.iter().enumerate().map(|(i, approve)| async move {
             for tx in txs {
                 self.cast_vote(i, contract, *tx, *approve).await?;
+                self.mine(i, BLOCKS_BETWEEN_VOTES).await?;
             }
             Ok::<(), Error>(())
         }))

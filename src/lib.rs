@@ -70,6 +70,7 @@ pub mod parse;
 pub mod render;
 pub mod report;
 pub mod sanitize;
+pub mod scan;
 pub mod secrets;
 pub mod tally;
 pub mod threshold;

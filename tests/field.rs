@@ -699,6 +699,7 @@ fn man_pages_for_every_subcommand_render() {
             "quorum-check-devnet.1",
             "quorum-check-man.1",
             "quorum-check-nodes.1",
+            "quorum-check-scan.1",
             "quorum-check-serve.1",
             "quorum-check-watch.1",
             "quorum-check.1"

@@ -1,5 +1,5 @@
 //! Flags of the subcommands beyond `check`: `watch`, `serve`, `nodes`,
-//! `devnet`, `demo`.
+//! `devnet`, `demo`, `scan`.
 
 use std::{path::PathBuf, time::Duration};
 
@@ -26,6 +26,15 @@ pub struct WatchArgs {
     /// Time between two rounds.
     #[arg(long, value_name = "DURATION", env = "QUORUM_INTERVAL", hide_env_values = true, default_value = "5s", value_parser = parse_duration)]
     pub interval: Duration,
+
+    /// Also find the hashes to watch in the contract's vote events (see `scan`), new blocks
+    /// every round; needs --from-block or --state.
+    #[arg(long)]
+    pub discover: bool,
+
+    /// With --discover: the events and where to resume.
+    #[command(flatten)]
+    pub discovery: DiscoverArgs,
 }
 
 /// Flags of `serve`.
@@ -223,4 +232,85 @@ pub struct DemoArgs {
     /// Where anvil is.
     #[command(flatten)]
     pub anvil: AnvilArgs,
+}
+
+/// Where vote events are read from, shared by `scan` and `watch --discover`.
+#[derive(Debug, Args)]
+pub struct DiscoverArgs {
+    /// The vote event's signature; indexed parameters are topics.
+    #[arg(long, value_name = "SIGNATURE", default_value = crate::scan::event::DEFAULT_EVENT)]
+    pub event: String,
+
+    /// The event parameter that holds the transaction hash [default: the first bytes32 parameter].
+    #[arg(long = "event-field", value_name = "NAME")]
+    pub event_field: Option<String>,
+
+    /// First block to scan; required unless --state already holds where to resume.
+    #[arg(long = "from-block", value_name = "N", value_parser = parse_block_number)]
+    pub from_block: Option<u64>,
+
+    /// JSON file that keeps where the last scan stopped (per node: last block, its hash, the log
+    /// range it accepts); the next scan asks only for new blocks. Written atomically.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+
+    /// Blocks per eth_getLogs to start with; a node that refuses gets smaller ranges (its limit
+    /// is learned, and kept in --state).
+    #[arg(long = "log-range", value_name = "N", default_value_t = crate::scan::DEFAULT_LOG_RANGE,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub log_range: u64,
+
+    /// When a node's remembered block hash changed (a reorg), rescan from this many blocks earlier.
+    #[arg(long = "reorg-depth", value_name = "BLOCKS", env = "QUORUM_REORG_DEPTH", hide_env_values = true,
+          default_value_t = crate::scan::DEFAULT_REORG_DEPTH)]
+    pub reorg_depth: u64,
+}
+
+/// `--from-block`: a block number, decimal or 0x hex.
+fn parse_block_number(s: &str) -> Result<u64, String> {
+    crate::scan::parse_block_number(s).ok_or_else(|| {
+        format!(
+            "invalid block '{}': expected a block number",
+            crate::sanitize::printable(s)
+        )
+    })
+}
+
+/// Flags of `scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Where the nodes are.
+    #[command(flatten)]
+    pub endpoints: EndpointArgs,
+
+    /// Address of the voting contract.
+    #[arg(long, value_name = "ADDRESS", env = "QUORUM_CONTRACT", hide_env_values = true, value_parser = parse_address)]
+    pub contract: Address,
+
+    /// The events and where to resume.
+    #[command(flatten)]
+    pub discover: DiscoverArgs,
+
+    /// Last block to scan: latest, safe, finalized or a number.
+    #[arg(long = "to-block", value_name = "BLOCK", default_value = "latest")]
+    pub to_block: crate::scan::ToBlock,
+
+    /// As for check: a block counts as covered when nodes holding more than total weight minus
+    /// this answered it.
+    #[arg(
+        long,
+        value_name = "THRESHOLD",
+        env = "QUORUM_THRESHOLD",
+        hide_env_values = true,
+        default_value = "majority"
+    )]
+    pub threshold: ThresholdSpec,
+
+    /// Output format: text (one hash per line, for `check --tx-file -`) or json.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: crate::scan::render::ScanFormat,
+
+    /// Write the output to FILE atomically (a temporary file renamed into place); '-' is stdout.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }

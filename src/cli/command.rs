@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use super::{
     args::CheckArgs,
-    args_commands::{DemoArgs, DevnetArgs, NodesArgs, ServeArgs, WatchArgs},
+    args_commands::{DemoArgs, DevnetArgs, NodesArgs, ScanArgs, ServeArgs, WatchArgs},
 };
 
 /// Has a quorum of independent Ethereum nodes voted for this transaction?
@@ -74,6 +74,8 @@ pub enum Command {
     Nodes(Box<NodesArgs>),
     /// Keep checking in the background and serve /metrics, /v1/check, /healthz and /readyz over HTTP.
     Serve(Box<ServeArgs>),
+    /// Find the transactions to check in the contract's vote events, read from every node.
+    Scan(Box<ScanArgs>),
     /// Print a shell completion script (bash, zsh, fish, …) to stdout.
     Completions {
         /// The shell.

@@ -130,6 +130,17 @@ fn exit_status(out: &mut Vec<u8>, sub: Option<&str>) -> std::io::Result<()> {
             ("3", "interrupted with some transaction inconclusive"),
             ("2", "usage, configuration or input error, before any network call"),
         ],
+        Some("scan") => &[
+            ("0", "every block of the range was covered by enough nodes"),
+            (
+                "3",
+                "part of the range could not be covered: stderr (and the JSON) name the blocks",
+            ),
+            (
+                "2",
+                "usage, configuration, input or state file error (another contract, event or chain), before any log request",
+            ),
+        ],
         Some("demo") => &[
             ("0", "both verdicts came out as expected"),
             ("3", "a verdict did not"),

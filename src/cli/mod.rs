@@ -55,6 +55,7 @@ pub async fn run(cli: Cli, prefer: Option<NodeSource>) -> anyhow::Result<u8> {
         Command::Watch(args) => cmd::watch::run(args, prefer, color).await,
         Command::Nodes(args) => cmd::nodes::run(args, prefer).await,
         Command::Serve(args) => cmd::serve::run(args, prefer).await,
+        Command::Scan(args) => cmd::scan::run(args, prefer).await,
         Command::Completions { shell } => {
             let mut command = Cli::command();
             let mut script = Vec::new();

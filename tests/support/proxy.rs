@@ -23,6 +23,23 @@ use tokio::{
 /// A rewrite of the upstream's JSON answer.
 pub type Rewrite = Arc<dyn Fn(&mut serde_json::Value) + Send + Sync>;
 
+/// A per-request decision of [`Fault::Intercept`], made from the request.
+pub enum Intercept {
+    /// Forward the request and its answer unchanged.
+    Pass,
+    /// Answer this, without asking upstream.
+    Reply { status: u16, body: String },
+    /// Forward the request, then rewrite the upstream's JSON answer.
+    Rewrite(Rewriting),
+}
+
+/// A one-time rewrite of one answer.
+pub type Rewriting = Box<dyn FnOnce(&mut serde_json::Value) + Send>;
+
+/// What decides per request, from the parsed JSON-RPC request (`Null` when
+/// the body is not JSON).
+pub type Handler = Arc<dyn Fn(&serde_json::Value) -> Intercept + Send + Sync>;
+
 /// What the proxy does to each request.
 #[derive(Clone)]
 pub enum Fault {
@@ -71,6 +88,10 @@ pub enum Fault {
     RateLimitEntries,
     /// Answer 200 with this gzip body (see [`Fault::gzip_bomb`]).
     GzipBomb(Arc<Vec<u8>>),
+    /// Decide per request (answer, pass, or rewrite the answer) with a
+    /// handler that sees the request: providers' own behaviours (see
+    /// `tests/support/logs.rs`) without a variant each.
+    Intercept(Handler),
     /// Answer every call with a JSON-RPC error (code `code`) whose message
     /// quotes the request line and every header — as a careless provider or
     /// proxy that echoes the request would, keys included.
@@ -504,6 +525,19 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: Arc<Sha
         shared.eth_calls.fetch_add(eth_calls, Ordering::SeqCst);
         shared.max_batch.fetch_max(calls, Ordering::SeqCst);
         let is_array = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+        let mut intercepted: Option<Rewriting> = None;
+        if let Fault::Intercept(handler) = &shared.fault {
+            match handler(parsed.as_ref().unwrap_or(&serde_json::Value::Null)) {
+                Intercept::Pass => {}
+                Intercept::Reply { status, body } => {
+                    if write_response(&mut stream, status, "", body.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                Intercept::Rewrite(f) => intercepted = Some(f),
+            }
+        }
 
         match &shared.fault {
             Fault::RefuseBatches if is_array => {
@@ -661,6 +695,12 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: Arc<Sha
         let status = upstream.status().as_u16();
         let mut answer = upstream.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
 
+        if let Some(rewrite) = intercepted
+            && let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&answer)
+        {
+            rewrite(&mut v);
+            answer = serde_json::to_vec(&v).expect("json");
+        }
         match &shared.fault {
             Fault::Head(claimed) => {
                 let asked_head = |c: &serde_json::Value| c["method"] == "eth_blockNumber";

@@ -146,6 +146,15 @@ impl RpcClient {
         self
     }
 
+    /// The same client — connections, learned batch sizes, the run's body
+    /// budget — retrying transient failures `retries` times (`scan` retries
+    /// its log requests itself: a 5xx on a large range means "smaller").
+    pub fn with_retries(&self, retries: u32) -> Self {
+        let mut client = self.clone();
+        client.retries = retries;
+        client
+    }
+
     /// The most calls one request to `node` may carry now.
     /// The most entries `node` has taken in one request so far this run.
     pub(crate) fn batch_limit(&self, node: &Node) -> usize {
@@ -450,7 +459,7 @@ fn encode_request(calls: &[Call]) -> Result<Vec<u8>, String> {
 }
 
 /// Exponential backoff with jitter for retry number `attempt` (1-based).
-fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     let step = BACKOFF_BASE.saturating_mul(1 << attempt.saturating_sub(1).min(10));
     let step = step.min(BACKOFF_CAP);
     // Between half and the whole step, so that many clients do not retry in lockstep.

@@ -5,6 +5,7 @@ pub mod completions;
 pub mod demo;
 pub mod devnet;
 pub mod nodes;
+pub mod scan;
 pub mod serve;
 pub mod watch;
 

@@ -5,6 +5,13 @@
 //! confirmed yet is `pending` — votes can still arrive — and only changes
 //! of state are printed (not of the yes-weight: with early settlement it
 //! moves with which nodes happened to answer first).
+//!
+//! With `--discover`, every round first scans the new blocks for vote events
+//! (a `scan` [`Scanner`](crate::scan::Scanner) that keeps its cursor and its
+//! learning between rounds, and `--state` after each); a hash seen for the
+//! first time prints `discovered -> pending: 0x…` and is watched from then
+//! on. Only the deadline ends such a watch: exit 0 when every discovered
+//! hash is confirmed by then, 4 otherwise.
 
 use std::time::Duration;
 
@@ -24,9 +31,30 @@ pub const DEFAULT_WATCH_DEADLINE: Duration = Duration::from_secs(600);
 
 /// Watches; returns the exit code.
 pub async fn run(args: &WatchArgs, prefer: Option<NodeSource>, color: bool) -> anyhow::Result<u8> {
-    let mut config = CheckConfig::from_args(&args.check, prefer)?;
+    let discovery = &args.discovery;
+    if !args.discover && (discovery.from_block.is_some() || discovery.state.is_some()) {
+        anyhow::bail!("--from-block and --state find hashes in vote events: add --discover");
+    }
+    let mut config = if args.discover {
+        CheckConfig::from_args_allowing_no_txs(&args.check, prefer)?
+    } else {
+        CheckConfig::from_args(&args.check, prefer)?
+    };
     let out = crate::cli::output::target(args.check.output.as_deref());
     crate::cli::output::check_writable(out)?;
+    let mut scanner = if args.discover {
+        let check = &args.check;
+        Some(super::scan::open_scanner(
+            &check.endpoints,
+            prefer,
+            check.contract,
+            discovery,
+            check.threshold,
+        )?)
+    } else {
+        None
+    };
+    let mut known: alloy::primitives::map::B256Set = config.txs.iter().copied().collect();
     let started = Instant::now();
     let end = started + args.check.deadline.unwrap_or(DEFAULT_WATCH_DEADLINE);
     let round_budget = config.limits.timeout + Duration::from_secs(1);
@@ -43,14 +71,37 @@ pub async fn run(args: &WatchArgs, prefer: Option<NodeSource>, color: bool) -> a
         config.limits.deadline = round_budget
             .min(end.saturating_duration_since(Instant::now()))
             .max(Duration::from_millis(1));
+        if let Some((scanner, state)) = &mut scanner {
+            let found = tokio::select! {
+                found = scanner.scan(crate::scan::ToBlock::Latest) => found?,
+                () = shutdown.as_mut() => break fanout::run(&config, &client, std::future::ready(())).await,
+            };
+            for note in crate::scan::render::notes(&found) {
+                tracing::warn!("scan: {note}");
+            }
+            let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
+            for tx in found.txs.iter().filter(|t| known.insert(t.tx_hash)) {
+                config.txs.push(tx.tx_hash);
+                last.push(Some(false));
+                say(
+                    &format!("{now} discovered -> pending: {:#x}", tx.tx_hash),
+                    args.check.format,
+                );
+            }
+            if let Some(path) = state {
+                super::scan::save_state(scanner, path)?;
+            }
+        }
         let report = fanout::run(&config, &client, shutdown.as_mut()).await;
         print_changes(&report, &mut last, args.check.format);
-        if report.interrupted() || report.summary().confirmed == report.len() {
+        // Discovering, new hashes may still come: only the deadline ends the watch.
+        let all_confirmed = report.summary().confirmed == report.len();
+        if report.interrupted() || (all_confirmed && !args.discover) {
             break report;
         }
         let next = Instant::now() + args.interval;
         if next >= end {
-            gave_up = true;
+            gave_up = !all_confirmed;
             break report;
         }
         tokio::select! {
