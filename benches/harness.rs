@@ -1200,24 +1200,32 @@ async fn s9(mode: &Mode, anvil: &std::path::Path) -> Vec<Row> {
     let contract = fleet.deploy_all(Contract::Voting).await.unwrap();
     let hashes: Vec<B256> = (0..votes as u64).map(|i| keccak256(format!("s9-{i}"))).collect();
     futures::future::join_all((0..fleet.len()).map(|i| spread_votes(&fleet, i, contract, &hashes, gap - 1))).await;
-    // A vote may ride in a block anvil_mine made: top every node up to the
-    // highest head, so that all scan the same blocks.
-    let mut heads = Vec::new();
-    for url in fleet.urls() {
-        heads.push(head_of(&url).await);
-    }
-    let top = heads.iter().copied().max().unwrap_or(0).max(votes as u64 * gap);
-    for (url, head) in fleet.urls().iter().zip(heads) {
-        if head < top {
-            let r = rpc_call(
-                &reqwest::Client::new(),
-                url,
-                "anvil_mine",
-                json!([format!("{:#x}", top - head)]),
-            )
-            .await;
-            assert!(r.get("error").is_none(), "S9 mine: {r}");
+    // A vote may ride in a block anvil_mine made, and a vote anvil took out
+    // of nonce order is mined a little later: top every node up to the
+    // highest head until all stand at the same one, so that all scan the
+    // same blocks.
+    for _ in 0..20 {
+        let mut heads = Vec::new();
+        for url in fleet.urls() {
+            heads.push(head_of(&url).await);
         }
+        let top = heads.iter().copied().max().unwrap_or(0).max(votes as u64 * gap);
+        if heads.iter().all(|&h| h == top) {
+            break;
+        }
+        for (url, head) in fleet.urls().iter().zip(heads) {
+            if head < top {
+                let r = rpc_call(
+                    &reqwest::Client::new(),
+                    url,
+                    "anvil_mine",
+                    json!([format!("{:#x}", top - head)]),
+                )
+                .await;
+                assert!(r.get("error").is_none(), "S9 mine: {r}");
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let blocks = head_of(&fleet.url(0)).await + 1;
     for i in 1..fleet.len() {
