@@ -1,71 +1,260 @@
 #!/usr/bin/env python3
-# Fails when modules of src/ import each other in a cycle (crate:: and
-# super:: paths outside comments and test modules; check::X, cli::X,
-# report::X and render::X count as modules of their own).
-import re,os,sys,itertools
-root=os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'src')
-mods={}
-for dp,dn,fn in os.walk(root):
-    for f in fn:
-        if not f.endswith('.rs') or f=='main.rs': continue
-        p=os.path.join(dp,f)
-        rel=os.path.relpath(p,root)[:-3].replace('/mod','').replace(os.sep,'::')
-        mods[rel]=open(p).read()
-def unit(m):
-    parts=m.split('::')
-    if parts[0] in ('check','cli','report','render') and len(parts)>1: return parts[0]+'::'+parts[1]
-    return parts[0]
-known=set(unit(m) for m in mods)|set(m.split('::')[0] for m in mods)
-edges={}
-for m,src in mods.items():
-    src=re.sub(r'#\[cfg\(test\)\]\s*mod tests.*','',src,flags=re.S)
-    src=re.sub(r'//[^\n]*','',src)
-    u=unit(m)
-    # expand use crate::{a::{..}, b} roughly: find crate:: paths and brace groups
-    refs=set()
-    for mt in re.finditer(r'crate::([a-z_]+)(?:::([a-z_]+))?',src):
-        a,b=mt.group(1),mt.group(2)
-        cand=a+'::'+b if b and (a+'::'+b) in known else a
-        refs.add(cand)
-    for mt in re.finditer(r'use crate::\{(.*?)\};',src,re.S):
-        body=mt.group(1)
-        depth=0;cur='';items=[]
-        for ch in body:
-            if ch=='{':depth+=1
-            if ch=='}':depth-=1
-            if ch==',' and depth==0: items.append(cur.strip());cur=''
-            else: cur+=ch
-        items.append(cur.strip())
-        for it in items:
-            segs=re.findall(r'[a-z_]+',it.split('{')[0])
-            if not segs: continue
-            cand=segs[0]+'::'+segs[1] if len(segs)>1 and segs[0]+'::'+segs[1] in known else segs[0]
-            refs.add(cand)
-    for mt in re.finditer(r'super::([a-z_]+)',src):
-        parent='::'.join(m.split('::')[:-1])
-        if parent: refs.add(unit(parent+'::'+mt.group(1)))
-    refs={r for r in refs if r in known and r!=u and not u.startswith(r+'::') }
-    edges.setdefault(u,set()).update(refs)
-# find cycles between top-level units via DFS on SCCs
-import collections
-idx={};low={};st=[];on=set();sccs=[];c=[0]
-def sc(v):
-    idx[v]=low[v]=c[0];c[0]+=1;st.append(v);on.add(v)
-    for w in edges.get(v,()):
-        if w not in idx: sc(w);low[v]=min(low[v],low[w])
-        elif w in on: low[v]=min(low[v],idx[w])
-    if low[v]==idx[v]:
-        comp=[]
-        while True:
-            w=st.pop();on.discard(w);comp.append(w)
-            if w==v:break
-        if len(comp)>1: sccs.append(comp)
-sys.setrecursionlimit(10000)
-for v in list(edges): 
-    if v not in idx: sc(v)
-for comp in sccs:
-    print('CYCLE:',sorted(comp))
-    for a in comp:
-        print('  ',a,'->',sorted(x for x in edges[a] if x in comp))
-if not sccs: print('no import cycles between modules')
-sys.exit(1 if sccs else 0)
+"""Fails when the top-level modules of the library import each other in a cycle.
+
+A top-level module is a file or folder directly under src/ (`check`, `config`,
+`report`, ...): everything below it (`check::rpc::body`) counts as part of it.
+An edge A -> B is any path in A's code that names B:
+
+- `use` trees (nested braces, `self`, `super::`, `crate::`, `pub use`),
+- paths written inline (`crate::report::NodeStatus::Timeout`),
+- `super::` paths, resolved from the file's own module,
+- names the crate root re-exports (`crate::multicall::Via` goes through
+  lib.rs's `pub use check::multicall`, so it is an edge to `check`), and
+  re-exports of other modules (`crate::cli::Format` names `cli`, and also the
+  module that `cli` re-exports `Format` from).
+
+Test code counts too: a `#[cfg(test)]` module that imports upwards is still
+an import the layers must allow. Comments and string literals are ignored.
+
+Prints the edges and the modules in dependency order (lowest layer first),
+then any cycle; exits 1 when there is one.
+"""
+import os
+import re
+import sys
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
+IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+
+
+def strip(src):
+    """Source without comments, string and char literals (kept as blanks)."""
+    out = []
+    i, n = 0, len(src)
+    while i < n:
+        c = src[i]
+        if src.startswith("//", i):
+            j = src.find("\n", i)
+            i = n if j < 0 else j
+        elif src.startswith("/*", i):
+            depth, i = 1, i + 2
+            while i < n and depth:
+                if src.startswith("/*", i):
+                    depth, i = depth + 1, i + 2
+                elif src.startswith("*/", i):
+                    depth, i = depth - 1, i + 2
+                else:
+                    i += 1
+        elif c == "r" and re.match(r'r#*"', src[i:]) and (i == 0 or not re.match(r"[A-Za-z0-9_]", src[i - 1])):
+            hashes = re.match(r'r(#*)"', src[i:]).group(1)
+            end = src.find('"' + hashes, i + 2 + len(hashes))
+            i = n if end < 0 else end + 1 + len(hashes)
+            out.append('""')
+        elif c == '"':
+            i += 1
+            while i < n and src[i] != '"':
+                i += 2 if src[i] == "\\" else 1
+            i += 1
+            out.append('""')
+        elif c == "'" and re.match(r"'(\\.|[^\\'])'", src[i:]):
+            i += len(re.match(r"'(\\.|[^\\'])'", src[i:]).group(0))
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def module_path(path):
+    rel = os.path.relpath(path, ROOT)[:-3].split(os.sep)
+    if rel[-1] in ("mod", "lib"):
+        rel = rel[:-1]
+    return rel
+
+
+def use_trees(src):
+    """Every `use` tree in the source, as a list of flattened paths (segments)."""
+    paths = []
+    for m in re.finditer(r"\buse\s+([^;]*);", src):
+        paths.extend(flatten(m.group(1)))
+    return paths
+
+
+def flatten(tree, prefix=()):
+    tree = tree.strip()
+    if not tree:
+        return []
+    # Split the top level on commas when the tree is a group.
+    if tree.startswith("{") and tree.endswith("}"):
+        return [p for item in split_top(tree[1:-1]) for p in flatten(item, prefix)]
+    brace = tree.find("{")
+    if brace >= 0:
+        head = tree[:brace].rstrip(": ").strip()
+        segs = [s for s in head.split("::") if s] if head else []
+        inner = tree[brace:].strip()
+        return [p for item in split_top(inner[1:-1]) for p in flatten(item, prefix + tuple(segs))]
+    tree = re.sub(r"\s+as\s+" + IDENT + r"$", "", tree)
+    segs = [s.strip() for s in tree.split("::") if s.strip()]
+    if segs == ["self"]:
+        return [prefix]
+    if segs == ["*"]:
+        return [prefix]
+    return [prefix + tuple(s for s in segs if s != "*")]
+
+
+def split_top(body):
+    items, depth, cur = [], 0, ""
+    for ch in body:
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            items.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    items.append(cur)
+    return [i for i in items if i.strip()]
+
+
+def main():
+    files = {}
+    for dirpath, _, names in os.walk(ROOT):
+        for name in names:
+            if name.endswith(".rs") and not (dirpath == ROOT and name == "main.rs"):
+                path = os.path.join(dirpath, name)
+                files[tuple(module_path(path))] = strip(open(path, encoding="utf-8").read())
+    tops = {m[0] for m in files if m}
+
+    # Re-exports: module path -> {name: target path}.
+    reexports = {}
+    for mod, src in files.items():
+        for m in re.finditer(r"\bpub(?:\([^)]*\))?\s+use\s+([^;]*);", src):
+            for p in flatten(m.group(1)):
+                if not p:
+                    continue
+                target = absolute(mod, p, tops, in_use=True)
+                if target:
+                    reexports.setdefault(mod, {})[p[-1]] = target
+
+    def units_of(path, seen=()):
+        """Top-level modules a path (absolute segments) names, following re-exports."""
+        if not path or path in seen:
+            return set()
+        found = set()
+        if path[0] in tops:
+            found.add(path[0])
+        # Walk down: wherever a prefix re-exports the next segment, follow it.
+        for k in range(len(path)):
+            table = reexports.get(tuple(path[:k]))
+            if table and path[k] in table:
+                found |= units_of(tuple(table[path[k]]) + tuple(path[k + 1 :]), seen + (path,))
+                break
+        return found
+
+    edges = {t: set() for t in tops}
+    for mod, src in files.items():
+        if not mod:
+            continue  # lib.rs itself: the root re-exports everything
+        me = mod[0]
+        referenced = [absolute(mod, p, tops, in_use=True) for p in use_trees(src)]
+        for m in re.finditer(r"\b(crate|super|self)((?:::" + IDENT + r")+)", src):
+            segs = tuple([m.group(1)] + m.group(2).split("::")[1:])
+            referenced.append(absolute(mod, segs, tops, in_use=False))
+        for path in referenced:
+            for unit in units_of(path or ()):
+                if unit != me:
+                    edges[me].add(unit)
+
+    print("edges between top-level modules:")
+    for a in sorted(edges):
+        print(f"  {a} -> {', '.join(sorted(edges[a])) or '(none)'}")
+    cycles = sccs(edges)
+    for comp in cycles:
+        print("CYCLE:", " ".join(sorted(comp)))
+        for a in sorted(comp):
+            print("   ", a, "->", ", ".join(sorted(b for b in edges[a] if b in comp)))
+    if cycles:
+        return 1
+    print("layers, lowest first:", " < ".join(topo(edges)))
+    print("no import cycles between top-level modules")
+    return 0
+
+
+def absolute(mod, segs, tops, in_use):
+    """The absolute path (from the crate root) of `segs` written in module `mod`."""
+    segs = list(segs)
+    if not segs:
+        return None
+    if segs[0] == "crate":
+        return tuple(segs[1:])
+    if segs[0] in ("super", "self"):
+        base = list(mod)
+        while segs and segs[0] in ("super", "self"):
+            if segs.pop(0) == "super":
+                base = base[:-1]
+        return tuple(base + segs)
+    if not mod and segs[0] in tops:
+        return tuple(segs)  # lib.rs: a module of the root
+    if in_use and len(mod) >= 1 and (tuple(mod) + (segs[0],)) in MODS:
+        return tuple(mod) + tuple(segs)  # a child module named without self::
+    return None  # an extern crate or a local item
+
+
+MODS = set()
+
+
+def sccs(edges):
+    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in edges.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(comp)
+
+    sys.setrecursionlimit(10000)
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def topo(edges):
+    done, order = set(), []
+
+    def visit(v):
+        if v in done:
+            return
+        done.add(v)
+        for w in sorted(edges.get(v, ())):
+            visit(w)
+        order.append(v)
+
+    for v in sorted(edges):
+        visit(v)
+    return order
+
+
+if __name__ == "__main__":
+    for dirpath, _, names in os.walk(ROOT):
+        for name in names:
+            if name.endswith(".rs"):
+                MODS.add(tuple(module_path(os.path.join(dirpath, name))))
+    sys.exit(main())
