@@ -230,7 +230,7 @@ fn assess(
         Ok(r) => r,
         Err(failure) => {
             health.problems.push(secrets.scrub(&failure.to_string()));
-            health.failure = Some(secrets.scrub_status(crate::check::ask::failure_status(failure)));
+            health.failure = Some(NodeStatus::from(failure).scrubbed(&secrets));
             return health;
         }
     };

@@ -15,10 +15,10 @@ use serde_json::{json, value::RawValue};
 
 use crate::{
     abi::{DecodeError, MAX_REVERT_BYTES, VoteFunction, VoteValue},
-    check::multicall::{self, Decoded, Via},
-    check::rpc::{self, Call, CallResult, NodeFailure, RpcClient, node_text},
+    check::multicall::{self, Decoded},
+    check::rpc::{self, Call, CallResult, RpcClient, node_text},
     config::{CheckConfig, Node},
-    report::NodeStatus,
+    report::{NodeStatus, Via},
     secrets::Secrets,
 };
 
@@ -118,7 +118,7 @@ pub(crate) async fn ask(
     let mut results = match outcome.results {
         Err(failure) => {
             tracing::info!(node = %node.label(), error = %secrets.scrub(&failure.to_string()), "node failed");
-            fail_all(&mut asked, secrets.scrub_status(failure_status(failure)));
+            fail_all(&mut asked, NodeStatus::from(failure).scrubbed(secrets));
             return asked;
         }
         Ok(results) => results,
@@ -126,7 +126,7 @@ pub(crate) async fn ask(
     if let Some(expected) = config.chain_id
         && let Err(status) = check_chain(expected, results.remove(0))
     {
-        fail_all(&mut asked, secrets.scrub_status(status));
+        fail_all(&mut asked, status.scrubbed(secrets));
         return asked;
     }
 
@@ -185,7 +185,7 @@ pub(crate) async fn ask(
     }
     // Whatever the node said may echo its key back: mask it before it goes anywhere.
     for (status, _) in answered.iter_mut().flat_map(|(_, v)| v.iter_mut()) {
-        *status = secrets.scrub_status(std::mem::replace(status, NodeStatus::Timeout));
+        *status = std::mem::replace(status, NodeStatus::Timeout).scrubbed(secrets);
     }
     asked.answered = answered;
     asked
@@ -316,24 +316,6 @@ async fn has_code(ctx: Ctx<'_>, node: &Node) -> (Option<bool>, u32) {
         Err(_) => None,
     };
     (has_code, code.attempts)
-}
-
-pub(crate) fn failure_status(failure: NodeFailure) -> NodeStatus {
-    match failure {
-        NodeFailure::Timeout => NodeStatus::Timeout,
-        NodeFailure::Connect(message) => NodeStatus::ConnectError { message },
-        NodeFailure::Http(http_status) => NodeStatus::HttpError {
-            http_status,
-            reason: None,
-        },
-        NodeFailure::Redirect(http_status) => NodeStatus::HttpError {
-            http_status,
-            reason: Some(NodeFailure::Redirect(http_status).to_string()),
-        },
-        NodeFailure::Tls(message) => NodeStatus::TlsError { message },
-        NodeFailure::Rpc { code, message } => NodeStatus::RpcError { code, message },
-        NodeFailure::BadResponse(reason) => NodeStatus::BadResponse { reason },
-    }
 }
 
 pub(crate) fn check_chain(expected: u64, result: CallResult) -> Result<(), NodeStatus> {

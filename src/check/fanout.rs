@@ -20,11 +20,11 @@ use tokio::{sync::Semaphore, time::Instant};
 
 use crate::{
     check::ask::{self, Asked, Carrier, Ctx},
-    check::multicall::{self, Via},
+    check::multicall,
     check::pin::{self, choice},
     check::rpc::RpcClient,
     config::{BlockSpec, CheckConfig, Node},
-    report::{Answer, Cell, NodeStatus, PinFacts, Report, RunFacts, Statuses},
+    report::{Answer, Cell, NodeStatus, PinFacts, Report, RunFacts, Statuses, Via},
     secrets::Secrets,
     tally::Tally,
 };

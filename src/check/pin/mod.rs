@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use self::choice::Claim;
 use crate::{
-    check::ask::{check_chain, failure_status},
+    check::ask::check_chain,
     check::rpc::{Call, RpcClient, node_text},
     config::CheckConfig,
     report::{Answer, NodeStatus},
@@ -88,7 +88,7 @@ pub(crate) async fn ask_heads(
                 params: json!([]),
             });
             let outcome = client.batch(node, &calls, deadline).await;
-            let head = outcome.results.map_err(failure_status).and_then(|mut r| {
+            let head = outcome.results.map_err(NodeStatus::from).and_then(|mut r| {
                 if let Some(expected) = config.chain_id {
                     check_chain(expected, r.remove(0))?;
                 }
@@ -104,7 +104,7 @@ pub(crate) async fn ask_heads(
                     }),
                 }
             });
-            let head = head.map_err(|status| crate::secrets::Secrets::of(node).scrub_status(status));
+            let head = head.map_err(|status| status.scrubbed(&crate::secrets::Secrets::of(node)));
             (node.index, head, outcome.attempts, start.elapsed())
         })
         .collect();
