@@ -90,3 +90,20 @@ pub(crate) fn weights(
     let uint_votes = matches!(function.kind(), crate::abi::VoteKind::Uint(_));
     Ok((total, spec.resolve(total, uint_votes)?))
 }
+
+impl CheckConfig {
+    /// Whether the votes are uint weights (else bools).
+    pub(crate) fn uint_votes(&self) -> bool {
+        matches!(self.function.kind(), crate::abi::VoteKind::Uint(_))
+    }
+
+    /// An empty tally against this configuration's threshold and weights.
+    pub(crate) fn new_tally(&self) -> crate::tally::Tally {
+        crate::tally::Tally::new(self.threshold, self.total_weight, self.uint_votes())
+    }
+
+    /// The same check of other transactions.
+    pub(crate) fn with_txs(&self, txs: Vec<B256>) -> Self {
+        Self { txs, ..self.clone() }
+    }
+}

@@ -36,11 +36,11 @@ pub(crate) struct Heads {
 impl Heads {
     /// Every node's answer before a read at `pin`: its failure, or
     /// `lagging` when its head is below `pin`; `None` for the nodes to ask.
-    pub(crate) fn early_at(&self, pin: u64) -> Vec<Option<Answer>> {
-        let mut early = self.failed.clone();
+    pub(crate) fn answers_before(&self, pin: u64) -> Vec<Option<Answer>> {
+        let mut answers = self.failed.clone();
         for claim in self.claims.iter().filter(|c| c.head < pin) {
             let (latency, attempts) = self.answered[claim.node].unwrap_or_default();
-            early[claim.node] = Some(Answer {
+            answers[claim.node] = Some(Answer {
                 status: NodeStatus::Lagging {
                     head: claim.head,
                     lag: pin - claim.head,
@@ -50,7 +50,7 @@ impl Heads {
                 attempts,
             });
         }
-        early
+        answers
     }
 }
 
