@@ -13,7 +13,10 @@ use futures::{StreamExt, stream::FuturesUnordered};
 
 use super::{Read, driver::Turn};
 use crate::{
-    check::{ask::Asked, window::BATCHES_IN_FLIGHT_PER_NODE},
+    check::{
+        ask::{Asked, TxAnswer},
+        window::BATCHES_IN_FLIGHT_PER_NODE,
+    },
     config::CheckConfig,
     report::{Answer, Cell, NodeStatus, Statuses, Via},
     tally::Tally,
@@ -71,7 +74,7 @@ impl<'a> RunState<'a> {
         let n_nodes = self.config.nodes.len();
         let weight = self.config.nodes[node].weight;
         for (first_tx, answers) in asked.answered {
-            for (offset, (status, vote)) in answers.into_iter().enumerate() {
+            for (offset, TxAnswer { status, vote }) in answers.into_iter().enumerate() {
                 let tx = first_tx + offset;
                 let tally = &mut self.tallies[tx];
                 let was_unsettled = tally.settled().is_none();
