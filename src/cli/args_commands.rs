@@ -181,7 +181,7 @@ pub struct NodesArgs {
         value_name = "THRESHOLD",
         env = "QUORUM_THRESHOLD",
         hide_env_values = true,
-        default_value = "majority"
+        default_value_t = crate::config::DEFAULT_THRESHOLD
     )]
     pub threshold: ThresholdSpec,
 
@@ -302,7 +302,7 @@ pub struct ScanArgs {
         value_name = "THRESHOLD",
         env = "QUORUM_THRESHOLD",
         hide_env_values = true,
-        default_value = "majority"
+        default_value_t = crate::config::DEFAULT_THRESHOLD
     )]
     pub threshold: ThresholdSpec,
 

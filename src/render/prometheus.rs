@@ -59,7 +59,7 @@ pub fn render(report: &Report, timestamp: f64, per_tx: bool, out: &mut dyn Write
     writeln!(
         out,
         "quorum_check_total_weight {}",
-        report.nodes().iter().map(|n| u128::from(n.weight)).sum::<u128>()
+        crate::tally::sum_weights(report.nodes().iter().map(|n| n.weight))
     )?;
 
     let nodes = report.nodes();
@@ -77,10 +77,7 @@ pub fn render(report: &Report, timestamp: f64, per_tx: bool, out: &mut dyn Write
         "quorum_check_healthy_weight",
         "Weight of the nodes up in this run (compare with quorum_check_threshold_weight).",
     )?;
-    let healthy: u128 = (0..nodes.len())
-        .filter(|&i| up[i])
-        .map(|i| u128::from(nodes[i].weight))
-        .sum();
+    let healthy = crate::tally::sum_weights((0..nodes.len()).filter(|&i| up[i]).map(|i| nodes[i].weight));
     writeln!(out, "quorum_check_healthy_weight {healthy}")?;
 
     gauge(

@@ -95,7 +95,7 @@ impl Scanner {
         state_name: &str,
         from_block: Option<u64>,
     ) -> Result<Self, Error> {
-        let total_weight: u128 = settings.nodes.iter().map(|n| u128::from(n.weight)).sum();
+        let total_weight = crate::config::total_weight(&settings.nodes);
         let threshold = settings
             .threshold
             .resolve(total_weight, false)

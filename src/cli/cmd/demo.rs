@@ -5,9 +5,8 @@
 use alloy::primitives::B256;
 
 use crate::{
-    abi::VoteFunction,
     cli::DemoArgs,
-    config::{BlockSpec, CheckConfig, Limits, nodes_from_urls},
+    config::{CheckConfig, CheckParts, nodes_from_urls},
     devnet::{Contract, Fleet, find_anvil},
     threshold::ThresholdSpec,
 };
@@ -33,27 +32,14 @@ pub async fn run(args: &DemoArgs, color: bool) -> anyhow::Result<u8> {
         ("6 of 10 nodes approve", six, 1u8),
     ] {
         crate::eprint_line(&format!("\n== {title}, threshold {THRESHOLD} =="));
-        let config = CheckConfig {
-            nodes: nodes_from_urls(&fleet.urls())?,
-            contract,
-            function: VoteFunction::builtin(),
+        // Every node is waited for: the demo shows each node's vote.
+        let config = CheckConfig::new(CheckParts {
             txs: vec![tx],
-            threshold_spec: ThresholdSpec::Absolute(THRESHOLD),
-            threshold: THRESHOLD,
-            total_weight: NODES as u128,
-            block: BlockSpec::At(alloy::eips::BlockNumberOrTag::Latest),
-            max_pin_lag: crate::config::DEFAULT_MAX_PIN_LAG,
+            threshold: ThresholdSpec::Absolute(THRESHOLD),
             chain_id: Some(31337),
-            limits: Limits {
-                timeout: std::time::Duration::from_secs(10),
-                deadline: std::time::Duration::from_secs(11),
-                retries: 2,
-                batch_size: 100,
-                max_response_bytes: 16 * 1024 * 1024,
-            },
-            multicall: crate::config::Multicall::Auto,
             wait_all: true,
-        };
+            ..CheckParts::new(nodes_from_urls(&fleet.urls())?, contract)
+        })?;
         let code = super::check::run_config(&config, args.format, color, None).await?;
         if code != expected {
             worst = worst.max(3);

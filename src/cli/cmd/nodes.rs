@@ -6,7 +6,7 @@ use crate::{
     cli::output,
     cli::resolve_nodes,
     cli::{HealthFormat, NodesArgs},
-    config::NodeSource,
+    config::{NodeSource, Weights, default_deadline},
     health::{self, HealthCheck},
     render,
 };
@@ -15,9 +15,10 @@ use crate::{
 pub async fn run(args: &NodesArgs, prefer: Option<NodeSource>) -> anyhow::Result<u8> {
     let endpoints = &args.endpoints;
     let nodes = resolve_nodes(endpoints, prefer)?;
-    let total: u128 = nodes.iter().map(|n| u128::from(n.weight)).sum();
-    let threshold = args.threshold.resolve(total, false)?;
-    let function = crate::abi::VoteFunction::resolve(args.abi.as_deref(), &args.function)?;
+    let threshold = Weights::resolve(&nodes, args.threshold, false)?.threshold;
+    // Reading the ABI (a FIFO, a slow disk) is bounded as check bounds it.
+    let read_wait = default_deadline(endpoints.timeout);
+    let function = crate::abi::VoteFunction::resolve_within(args.abi.as_deref(), &args.function, read_wait)?;
     let client = RpcClient::for_nodes(&nodes, endpoints.retries, endpoints.max_response_bytes)?;
     let spec = HealthCheck {
         nodes: &nodes,

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use crate::{
     check::fanout,
     cli::{Format, WatchArgs},
-    config::{CheckConfig, NodeSource},
+    config::{CheckConfig, NodeSource, default_deadline},
     render,
     report::Report,
     tally::Verdict,
@@ -57,7 +57,7 @@ pub async fn run(args: &WatchArgs, prefer: Option<NodeSource>, color: bool) -> a
     let mut known: alloy::primitives::map::B256Set = config.txs.iter().copied().collect();
     let started = Instant::now();
     let end = started + args.check.deadline.unwrap_or(DEFAULT_WATCH_DEADLINE);
-    let round_budget = config.limits.timeout + Duration::from_secs(1);
+    let round_budget = default_deadline(config.limits.timeout);
     let client = super::check::client_for(&config)?;
     let shutdown = super::shutdown_signal();
     tokio::pin!(shutdown);

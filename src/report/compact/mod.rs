@@ -310,24 +310,16 @@ pub use view::{ReasonCache, TxView};
 mod tests {
     use super::*;
     use crate::{
-        abi::VoteFunction,
-        config::{BlockSpec, Limits, nodes_from_urls},
+        config::{BlockSpec, CheckParts, Limits, nodes_from_urls},
         threshold::ThresholdSpec,
     };
     use std::time::Duration;
 
     fn config(txs: usize) -> CheckConfig {
-        CheckConfig {
-            nodes: nodes_from_urls(&["http://a:1".into(), "http://b:2".into(), "http://c:3".into()]).unwrap(),
-            contract: Address::ZERO,
-            function: VoteFunction::builtin(),
+        let nodes = nodes_from_urls(&["http://a:1".into(), "http://b:2".into(), "http://c:3".into()]).unwrap();
+        CheckConfig::new(CheckParts {
             txs: (0..txs).map(|i| B256::repeat_byte(i as u8)).collect(),
-            threshold_spec: ThresholdSpec::Absolute(2),
-            threshold: 2,
-            total_weight: 3,
-            block: BlockSpec::At(alloy::eips::BlockNumberOrTag::Latest),
-            max_pin_lag: crate::config::DEFAULT_MAX_PIN_LAG,
-            chain_id: None,
+            threshold: ThresholdSpec::Absolute(2),
             limits: Limits {
                 timeout: Duration::from_secs(1),
                 deadline: Duration::from_secs(2),
@@ -335,9 +327,9 @@ mod tests {
                 batch_size: 10,
                 max_response_bytes: 1 << 20,
             },
-            multicall: crate::config::Multicall::Auto,
-            wait_all: false,
-        }
+            ..CheckParts::new(nodes, Address::ZERO)
+        })
+        .unwrap()
     }
 
     #[test]
