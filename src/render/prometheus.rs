@@ -22,23 +22,8 @@ const VERDICTS: [(Verdict, &str); 3] = [
     (Verdict::Inconclusive, "inconclusive"),
 ];
 
-/// Every status a node can have, for the state set.
-pub const STATUSES: [&str; 14] = [
-    "ok",
-    "timeout",
-    "connect_error",
-    "http_error",
-    "tls_error",
-    "rpc_error",
-    "reverted",
-    "no_contract",
-    "no_function",
-    "bad_response",
-    "wrong_chain",
-    "skipped",
-    "interrupted",
-    "lagging",
-];
+/// Every status a node can have, for the state set: [`NodeStatus::NAMES`].
+pub const STATUSES: [&str; NodeStatus::NAMES.len()] = NodeStatus::NAMES;
 
 /// Writes `report` as Prometheus metrics; `timestamp` is the run's end in
 /// Unix seconds; `per_tx` adds the per-transaction series.
