@@ -62,6 +62,7 @@ pub mod config;
 #[cfg(feature = "devnet")]
 pub mod devnet;
 pub mod error;
+mod exit;
 pub mod health;
 pub mod input;
 pub mod node_url;
@@ -80,21 +81,6 @@ pub use check::{multicall, rpc};
 pub use checker::{Checker, CheckerBuilder, Threshold};
 pub use config::{BlockSpec, Multicall, Node};
 pub use error::Error;
+pub use exit::ExitStatus;
 pub use report::{CheckReport, NodeStatus, Report};
 pub use tally::Verdict;
-
-/// Exit code for usage, configuration and input errors.
-pub const EXIT_USAGE: u8 = 2;
-
-/// Prints `quorum-check: error: MESSAGE` on stderr, on one line, escaped and
-/// cut to a bounded length; a closed stderr is ignored.
-pub fn print_error(message: &str) {
-    let message = sanitize::cut_message(&sanitize::escape(message));
-    eprint_line(&format!("quorum-check: error: {message}"));
-}
-
-/// One line on stderr, never panicking (a closed or full stderr is ignored).
-pub fn eprint_line(line: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
-}

@@ -22,7 +22,7 @@ pub use config_args::{resolve_nodes, resolve_nodes_within};
 
 use clap::{CommandFactory, FromArgMatches, parser::ValueSource};
 
-use crate::{EXIT_USAGE, config::NodeSource, eprint_line, print_error};
+use crate::{ExitStatus, config::NodeSource, sanitize};
 
 /// Parses the command line. `Err` carries clap's error (help and version
 /// included) for the caller to print.
@@ -45,7 +45,7 @@ pub fn parse_cli() -> Result<(Cli, Option<NodeSource>), clap::Error> {
 }
 
 /// Runs a parsed command; returns the process exit code.
-pub async fn run(cli: Cli, prefer: Option<NodeSource>) -> anyhow::Result<u8> {
+pub async fn run(cli: Cli, prefer: Option<NodeSource>) -> anyhow::Result<ExitStatus> {
     use std::io::IsTerminal;
     let color = cli.color.enabled(std::io::stdout().is_terminal());
     match &cli.command {
@@ -62,7 +62,7 @@ pub async fn run(cli: Cli, prefer: Option<NodeSource>) -> anyhow::Result<u8> {
             clap_complete::generate(*shell, &mut command, "quorum-check", &mut script);
             let script = cmd::completions::fix(*shell, &script);
             output::write_stdout(&script)?;
-            Ok(0)
+            Ok(ExitStatus::Success)
         }
         Command::Man { dir } => {
             let pages = man::pages()?;
@@ -73,9 +73,22 @@ pub async fn run(cli: Cli, prefer: Option<NodeSource>) -> anyhow::Result<u8> {
                     eprint_line(&format!("wrote {} man pages to {}", pages.len(), dir.display()));
                 }
             }
-            Ok(0)
+            Ok(ExitStatus::Success)
         }
     }
+}
+
+/// Prints `quorum-check: error: MESSAGE` on stderr, on one line, escaped and
+/// cut to a bounded length; a closed stderr is ignored.
+pub fn print_error(message: &str) {
+    let message = sanitize::cut_message(&sanitize::escape(message));
+    eprint_line(&format!("quorum-check: error: {message}"));
+}
+
+/// One line on stderr, never panicking (a closed or full stderr is ignored).
+pub fn eprint_line(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// An error chain on one line: "context: cause: root cause".
@@ -135,13 +148,13 @@ fn redact<'a>(message: &str, values: impl Iterator<Item = (&'a str, String)>) ->
 pub fn cli_error(e: clap::Error) -> std::process::ExitCode {
     use clap::error::ErrorKind;
     if is_help_or_version(&e) {
-        let code = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-            EXIT_USAGE
+        let status = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            ExitStatus::Usage
         } else {
-            0
+            ExitStatus::Success
         };
         let _ = e.print();
-        return std::process::ExitCode::from(code);
+        return status.into();
     }
     let rendered = e.render().to_string();
     let message: Vec<&str> = rendered
@@ -161,7 +174,7 @@ pub fn cli_error(e: clap::Error) -> std::process::ExitCode {
         .collect();
     let message = redact_env(&message, &env);
     print_error(&format!("{message} (see --help)"));
-    std::process::ExitCode::from(EXIT_USAGE)
+    ExitStatus::Usage.into()
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 use alloy::primitives::B256;
 
 use crate::{
+    ExitStatus,
     cli::DemoArgs,
     config::{CheckConfig, CheckParts, nodes_from_urls},
     devnet::{Contract, Fleet, find_anvil},
@@ -14,10 +15,10 @@ use crate::{
 const NODES: usize = 10;
 const THRESHOLD: u128 = 7;
 
-/// Runs the demo; the exit code is 0 when both verdicts came out as expected.
-pub async fn run(args: &DemoArgs, color: bool) -> anyhow::Result<u8> {
+/// Runs the demo: success when both verdicts came out as expected, else inconclusive.
+pub async fn run(args: &DemoArgs, color: bool) -> anyhow::Result<ExitStatus> {
     let anvil = find_anvil(args.anvil.anvil.as_deref())?;
-    crate::eprint_line(&format!("starting {NODES} local anvil nodes…"));
+    crate::cli::eprint_line(&format!("starting {NODES} local anvil nodes…"));
     let fleet = Fleet::start_n(&anvil, NODES).await?;
     let contract = fleet.deploy_all(Contract::Voting).await?;
     let seven = B256::repeat_byte(0x77);
@@ -26,12 +27,12 @@ pub async fn run(args: &DemoArgs, color: bool) -> anyhow::Result<u8> {
     fleet.cast_votes(contract, &[seven], &approvals(7)).await?;
     fleet.cast_votes(contract, &[six], &approvals(6)).await?;
 
-    let mut worst = 0;
+    let mut outcome = ExitStatus::Success;
     for (title, tx, expected) in [
-        ("7 of 10 nodes approve", seven, 0u8),
-        ("6 of 10 nodes approve", six, 1u8),
+        ("7 of 10 nodes approve", seven, ExitStatus::Success),
+        ("6 of 10 nodes approve", six, ExitStatus::Rejected),
     ] {
-        crate::eprint_line(&format!("\n== {title}, threshold {THRESHOLD} =="));
+        crate::cli::eprint_line(&format!("\n== {title}, threshold {THRESHOLD} =="));
         // Every node is waited for: the demo shows each node's vote.
         let config = CheckConfig::new(CheckParts {
             txs: vec![tx],
@@ -40,12 +41,12 @@ pub async fn run(args: &DemoArgs, color: bool) -> anyhow::Result<u8> {
             wait_all: true,
             ..CheckParts::new(nodes_from_urls(&fleet.urls())?, contract)
         })?;
-        let code = super::check::run_config(&config, args.format, color, None).await?;
-        if code != expected {
-            worst = worst.max(3);
+        let status = super::check::run_config(&config, args.format, color, None).await?;
+        if status != expected {
+            outcome = ExitStatus::Inconclusive;
         }
     }
     drop(fleet);
-    crate::eprint_line(&format!("\nstopped the {NODES} anvil nodes"));
-    Ok(worst)
+    crate::cli::eprint_line(&format!("\nstopped the {NODES} anvil nodes"));
+    Ok(outcome)
 }

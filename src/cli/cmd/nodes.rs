@@ -2,6 +2,7 @@
 //! the healthy ones can reach the threshold at all (exit 1 when they cannot).
 
 use crate::{
+    ExitStatus,
     check::rpc::RpcClient,
     cli::output,
     cli::resolve_nodes,
@@ -11,8 +12,8 @@ use crate::{
     render,
 };
 
-/// Checks the nodes; 0 when the healthy weight reaches the threshold, else 1.
-pub async fn run(args: &NodesArgs, prefer: Option<NodeSource>) -> anyhow::Result<u8> {
+/// Checks the nodes: success when the healthy weight reaches the threshold, else rejected.
+pub async fn run(args: &NodesArgs, prefer: Option<NodeSource>) -> anyhow::Result<ExitStatus> {
     let endpoints = &args.endpoints;
     let nodes = resolve_nodes(endpoints, prefer)?;
     let threshold = Weights::resolve(&nodes, args.threshold, false)?.threshold;
@@ -39,5 +40,10 @@ pub async fn run(args: &NodesArgs, prefer: Option<NodeSource>) -> anyhow::Result
             .and_then(|()| out.write_all(b"\n")),
         HealthFormat::Prometheus => render::health_prometheus(&report, super::check::unix_now(), out),
     })?;
-    Ok(if report.quorum_reachable { 0 } else { 1 })
+    // Interrupted, the nodes not heard from are unhealthy: 0 or 1 still.
+    Ok(if report.quorum_reachable {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Rejected
+    })
 }

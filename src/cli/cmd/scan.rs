@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail};
 
 use crate::{
+    ExitStatus,
     check::rpc::RpcClient,
     cli::{DiscoverArgs, EndpointArgs, ScanArgs, one_line, output, resolve_nodes},
     config::NodeSource,
@@ -19,7 +20,7 @@ use crate::{
 };
 
 /// Runs a scan; returns the exit code (0 or 3).
-pub async fn run(args: &ScanArgs, prefer: Option<NodeSource>) -> anyhow::Result<u8> {
+pub async fn run(args: &ScanArgs, prefer: Option<NodeSource>) -> anyhow::Result<ExitStatus> {
     let out = output::target(args.output.as_deref());
     output::check_writable(out)?;
     let (mut scanner, state_path) =
@@ -36,12 +37,12 @@ pub async fn run(args: &ScanArgs, prefer: Option<NodeSource>) -> anyhow::Result<
     let report = tokio::select! {
         report = scanner.scan(args.to_block) => report?,
         () = super::shutdown_signal() => {
-            crate::eprint_line("quorum-check: interrupted: nothing printed, the state file is unchanged");
-            return Ok(3);
+            crate::cli::eprint_line("quorum-check: interrupted: nothing printed, the state file is unchanged");
+            return Ok(ExitStatus::Inconclusive);
         }
     };
     for line in render::notes(&report) {
-        crate::eprint_line(&format!("quorum-check: {line}"));
+        crate::cli::eprint_line(&format!("quorum-check: {line}"));
     }
     output::emit(out, |w| match args.format {
         render::ScanFormat::Text => render::text(&report, w),

@@ -201,16 +201,10 @@ impl Report {
         }
     }
 
-    /// The exit code: 0 all confirmed, 1 some rejected and none
-    /// inconclusive, 3 some inconclusive.
-    pub fn exit_code(&self) -> u8 {
-        if self.summary.inconclusive > 0 {
-            3
-        } else if self.summary.rejected > 0 {
-            1
-        } else {
-            0
-        }
+    /// The exit status: success when all are confirmed, rejected when some
+    /// are rejected and none inconclusive, inconclusive when some are.
+    pub fn exit_code(&self) -> crate::ExitStatus {
+        crate::ExitStatus::of_verdicts(self.summary.rejected, self.summary.inconclusive)
     }
 
     /// With `--block pinned`: the block the votes were read at — when
@@ -390,7 +384,7 @@ mod tests {
         assert_eq!(back.txs[0].nodes[0].contribution, "1");
         assert_eq!(report.tx(1).verdict(), Verdict::Inconclusive);
         assert!(report.tx(1).reason().unwrap().contains("1 connect_error"));
-        assert_eq!(report.exit_code(), 3);
+        assert_eq!(report.exit_code(), crate::ExitStatus::Inconclusive);
         assert_eq!(std::mem::size_of::<Cell>(), 12);
     }
 
