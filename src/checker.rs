@@ -38,7 +38,7 @@ use crate::{
     error::Error,
     node_url::NodeUrl,
     report::Report,
-    threshold::ThresholdSpec,
+    threshold::Threshold,
 };
 
 impl Node {
@@ -89,10 +89,7 @@ impl VoteFunction {
     }
 }
 
-/// A threshold: `7` (an absolute weight), `majority`, `all`, `66%`, `2/3`.
-pub type Threshold = ThresholdSpec;
-
-impl ThresholdSpec {
+impl Threshold {
     /// Parses a threshold as the command line does.
     pub fn parse(text: &str) -> Result<Self, Error> {
         text.parse()
@@ -107,7 +104,7 @@ pub struct CheckerBuilder {
     nodes: Vec<Node>,
     contract: Option<Address>,
     function: Option<VoteFunction>,
-    threshold: ThresholdSpec,
+    threshold: Threshold,
     block: BlockSpec,
     max_pin_lag: u64,
     chain_id: Option<u64>,

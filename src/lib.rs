@@ -78,9 +78,10 @@ pub mod threshold;
 
 pub use abi::VoteFunction;
 pub use check::{multicall, rpc};
-pub use checker::{Checker, CheckerBuilder, Threshold};
+pub use checker::{Checker, CheckerBuilder};
 pub use config::{BlockSpec, Multicall, Node};
 pub use error::Error;
 pub use exit::ExitStatus;
 pub use report::{CheckReport, NodeStatus, Report};
 pub use tally::Verdict;
+pub use threshold::Threshold;

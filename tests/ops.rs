@@ -596,7 +596,7 @@ fn the_nodes_file_example_parses() {
 
 #[test]
 fn the_env_examples_parse() {
-    use quorum_check::{cli::*, config::BlockSpec, node_url::NodeUrl, threshold::ThresholdSpec};
+    use quorum_check::{cli::*, config::BlockSpec, node_url::NodeUrl, threshold::Threshold};
     for file in ["examples/testnet.env", ".env.example"] {
         let path = repo().join(file);
         for item in dotenvy::from_path_iter(&path).unwrap() {
@@ -609,7 +609,7 @@ fn the_env_examples_parse() {
                 "QUORUM_FUNCTION" => !value.is_empty(),
                 "QUORUM_MULTICALL" => value.parse::<quorum_check::Multicall>().is_ok(),
                 "QUORUM_TX" => value.split(',').all(|t| parse_tx_hash(t).is_ok()),
-                "QUORUM_THRESHOLD" => value.parse::<ThresholdSpec>().is_ok(),
+                "QUORUM_THRESHOLD" => value.parse::<Threshold>().is_ok(),
                 "QUORUM_CHAIN_ID" | "QUORUM_RETRIES" | "QUORUM_BATCH_SIZE" | "QUORUM_MAX_RESPONSE_BYTES" => {
                     value.parse::<u64>().is_ok()
                 }

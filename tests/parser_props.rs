@@ -13,7 +13,7 @@ use quorum_check::{
     rpc::decode_batch,
     sanitize::{escape, is_unsafe_char, redact_quoted},
     secrets::Secrets,
-    threshold::ThresholdSpec,
+    threshold::Threshold,
 };
 
 const CASES: u32 = 2000;
@@ -65,7 +65,7 @@ proptest! {
 
     #[test]
     fn thresholds(s in prop_oneof![any::<String>(), "[0-9]{0,40}(%|/[0-9]{0,40}|\\.[0-9]{0,8}%)?", "(majority|all|ALL)"], total in 0u128..1_000_000) {
-        match s.parse::<ThresholdSpec>() {
+        match s.parse::<Threshold>() {
             Ok(spec) => {
                 if let Ok(v) = spec.resolve(total, false) {
                     prop_assert!(v >= 1 && v <= total);

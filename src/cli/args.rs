@@ -11,7 +11,7 @@ use clap::Args;
 pub use crate::render::Format;
 use crate::{
     config::{self, BlockSpec},
-    threshold::ThresholdSpec,
+    threshold::Threshold,
 };
 
 /// Where the nodes are and how to talk to them: shared by check, watch and nodes.
@@ -117,7 +117,7 @@ pub struct CheckArgs {
         hide_env_values = true,
         default_value_t = config::DEFAULT_THRESHOLD
     )]
-    pub threshold: ThresholdSpec,
+    pub threshold: Threshold,
 
     /// Block to read votes at: latest, safe, finalized, pending, earliest, a number, or pinned
     /// (one block for all nodes: the highest that the threshold's weight of nodes has reached,

@@ -13,7 +13,7 @@ use super::{
 use crate::{
     parse::{parse_address, parse_duration, parse_tx_hash},
     render::Format,
-    threshold::ThresholdSpec,
+    threshold::Threshold,
 };
 
 /// Flags of `watch`.
@@ -183,7 +183,7 @@ pub struct NodesArgs {
         hide_env_values = true,
         default_value_t = crate::config::DEFAULT_THRESHOLD
     )]
-    pub threshold: ThresholdSpec,
+    pub threshold: Threshold,
 
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
@@ -304,7 +304,7 @@ pub struct ScanArgs {
         hide_env_values = true,
         default_value_t = crate::config::DEFAULT_THRESHOLD
     )]
-    pub threshold: ThresholdSpec,
+    pub threshold: Threshold,
 
     /// Output format: text (one hash per line, for `check --tx-file -`) or json.
     #[arg(long, value_enum, default_value = "text")]

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use alloy::primitives::{Address, B256};
 
-use crate::{abi::VoteFunction, threshold::ThresholdSpec};
+use crate::{abi::VoteFunction, threshold::Threshold};
 
 /// Everything a check needs, validated: built by [`CheckerBuilder`](crate::CheckerBuilder)
 /// or the command line, never field by field (the threshold, the total
@@ -34,7 +34,7 @@ pub struct CheckConfig {
     /// The transaction hashes, without duplicates.
     pub(crate) txs: Vec<B256>,
     /// The threshold as given.
-    pub(crate) threshold_spec: ThresholdSpec,
+    pub(crate) threshold_spec: Threshold,
     /// Absolute yes-weight needed.
     pub(crate) threshold: u128,
     /// Sum of the nodes' weights.
@@ -96,7 +96,7 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
 pub const MIN_MAX_RESPONSE_BYTES: u64 = 1024;
 
 /// `--threshold` when none is given: a majority of the weight.
-pub const DEFAULT_THRESHOLD: ThresholdSpec = ThresholdSpec::Majority;
+pub const DEFAULT_THRESHOLD: Threshold = Threshold::Majority;
 
 /// `--block` when none is given: the latest block of each node.
 pub const DEFAULT_BLOCK: BlockSpec = BlockSpec::At(alloy::eips::BlockNumberOrTag::Latest);
@@ -138,7 +138,7 @@ impl Weights {
     /// cannot be used with uint votes).
     pub(crate) fn resolve(
         nodes: &[Node],
-        spec: ThresholdSpec,
+        spec: Threshold,
         uint_votes: bool,
     ) -> Result<Self, crate::threshold::ThresholdError> {
         let total = total_weight(nodes);
@@ -163,7 +163,7 @@ pub(crate) struct CheckParts {
     pub contract: Address,
     pub function: VoteFunction,
     pub txs: Vec<B256>,
-    pub threshold: ThresholdSpec,
+    pub threshold: Threshold,
     pub block: BlockSpec,
     pub max_pin_lag: u64,
     pub chain_id: Option<u64>,

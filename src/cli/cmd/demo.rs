@@ -9,7 +9,7 @@ use crate::{
     cli::DemoArgs,
     config::{CheckConfig, CheckParts, nodes_from_urls},
     devnet::{Contract, Fleet, find_anvil},
-    threshold::ThresholdSpec,
+    threshold::Threshold,
 };
 
 const NODES: usize = 10;
@@ -36,7 +36,7 @@ pub async fn run(args: &DemoArgs, color: bool) -> anyhow::Result<ExitStatus> {
         // Every node is waited for: the demo shows each node's vote.
         let config = CheckConfig::new(CheckParts {
             txs: vec![tx],
-            threshold: ThresholdSpec::Absolute(THRESHOLD),
+            threshold: Threshold::Absolute(THRESHOLD),
             chain_id: Some(31337),
             wait_all: true,
             ..CheckParts::new(nodes_from_urls(&fleet.urls())?, contract)

@@ -16,7 +16,7 @@ use crate::{
     config::NodeSource,
     input,
     scan::{ScanSettings, ScanState, Scanner, ToBlock, VoteEvent, render},
-    threshold::ThresholdSpec,
+    threshold::Threshold,
 };
 
 /// Runs a scan; returns the exit code (0 or 3).
@@ -63,7 +63,7 @@ pub fn open_scanner(
     prefer: Option<NodeSource>,
     contract: alloy::primitives::Address,
     discover: &DiscoverArgs,
-    threshold: ThresholdSpec,
+    threshold: Threshold,
 ) -> anyhow::Result<(Scanner, Option<PathBuf>)> {
     let nodes = resolve_nodes(endpoints, prefer)?;
     let event = VoteEvent::parse(&discover.event, discover.event_field.as_deref()).map_err(|e| anyhow!(e))?;

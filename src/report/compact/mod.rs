@@ -305,7 +305,7 @@ mod tests {
     use super::*;
     use crate::{
         config::{BlockSpec, CheckParts, Limits, nodes_from_urls},
-        threshold::ThresholdSpec,
+        threshold::Threshold,
     };
     use std::time::Duration;
 
@@ -313,7 +313,7 @@ mod tests {
         let nodes = nodes_from_urls(&["http://a:1".into(), "http://b:2".into(), "http://c:3".into()]).unwrap();
         CheckConfig::new(CheckParts {
             txs: (0..txs).map(|i| B256::repeat_byte(i as u8)).collect(),
-            threshold: ThresholdSpec::Absolute(2),
+            threshold: Threshold::Absolute(2),
             limits: Limits {
                 timeout: Duration::from_secs(1),
                 deadline: Duration::from_secs(2),
