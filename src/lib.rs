@@ -64,19 +64,22 @@ pub mod devnet;
 pub mod error;
 mod exit;
 pub mod health;
-pub mod input;
+mod input;
 pub mod node_url;
 pub mod nodes_file;
 pub mod parse;
 pub mod render;
 pub mod report;
-pub mod sanitize;
+mod sanitize;
 pub mod scan;
-pub mod secrets;
+mod secrets;
 pub mod tally;
 pub mod threshold;
 
 pub use abi::VoteFunction;
+/// The alloy types the API's signatures use (an address, a 32-byte hash),
+/// so that a user need not depend on alloy to name them.
+pub use alloy::primitives::{Address, B256};
 pub use check::{multicall, rpc};
 pub use checker::{Checker, CheckerBuilder};
 pub use config::{BlockSpec, Multicall, Node};

@@ -172,3 +172,26 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::{escape, is_unsafe_char, redact_quoted};
+
+    proptest! {
+        // As tests/parser_props.rs: 2000 cases per property.
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn the_sanitiser_never_lets_an_unsafe_character_through(s in any::<String>()) {
+            let out = escape(&s);
+            prop_assert!(!out.chars().any(is_unsafe_char), "{out:?}");
+            for c in ['\u{1b}', '\u{202e}', '\u{2066}', '\u{200f}', '\n', '\r'] {
+                prop_assert!(!out.contains(c));
+            }
+            let redacted = redact_quoted(&s);
+            prop_assert!(redacted.len() <= s.len() + 18 * s.matches(['"', '`', '\'']).count() + 1);
+        }
+    }
+}

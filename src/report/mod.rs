@@ -10,8 +10,9 @@
 mod compact;
 mod status;
 
+pub(crate) use compact::ReasonCache;
 pub(crate) use compact::{Cell, PinFacts, RunFacts, Statuses};
-pub use compact::{NodeInfo, ReasonCache, Report, TxView};
+pub use compact::{NodeInfo, Report, TxView};
 pub use status::{NodeStatus, VoteJson};
 
 use std::{collections::BTreeMap, time::Duration};

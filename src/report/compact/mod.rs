@@ -298,7 +298,8 @@ impl Report {
 mod stream;
 mod view;
 
-pub use view::{ReasonCache, TxView};
+pub(crate) use view::ReasonCache;
+pub use view::TxView;
 
 #[cfg(test)]
 mod tests {
