@@ -169,8 +169,9 @@ pub struct NodesArgs {
     )]
     pub max_lag: u64,
 
-    /// A node whose head block is older than this is unhealthy (off by default: local chains
-    /// mine only on demand). Use on live networks, e.g. 2m.
+    /// A node whose head block is older than this is unhealthy, and so is one whose head is
+    /// dated in the future by more than this (a wrong clock or a forged head). Off by default:
+    /// local chains mine only on demand. Use on live networks, e.g. 2m.
     #[arg(long = "max-head-age", value_name = "DURATION", env = "QUORUM_MAX_HEAD_AGE", hide_env_values = true,
           value_parser = parse_duration)]
     pub max_head_age: Option<Duration>,
