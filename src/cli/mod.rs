@@ -10,6 +10,7 @@ pub mod cmd;
 mod command;
 mod config_args;
 pub mod dotenv;
+pub mod env_hint;
 pub mod logging;
 pub mod man;
 pub mod output;
@@ -41,13 +42,28 @@ pub fn parse_cli() -> Result<(Cli, Option<NodeSource>), clap::Error> {
             _ => None,
         }
     });
-    Ok((Cli::from_arg_matches(&matches)?, prefer))
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    // A hash list on the command line (--tx or --tx-file) replaces QUORUM_TX:
+    // clap lets --tx beat the variable, but would add --tx-file's hashes to it.
+    let tx_from_env = matches.subcommand().is_some_and(|(_, m)| {
+        m.ids().any(|i| i.as_str() == "tx") && m.value_source("tx") == Some(ValueSource::EnvVariable)
+    });
+    if tx_from_env
+        && let Some(args) = cli.command.check_args_mut()
+        && args.tx_file.is_some()
+    {
+        args.tx.clear();
+    }
+    Ok((cli, prefer))
 }
 
 /// Runs a parsed command; returns the process exit code.
 pub async fn run(cli: Cli, prefer: Option<NodeSource>) -> anyhow::Result<ExitStatus> {
     use std::io::IsTerminal;
     let color = cli.color.enabled(std::io::stdout().is_terminal());
+    if cli.command.needs_configuration() {
+        env_hint::warn_unknown();
+    }
     match &cli.command {
         Command::Check(args) => cmd::check::run(args, prefer, color).await,
         Command::Devnet(args) => cmd::devnet::run(args).await,
@@ -173,6 +189,8 @@ pub fn cli_error(e: clap::Error) -> std::process::ExitCode {
         .filter(|(k, _)| k.starts_with("QUORUM_"))
         .collect();
     let message = redact_env(&message, &env);
+    // A misspelt variable may be why a flag is missing.
+    env_hint::warn_unknown();
     print_error(&format!("{message} (see --help)"));
     ExitStatus::Usage.into()
 }
