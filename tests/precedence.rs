@@ -62,3 +62,45 @@ fn a_misspelt_variable_gets_a_hint_not_silence() {
     assert!(err.contains("did you mean QUORUM_RPC_URLS?"), "{err}");
     assert!(!err.contains("error:"), "{err}");
 }
+
+/// Every variable a flag reads (clap's `env` names, asked of the binary's
+/// help) is in `.env.example` (set or commented) and in README's
+/// configuration tables, and neither names one that no flag reads.
+#[test]
+fn the_env_example_and_the_readme_list_every_variable() {
+    let cli = Cli::new();
+    let mut from_clap = std::collections::BTreeSet::new();
+    for sub in ["check", "watch", "nodes", "serve", "scan", "devnet", "demo"] {
+        let help = cli.run([sub, "--help"]).stdout();
+        for part in help.split("[env: ").skip(1) {
+            let name: String = part
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                .collect();
+            from_clap.insert(name);
+        }
+    }
+    assert!(
+        from_clap.len() > 30 && from_clap.contains("QUORUM_RPC_URLS"),
+        "{from_clap:?}"
+    );
+    let example = std::fs::read_to_string(support::repo().join(".env.example")).unwrap();
+    let in_example: std::collections::BTreeSet<String> = example
+        .lines()
+        .map(|l| l.trim_start_matches(['#', ' ']))
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k.to_string()))
+        .filter(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+        .collect();
+    assert_eq!(in_example, from_clap, ".env.example");
+    let readme = std::fs::read_to_string(support::repo().join("README.md")).unwrap();
+    let section = readme.split("## Configuration").nth(1).unwrap();
+    let section = section.split("### Nodes file").next().unwrap();
+    let in_readme: std::collections::BTreeSet<String> = section
+        .lines()
+        .filter(|l| l.starts_with("| `-"))
+        .filter_map(|l| l.split(" | ").nth(1))
+        .filter_map(|cell| cell.strip_prefix('`')?.split('`').next().map(str::to_string))
+        .filter(|k| k != "NO_COLOR" && k != "RUST_LOG")
+        .collect();
+    assert_eq!(in_readme, from_clap, "README configuration tables");
+}
