@@ -385,7 +385,7 @@ async fn the_cron_wrapper_stamps_lines_and_acts_on_each_exit_code() {
     let dead = format!("http://127.0.0.1:{}", closed_port());
     let cases = [
         (hex(confirmed), fleet.urls().join(","), 0, "all transactions confirmed"),
-        (hex(rejected), fleet.urls().join(","), 1, "rejected"),
+        (hex(rejected), fleet.urls().join(","), 1, "not (yet) confirmed by a quorum"),
         (hex(confirmed), format!("{},{dead}", fleet.url(0)), 3, "inconclusive"),
         (
             "not-a-hash".to_string(),
@@ -428,6 +428,8 @@ async fn the_cron_wrapper_stamps_lines_and_acts_on_each_exit_code() {
             "{text}"
         );
         assert_eq!(text.contains(&format!("ALERT {expected} ")), expected != 0, "{text}");
+        // A hash nobody voted on exits 1 as well: never claim a vote against it.
+        assert!(!text.contains("voted against"), "{text}");
     }
 }
 
