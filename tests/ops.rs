@@ -385,7 +385,12 @@ async fn the_cron_wrapper_stamps_lines_and_acts_on_each_exit_code() {
     let dead = format!("http://127.0.0.1:{}", closed_port());
     let cases = [
         (hex(confirmed), fleet.urls().join(","), 0, "all transactions confirmed"),
-        (hex(rejected), fleet.urls().join(","), 1, "not (yet) confirmed by a quorum"),
+        (
+            hex(rejected),
+            fleet.urls().join(","),
+            1,
+            "not (yet) confirmed by a quorum",
+        ),
         (hex(confirmed), format!("{},{dead}", fleet.url(0)), 3, "inconclusive"),
         (
             "not-a-hash".to_string(),

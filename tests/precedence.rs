@@ -104,3 +104,36 @@ fn the_env_example_and_the_readme_list_every_variable() {
         .collect();
     assert_eq!(in_readme, from_clap, "README configuration tables");
 }
+
+/// An empty or comment-only `--tx-file` means nothing is pending: exit 0,
+/// "no transactions to check", and `--output` is still written (zero counts).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_tx_file_is_nothing_to_check_not_an_error() {
+    let (fleet, contract) = voting_fleet(1, &[]).await;
+    let cli = Cli::new();
+    let file = cli.write("pending.txt", "# nothing pending today\n\n");
+    let prom = cli.path("quorum.prom");
+    let mut args = check_args(&[fleet.url(0)], contract, &[], &[]);
+    // check_args asks for JSON: this run writes Prometheus text instead.
+    let at = args.iter().position(|a| a == "json").unwrap();
+    args[at] = "prometheus".into();
+    args.extend(["--tx-file".into(), path_str(&file), "--output".into(), path_str(&prom)]);
+    let started = std::time::Instant::now();
+    let run = cli.run_async(args).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(run.stderr().contains("no transactions to check"), "{}", run.stderr());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "not after a timeout"
+    );
+    let text = std::fs::read_to_string(&prom).unwrap();
+    for verdict in ["confirmed", "rejected", "inconclusive"] {
+        assert!(
+            text.contains(&format!("quorum_check_txs{{verdict=\"{verdict}\"}} 0")),
+            "{text}"
+        );
+    }
+    // Without any list at all it is still a usage error.
+    let run = cli.run_async(check_args(&[fleet.url(0)], contract, &[], &[])).await;
+    run.assert_usage_error("no transaction hash given");
+}

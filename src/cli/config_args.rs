@@ -42,7 +42,8 @@ impl CheckConfig {
             txs.extend(load_tx_file_within(path, read_wait)?);
         }
         let txs = unique_hashes(txs);
-        if txs.is_empty() && need_txs {
+        // An empty (or comment-only) --tx-file is "nothing pending", not an error.
+        if txs.is_empty() && need_txs && args.tx_file.is_none() {
             bail!("no transaction hash given: pass --tx HASH, set QUORUM_TX, or pass --tx-file PATH");
         }
 

@@ -21,6 +21,11 @@ pub async fn run(args: &CheckArgs, prefer: Option<NodeSource>, color: bool) -> a
     let config = CheckConfig::from_args(args, prefer)?;
     let out = output::target(args.output.as_deref());
     output::check_writable(out)?;
+    if config.txs.is_empty() {
+        // The report (zero counts) is still written: a stale --output file
+        // must not fire an alert when nothing is pending.
+        crate::cli::eprint_line("quorum-check: no transactions to check");
+    }
     let options = render::Options {
         quiet: args.quiet,
         color,
