@@ -71,9 +71,9 @@ pub fn clean(s: &str) -> String {
 pub const NODE_TEXT_MAX: usize = 4096;
 
 /// A text from a node (an error message, a revert reason, a client version),
-/// escaped onto one line and bounded at [`NODE_TEXT_MAX`] characters, with
+/// escaped onto one line and bounded at `NODE_TEXT_MAX` characters, with
 /// `…` when cut. Not yet fit to print: it may hold the node's keys and is
-/// longer than a report line; [`crate::secrets::Secrets::scrub`] masks the
+/// longer than a report line; `Secrets::scrub` masks the
 /// keys, then cuts it to its display length.
 pub fn node_text(s: &str) -> String {
     bounded(s, NODE_TEXT_MAX)
