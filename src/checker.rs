@@ -30,13 +30,15 @@ use crate::{
     abi::VoteFunction,
     check::{fanout, rpc::RpcClient},
     config::{
-        BlockSpec, CheckConfig, DEFAULT_MAX_PIN_LAG, Headers, Limits, Multicall, Node, NodeSource, check_distinct,
-        default_deadline, unique_hashes, weights,
+        BlockSpec, CheckConfig, CheckParts, DEFAULT_BATCH_SIZE, DEFAULT_BLOCK, DEFAULT_MAX_PIN_LAG,
+        DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MULTICALL, DEFAULT_RETRIES, DEFAULT_THRESHOLD, DEFAULT_TIMEOUT, Headers,
+        Limits, MAX_BATCH_SIZE, MIN_MAX_RESPONSE_BYTES, Multicall, Node, NodeSource, check_distinct, default_deadline,
+        unique_hashes,
     },
     error::Error,
     node_url::NodeUrl,
     report::Report,
-    threshold::ThresholdSpec,
+    threshold::Threshold,
 };
 
 impl Node {
@@ -87,10 +89,7 @@ impl VoteFunction {
     }
 }
 
-/// A threshold: `7` (an absolute weight), `majority`, `all`, `66%`, `2/3`.
-pub type Threshold = ThresholdSpec;
-
-impl ThresholdSpec {
+impl Threshold {
     /// Parses a threshold as the command line does.
     pub fn parse(text: &str) -> Result<Self, Error> {
         text.parse()
@@ -105,7 +104,7 @@ pub struct CheckerBuilder {
     nodes: Vec<Node>,
     contract: Option<Address>,
     function: Option<VoteFunction>,
-    threshold: ThresholdSpec,
+    threshold: Threshold,
     block: BlockSpec,
     max_pin_lag: u64,
     chain_id: Option<u64>,
@@ -124,16 +123,16 @@ impl Default for CheckerBuilder {
             nodes: Vec::new(),
             contract: None,
             function: None,
-            threshold: ThresholdSpec::Majority,
-            block: BlockSpec::At(alloy::eips::BlockNumberOrTag::Latest),
+            threshold: DEFAULT_THRESHOLD,
+            block: DEFAULT_BLOCK,
             max_pin_lag: DEFAULT_MAX_PIN_LAG,
             chain_id: None,
-            timeout: Duration::from_secs(10),
+            timeout: DEFAULT_TIMEOUT,
             deadline: None,
-            retries: 2,
-            batch_size: 100,
-            max_response_bytes: 16 * 1024 * 1024,
-            multicall: Multicall::Auto,
+            retries: DEFAULT_RETRIES,
+            batch_size: DEFAULT_BATCH_SIZE as usize,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            multicall: DEFAULT_MULTICALL,
             wait_all: false,
         }
     }
@@ -258,38 +257,34 @@ impl CheckerBuilder {
         if let Some(deadline) = self.deadline {
             check_duration("deadline", deadline)?;
         }
-        if !(1..=MAX_BATCH_SIZE).contains(&self.batch_size) {
+        if !(1..=MAX_BATCH_SIZE as usize).contains(&self.batch_size) {
             return Err(Error::Limit(format!(
                 "batch size must be between 1 and {MAX_BATCH_SIZE}"
             )));
         }
-        if self.max_response_bytes < 1024 {
-            return Err(Error::Limit("max response bytes must be at least 1024".into()));
+        if self.max_response_bytes < MIN_MAX_RESPONSE_BYTES {
+            return Err(Error::Limit(format!(
+                "max response bytes must be at least {MIN_MAX_RESPONSE_BYTES}"
+            )));
         }
-        let (total_weight, threshold) =
-            weights(&nodes, &function, self.threshold).map_err(|e| Error::Threshold(e.to_string()))?;
-        let deadline = self.deadline.unwrap_or(default_deadline(self.timeout));
-        let config = CheckConfig {
-            nodes,
-            contract,
+        let config = CheckConfig::new(CheckParts {
             function,
-            txs: Vec::new(),
-            threshold_spec: self.threshold,
-            threshold,
-            total_weight,
+            threshold: self.threshold,
             block: self.block,
             max_pin_lag: self.max_pin_lag,
             chain_id: self.chain_id,
             limits: Limits {
                 timeout: self.timeout,
-                deadline,
+                deadline: self.deadline.unwrap_or(default_deadline(self.timeout)),
                 retries: self.retries,
                 batch_size: self.batch_size,
                 max_response_bytes: self.max_response_bytes,
             },
             multicall: self.multicall,
             wait_all: self.wait_all,
-        };
+            ..CheckParts::new(nodes, contract)
+        })
+        .map_err(|e| Error::Threshold(e.to_string()))?;
         let client = RpcClient::for_nodes(&config.nodes, config.limits.retries, config.limits.max_response_bytes)?
             .with_max_batch(config.limits.batch_size);
         Ok(Checker { config, client })
@@ -299,9 +294,6 @@ impl CheckerBuilder {
 /// The longest timeout or deadline, as the command line's durations: it
 /// keeps every `Instant + Duration` of a check far from overflowing.
 const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
-
-/// The most entries in one JSON-RPC request, as `--batch-size`.
-const MAX_BATCH_SIZE: usize = 10_000;
 
 /// A timeout or deadline as the command line accepts it: more than zero, at most 24 h.
 fn check_duration(what: &str, value: Duration) -> Result<(), Error> {
@@ -439,6 +431,16 @@ mod tests {
         std::fs::write(&file, "[[node]]\nurl = \"localhost:1\"\n").unwrap();
         let err = Checker::builder().nodes_file(&file).unwrap_err().to_string();
         assert!(err.contains("node #1: invalid url: no scheme"), "{err}");
+    }
+
+    #[test]
+    fn the_builders_defaults_are_the_one_constructors() {
+        let node = || Node::new("http://127.0.0.1:8545").unwrap();
+        let built = Checker::builder().node(node()).contract(contract()).build().unwrap();
+        let mut nodes = vec![node()];
+        check_distinct(&mut nodes, NodeSource::NodesFile).unwrap();
+        let assembled = CheckConfig::new(CheckParts::new(nodes, contract())).unwrap();
+        assert_eq!(format!("{:?}", built.config), format!("{assembled:?}"));
     }
 
     #[test]

@@ -62,39 +62,29 @@ pub mod config;
 #[cfg(feature = "devnet")]
 pub mod devnet;
 pub mod error;
+mod exit;
 pub mod health;
-pub mod input;
+mod input;
 pub mod node_url;
 pub mod nodes_file;
 pub mod parse;
 pub mod render;
 pub mod report;
-pub mod sanitize;
+mod sanitize;
 pub mod scan;
-pub mod secrets;
+mod secrets;
 pub mod tally;
 pub mod threshold;
 
 pub use abi::VoteFunction;
+/// The alloy types the API's signatures use (an address, a 32-byte hash),
+/// so that a user need not depend on alloy to name them.
+pub use alloy::primitives::{Address, B256};
 pub use check::{multicall, rpc};
-pub use checker::{Checker, CheckerBuilder, Threshold};
+pub use checker::{Checker, CheckerBuilder};
 pub use config::{BlockSpec, Multicall, Node};
 pub use error::Error;
+pub use exit::ExitStatus;
 pub use report::{CheckReport, NodeStatus, Report};
 pub use tally::Verdict;
-
-/// Exit code for usage, configuration and input errors.
-pub const EXIT_USAGE: u8 = 2;
-
-/// Prints `quorum-check: error: MESSAGE` on stderr, on one line, escaped and
-/// cut to a bounded length; a closed stderr is ignored.
-pub fn print_error(message: &str) {
-    let message = sanitize::cut_message(&sanitize::escape(message));
-    eprint_line(&format!("quorum-check: error: {message}"));
-}
-
-/// One line on stderr, never panicking (a closed or full stderr is ignored).
-pub fn eprint_line(line: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
-}
+pub use threshold::Threshold;

@@ -6,8 +6,8 @@
 use std::process::ExitCode;
 
 use quorum_check::{
-    EXIT_USAGE,
-    cli::{cli_error, dotenv, is_help_or_version, logging, parse_cli, run},
+    ExitStatus,
+    cli::{cli_error, dotenv, is_help_or_version, logging, parse_cli, print_error, run},
 };
 
 fn main() -> ExitCode {
@@ -19,8 +19,8 @@ fn main() -> ExitCode {
         Err(e) if is_help_or_version(&e) => return cli_error(e),
         Err(e) => {
             if let Err(message) = dotenv {
-                quorum_check::print_error(&format!("cannot load .env: {message}"));
-                return ExitCode::from(EXIT_USAGE);
+                print_error(&format!("cannot load .env: {message}"));
+                return ExitStatus::Usage.into();
             }
             return cli_error(e);
         }
@@ -28,8 +28,8 @@ fn main() -> ExitCode {
     if let Err(message) = dotenv
         && cli.command.needs_configuration()
     {
-        quorum_check::print_error(&format!("cannot load .env: {message}"));
-        return ExitCode::from(EXIT_USAGE);
+        print_error(&format!("cannot load .env: {message}"));
+        return ExitStatus::Usage.into();
     }
     logging::init(cli.verbose, cli.log_format, cli.color);
     // serve answers probes while a check decodes: two workers, so that one
@@ -45,8 +45,8 @@ fn main() -> ExitCode {
     let runtime = match runtime {
         Ok(rt) => rt,
         Err(e) => {
-            quorum_check::print_error(&format!("cannot start the async runtime: {e}"));
-            return ExitCode::from(EXIT_USAGE);
+            print_error(&format!("cannot start the async runtime: {e}"));
+            return ExitStatus::Usage.into();
         }
     };
     let outcome = runtime.block_on(run(cli, prefer));
@@ -54,10 +54,10 @@ fn main() -> ExitCode {
     // connection): the report is out, the deadline promise holds.
     runtime.shutdown_background();
     match outcome {
-        Ok(code) => ExitCode::from(code),
+        Ok(status) => status.into(),
         Err(e) => {
-            quorum_check::print_error(&quorum_check::cli::one_line(&e));
-            ExitCode::from(EXIT_USAGE)
+            print_error(&quorum_check::cli::one_line(&e));
+            ExitStatus::Usage.into()
         }
     }
 }

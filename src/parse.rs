@@ -13,6 +13,20 @@ pub fn parse_tx_hash(s: &str) -> Result<B256, String> {
     // One pass: the decoder checks every digit (a million hashes in a file).
     match (hex.len(), alloy::primitives::hex::decode_to_array::<_, 32>(hex)) {
         (64, Ok(bytes)) => Ok(B256::from(bytes)),
+        // The right length: name the first character that is not a hex digit
+        // (one character, escaped: never the value).
+        (64, Err(_)) => {
+            let (at, bad) = hex
+                .chars()
+                .enumerate()
+                .find(|(_, c)| !c.is_ascii_hexdigit())
+                .unwrap_or((0, '?'));
+            Err(format!(
+                "expected a 32-byte hash as 64 hex digits: digit {} is '{}', not 0-9 or a-f",
+                at + 1,
+                bad.escape_debug()
+            ))
+        }
         _ => Err(format!(
             "expected a 32-byte hash as 64 hex digits, got {} characters",
             hex.chars().count()
@@ -59,6 +73,22 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bad_digit_is_named_with_its_position() {
+        let mut hash = format!("0x{}", "1".repeat(64));
+        hash.replace_range(65.., "g");
+        assert_eq!(
+            parse_tx_hash(&hash).unwrap_err(),
+            "expected a 32-byte hash as 64 hex digits: digit 64 is 'g', not 0-9 or a-f"
+        );
+        let escaped = format!("{}\u{1b}{}", "a".repeat(10), "b".repeat(53));
+        assert_eq!(
+            parse_tx_hash(&escaped).unwrap_err(),
+            "expected a 32-byte hash as 64 hex digits: digit 11 is '\\u{1b}', not 0-9 or a-f"
+        );
+        assert!(parse_tx_hash("0x12").unwrap_err().contains("got 2 characters"));
+    }
 
     #[test]
     fn hashes() {

@@ -71,9 +71,9 @@ pub fn clean(s: &str) -> String {
 pub const NODE_TEXT_MAX: usize = 4096;
 
 /// A text from a node (an error message, a revert reason, a client version),
-/// escaped onto one line and bounded at [`NODE_TEXT_MAX`] characters, with
+/// escaped onto one line and bounded at `NODE_TEXT_MAX` characters, with
 /// `…` when cut. Not yet fit to print: it may hold the node's keys and is
-/// longer than a report line; [`crate::secrets::Secrets::scrub`] masks the
+/// longer than a report line; `Secrets::scrub` masks the
 /// keys, then cuts it to its display length.
 pub fn node_text(s: &str) -> String {
     bounded(s, NODE_TEXT_MAX)
@@ -170,5 +170,28 @@ mod tests {
             redact_quoted("unknown field `colour`, expected `url`"),
             "unknown field `colour`, expected `url`"
         );
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::{escape, is_unsafe_char, redact_quoted};
+
+    proptest! {
+        // As tests/parser_props.rs: 2000 cases per property.
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn the_sanitiser_never_lets_an_unsafe_character_through(s in any::<String>()) {
+            let out = escape(&s);
+            prop_assert!(!out.chars().any(is_unsafe_char), "{out:?}");
+            for c in ['\u{1b}', '\u{202e}', '\u{2066}', '\u{200f}', '\n', '\r'] {
+                prop_assert!(!out.contains(c));
+            }
+            let redacted = redact_quoted(&s);
+            prop_assert!(redacted.len() <= s.len() + 18 * s.matches(['"', '`', '\'']).count() + 1);
+        }
     }
 }

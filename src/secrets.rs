@@ -640,3 +640,34 @@ mod tests {
         assert_eq!(percent_byte(b"%2", 0), None);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::Secrets;
+    use crate::{
+        config::{Headers, Node},
+        node_url::NodeUrl,
+    };
+
+    proptest! {
+        // As tests/parser_props.rs: 2000 cases per property.
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn echoed_secrets_are_always_masked(
+            secret in "[A-Za-z0-9_.~-]{8,24}",
+            prefix in any::<String>(),
+            suffix in any::<String>(),
+        ) {
+            prop_assume!(secret.chars().any(|c| !c.is_ascii_lowercase() && c != '-' && c != '_'));
+            let url = NodeUrl::parse(&format!("https://node.example/v2/{secret}")).unwrap();
+            let mut node = Node::at(0, url);
+            node.headers = Headers::new(vec![("X-Api-Key".into(), format!("k-{secret}"))]).unwrap();
+            let secrets = Secrets::of(&node);
+            let out = secrets.scrub(&format!("{prefix}{secret}{suffix}"));
+            prop_assert!(!out.contains(&secret), "{out:?}");
+        }
+    }
+}

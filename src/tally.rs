@@ -56,6 +56,11 @@ pub struct Tally {
     failed_weight: u128,
 }
 
+/// The sum of some weights (as u128: no count of u64 weights overflows it).
+pub(crate) fn sum_weights(weights: impl IntoIterator<Item = u64>) -> u128 {
+    weights.into_iter().map(u128::from).sum()
+}
+
 impl Tally {
     /// A tally with nothing counted yet.
     pub fn new(threshold: u128, total_weight: u128, uint_votes: bool) -> Self {

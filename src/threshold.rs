@@ -1,15 +1,16 @@
 //! Thresholds: how much "yes" weight confirms a transaction. A
-//! [`ThresholdSpec`] is what the user wrote (`7`, `majority`, `all`, `66.7%`,
-//! `2/3`); [`ThresholdSpec::resolve`] turns it into an absolute weight once the
+//! [`Threshold`] is what the user wrote (`7`, `majority`, `all`, `66.7%`,
+//! `2/3`); [`Threshold::resolve`] turns it into an absolute weight once the
 //! total weight of the configured nodes is known. Pure, no I/O.
 
 use std::{fmt, str::FromStr};
 
 use crate::sanitize::printable;
 
-/// A threshold as written by the user.
+/// A threshold as written by the user: `7` (an absolute weight), `majority`,
+/// `all`, `66%`, `2/3`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ThresholdSpec {
+pub enum Threshold {
     /// `N`: at least this much weight.
     Absolute(u128),
     /// `majority`: strictly more than half the total weight, floor(W/2)+1.
@@ -55,7 +56,7 @@ pub enum ThresholdError {
     RelativeWithUint(String),
 }
 
-impl FromStr for ThresholdSpec {
+impl FromStr for Threshold {
     type Err = ThresholdError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -99,7 +100,7 @@ impl FromStr for ThresholdSpec {
     }
 }
 
-impl fmt::Display for ThresholdSpec {
+impl fmt::Display for Threshold {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Absolute(n) => write!(f, "{n}"),
@@ -149,7 +150,7 @@ fn is_percent_scale(den: u128) -> bool {
     scaled == 1
 }
 
-impl ThresholdSpec {
+impl Threshold {
     /// The absolute weight needed, given the total weight `total` of the nodes.
     /// With `uint_votes` (votes are weights, not yes/no) only `N` is accepted
     /// and it is not bounded by the node weight.
@@ -226,7 +227,7 @@ mod tests {
     use super::*;
 
     fn resolve(s: &str, total: u128) -> Result<u128, ThresholdError> {
-        s.parse::<ThresholdSpec>()?.resolve(total, false)
+        s.parse::<Threshold>()?.resolve(total, false)
     }
 
     #[test]
@@ -284,30 +285,30 @@ mod tests {
             "1e3",
             "99999999999999999999999999999999999999",
         ] {
-            let err = bad.parse::<ThresholdSpec>().unwrap_err();
+            let err = bad.parse::<Threshold>().unwrap_err();
             assert!(
                 matches!(err, ThresholdError::Syntax(_) | ThresholdError::Zero),
                 "{bad}: {err}"
             );
         }
-        let err = "seven".parse::<ThresholdSpec>().unwrap_err();
+        let err = "seven".parse::<Threshold>().unwrap_err();
         assert!(err.to_string().contains("'seven'"));
     }
 
     #[test]
     fn uint_votes_take_only_absolute() {
-        let n: ThresholdSpec = "500".parse().unwrap();
+        let n: Threshold = "500".parse().unwrap();
         assert_eq!(n.resolve(3, true), Ok(500));
-        let m: ThresholdSpec = "majority".parse().unwrap();
+        let m: Threshold = "majority".parse().unwrap();
         assert!(matches!(m.resolve(3, true), Err(ThresholdError::RelativeWithUint(_))));
     }
 
     #[test]
     fn display_round_trips() {
         for s in ["7", "majority", "all", "2/3", "66.7%", "70%", "0.5%"] {
-            let spec: ThresholdSpec = s.parse().unwrap();
+            let spec: Threshold = s.parse().unwrap();
             assert_eq!(spec.to_string(), s);
-            assert_eq!(spec.to_string().parse::<ThresholdSpec>().unwrap(), spec);
+            assert_eq!(spec.to_string().parse::<Threshold>().unwrap(), spec);
         }
     }
 
@@ -321,7 +322,7 @@ mod tests {
             (5, 3, false),
             (1, 50, true),
         ] {
-            let spec = ThresholdSpec::Share { num, den, percent };
+            let spec = Threshold::Share { num, den, percent };
             for uint in [false, true] {
                 let result = spec.resolve(10, uint);
                 if (num, den) == (1, 50) && !uint {
@@ -338,14 +339,14 @@ mod tests {
                 }
             }
         }
-        assert_eq!(ThresholdSpec::Absolute(0).resolve(10, false), Err(ThresholdError::Zero));
+        assert_eq!(Threshold::Absolute(0).resolve(10, false), Err(ThresholdError::Zero));
         // With uint votes a threshold of 0 would confirm every transaction on no weight at all.
-        assert_eq!(ThresholdSpec::Absolute(0).resolve(10, true), Err(ThresholdError::Zero));
+        assert_eq!(Threshold::Absolute(0).resolve(10, true), Err(ThresholdError::Zero));
     }
 
     #[test]
     fn huge_totals_do_not_overflow() {
-        let spec: ThresholdSpec = "2/3".parse().unwrap();
+        let spec: Threshold = "2/3".parse().unwrap();
         let total = u128::MAX / 2;
         let v = spec.resolve(total, false).unwrap();
         assert!(v <= total && v > total / 2);

@@ -385,7 +385,12 @@ async fn the_cron_wrapper_stamps_lines_and_acts_on_each_exit_code() {
     let dead = format!("http://127.0.0.1:{}", closed_port());
     let cases = [
         (hex(confirmed), fleet.urls().join(","), 0, "all transactions confirmed"),
-        (hex(rejected), fleet.urls().join(","), 1, "rejected"),
+        (
+            hex(rejected),
+            fleet.urls().join(","),
+            1,
+            "not (yet) confirmed by a quorum",
+        ),
         (hex(confirmed), format!("{},{dead}", fleet.url(0)), 3, "inconclusive"),
         (
             "not-a-hash".to_string(),
@@ -428,6 +433,8 @@ async fn the_cron_wrapper_stamps_lines_and_acts_on_each_exit_code() {
             "{text}"
         );
         assert_eq!(text.contains(&format!("ALERT {expected} ")), expected != 0, "{text}");
+        // A hash nobody voted on exits 1 as well: never claim a vote against it.
+        assert!(!text.contains("voted against"), "{text}");
     }
 }
 
@@ -596,7 +603,7 @@ fn the_nodes_file_example_parses() {
 
 #[test]
 fn the_env_examples_parse() {
-    use quorum_check::{cli::*, config::BlockSpec, node_url::NodeUrl, threshold::ThresholdSpec};
+    use quorum_check::{cli::*, config::BlockSpec, node_url::NodeUrl, threshold::Threshold};
     for file in ["examples/testnet.env", ".env.example"] {
         let path = repo().join(file);
         for item in dotenvy::from_path_iter(&path).unwrap() {
@@ -609,7 +616,7 @@ fn the_env_examples_parse() {
                 "QUORUM_FUNCTION" => !value.is_empty(),
                 "QUORUM_MULTICALL" => value.parse::<quorum_check::Multicall>().is_ok(),
                 "QUORUM_TX" => value.split(',').all(|t| parse_tx_hash(t).is_ok()),
-                "QUORUM_THRESHOLD" => value.parse::<ThresholdSpec>().is_ok(),
+                "QUORUM_THRESHOLD" => value.parse::<Threshold>().is_ok(),
                 "QUORUM_CHAIN_ID" | "QUORUM_RETRIES" | "QUORUM_BATCH_SIZE" | "QUORUM_MAX_RESPONSE_BYTES" => {
                     value.parse::<u64>().is_ok()
                 }

@@ -9,7 +9,10 @@ use alloy::primitives::{Address, B256};
 use clap::Args;
 
 pub use crate::render::Format;
-use crate::{config::BlockSpec, threshold::ThresholdSpec};
+use crate::{
+    config::{self, BlockSpec},
+    threshold::Threshold,
+};
 
 /// Where the nodes are and how to talk to them: shared by check, watch and nodes.
 #[derive(Debug, Args)]
@@ -41,7 +44,7 @@ pub struct EndpointArgs {
     pub chain_id: Option<u64>,
 
     /// Time budget of each node, retries included (e.g. 500ms, 3s).
-    #[arg(long, value_name = "DURATION", env = "QUORUM_TIMEOUT", hide_env_values = true, default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", env = "QUORUM_TIMEOUT", hide_env_values = true, default_value = config::DEFAULT_TIMEOUT_TEXT, value_parser = parse_duration)]
     pub timeout: Duration,
 
     /// Retries per node for transient failures (connection errors, 429, 5xx, rate limits).
@@ -50,7 +53,7 @@ pub struct EndpointArgs {
         value_name = "N",
         env = "QUORUM_RETRIES",
         hide_env_values = true,
-        default_value_t = 2
+        default_value_t = config::DEFAULT_RETRIES
     )]
     pub retries: u32,
 
@@ -65,7 +68,8 @@ pub struct EndpointArgs {
 
     /// A node answer larger than this is cut off and reported as bad_response.
     #[arg(long = "max-response-bytes", value_name = "BYTES", env = "QUORUM_MAX_RESPONSE_BYTES", hide_env_values = true,
-          default_value_t = 16 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1024..))]
+          default_value_t = config::DEFAULT_MAX_RESPONSE_BYTES,
+          value_parser = clap::value_parser!(u64).range(config::MIN_MAX_RESPONSE_BYTES..))]
     pub max_response_bytes: u64,
 }
 
@@ -111,9 +115,9 @@ pub struct CheckArgs {
         value_name = "THRESHOLD",
         env = "QUORUM_THRESHOLD",
         hide_env_values = true,
-        default_value = "majority"
+        default_value_t = config::DEFAULT_THRESHOLD
     )]
-    pub threshold: ThresholdSpec,
+    pub threshold: Threshold,
 
     /// Block to read votes at: latest, safe, finalized, pending, earliest, a number, or pinned
     /// (one block for all nodes: the highest that the threshold's weight of nodes has reached,
@@ -123,14 +127,14 @@ pub struct CheckArgs {
         value_name = "BLOCK",
         env = "QUORUM_BLOCK",
         hide_env_values = true,
-        default_value = "latest"
+        default_value_t = config::DEFAULT_BLOCK
     )]
     pub block: BlockSpec,
 
     /// With --block pinned: nodes more than N blocks behind the nodes' head are lagging (not
     /// read), never a reason to read every node further back.
     #[arg(long = "max-pin-lag", value_name = "N", env = "QUORUM_MAX_PIN_LAG", hide_env_values = true,
-          default_value_t = crate::config::DEFAULT_MAX_PIN_LAG)]
+          default_value_t = config::DEFAULT_MAX_PIN_LAG)]
     pub max_pin_lag: u64,
 
     /// The run ends by then, whatever the nodes do, counted from the start (reading the hash
@@ -139,8 +143,8 @@ pub struct CheckArgs {
     pub deadline: Option<Duration>,
 
     /// Calls per JSON-RPC batch request; longer hash lists are split into several batches.
-    #[arg(long = "batch-size", value_name = "N", env = "QUORUM_BATCH_SIZE", hide_env_values = true, default_value_t = 100,
-          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    #[arg(long = "batch-size", value_name = "N", env = "QUORUM_BATCH_SIZE", hide_env_values = true, default_value_t = config::DEFAULT_BATCH_SIZE,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(config::MAX_BATCH_SIZE)))]
     pub batch_size: u32,
 
     /// Read votes through Multicall3's aggregate3, hundreds per eth_call: auto (the canonical
@@ -151,9 +155,9 @@ pub struct CheckArgs {
         value_name = "auto|off|ADDRESS",
         env = "QUORUM_MULTICALL",
         hide_env_values = true,
-        default_value = "auto"
+        default_value_t = config::DEFAULT_MULTICALL
     )]
-    pub multicall: crate::config::Multicall,
+    pub multicall: config::Multicall,
 
     /// Wait for every node even after all verdicts are settled (the default with --format
     /// prometheus or --output FILE: a monitoring run wants every node's health).

@@ -13,7 +13,7 @@ use super::{
 use crate::{
     parse::{parse_address, parse_duration, parse_tx_hash},
     render::Format,
-    threshold::ThresholdSpec,
+    threshold::Threshold,
 };
 
 /// Flags of `watch`.
@@ -169,8 +169,9 @@ pub struct NodesArgs {
     )]
     pub max_lag: u64,
 
-    /// A node whose head block is older than this is unhealthy (off by default: local chains
-    /// mine only on demand). Use on live networks, e.g. 2m.
+    /// A node whose head block is older than this is unhealthy, and so is one whose head is
+    /// dated in the future by more than this (a wrong clock or a forged head). Off by default:
+    /// local chains mine only on demand. Use on live networks, e.g. 2m.
     #[arg(long = "max-head-age", value_name = "DURATION", env = "QUORUM_MAX_HEAD_AGE", hide_env_values = true,
           value_parser = parse_duration)]
     pub max_head_age: Option<Duration>,
@@ -181,9 +182,9 @@ pub struct NodesArgs {
         value_name = "THRESHOLD",
         env = "QUORUM_THRESHOLD",
         hide_env_values = true,
-        default_value = "majority"
+        default_value_t = crate::config::DEFAULT_THRESHOLD
     )]
-    pub threshold: ThresholdSpec,
+    pub threshold: Threshold,
 
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
@@ -302,9 +303,9 @@ pub struct ScanArgs {
         value_name = "THRESHOLD",
         env = "QUORUM_THRESHOLD",
         hide_env_values = true,
-        default_value = "majority"
+        default_value_t = crate::config::DEFAULT_THRESHOLD
     )]
-    pub threshold: ThresholdSpec,
+    pub threshold: Threshold,
 
     /// Output format: text (one hash per line, for `check --tx-file -`) or json.
     #[arg(long, value_enum, default_value = "text")]

@@ -90,6 +90,16 @@ pub enum Command {
 }
 
 impl Command {
+    /// The check flags of `check`, `watch` and `serve`.
+    pub fn check_args_mut(&mut self) -> Option<&mut CheckArgs> {
+        match self {
+            Self::Check(args) => Some(args),
+            Self::Watch(args) => Some(&mut args.check),
+            Self::Serve(args) => Some(&mut args.check),
+            _ => None,
+        }
+    }
+
     /// Whether the command reads the configuration (a broken `.env` stops it);
     /// completions and man pages do not.
     pub fn needs_configuration(&self) -> bool {

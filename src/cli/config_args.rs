@@ -11,8 +11,8 @@ use super::{CheckArgs, EndpointArgs};
 use crate::{
     abi::VoteFunction,
     config::{
-        CheckConfig, Limits, Node, NodeSource, check_distinct, default_deadline, load_tx_file_within, nodes_from_urls,
-        unique_hashes, weights,
+        CheckConfig, CheckParts, Limits, Node, NodeSource, check_distinct, default_deadline, load_tx_file_within,
+        nodes_from_urls, unique_hashes,
     },
 };
 
@@ -42,19 +42,15 @@ impl CheckConfig {
             txs.extend(load_tx_file_within(path, read_wait)?);
         }
         let txs = unique_hashes(txs);
-        if txs.is_empty() && need_txs {
+        // An empty (or comment-only) --tx-file is "nothing pending", not an error.
+        if txs.is_empty() && need_txs && args.tx_file.is_none() {
             bail!("no transaction hash given: pass --tx HASH, set QUORUM_TX, or pass --tx-file PATH");
         }
 
-        let (total_weight, threshold) = weights(&nodes, &function, args.threshold)?;
-        Ok(Self {
-            nodes,
-            contract: args.contract,
+        Ok(Self::new(CheckParts {
             function,
             txs,
-            threshold_spec: args.threshold,
-            threshold,
-            total_weight,
+            threshold: args.threshold,
             block: args.block,
             max_pin_lag: args.max_pin_lag,
             chain_id: endpoints.chain_id,
@@ -67,7 +63,8 @@ impl CheckConfig {
             },
             multicall: args.multicall,
             wait_all: args.wait_all || (args.monitoring() && !args.no_wait_all),
-        })
+            ..CheckParts::new(nodes, args.contract)
+        })?)
     }
 }
 
@@ -104,4 +101,53 @@ pub fn resolve_nodes_within(
     }
     check_distinct(&mut nodes, source)?;
     Ok(nodes)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::{
+        cli::{Cli, Command},
+        config::{CheckConfig, CheckParts, DEFAULT_TIMEOUT, DEFAULT_TIMEOUT_TEXT, nodes_from_urls},
+    };
+
+    #[test]
+    fn the_flags_defaults_are_the_libraries_defaults() {
+        assert_eq!(crate::parse::parse_duration(DEFAULT_TIMEOUT_TEXT), Ok(DEFAULT_TIMEOUT));
+        let contract = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+        let hash = "0x1111111111111111111111111111111111111111111111111111111111111111";
+        let cli = Cli::try_parse_from([
+            "quorum-check",
+            "check",
+            "--rpc",
+            "http://127.0.0.1:1",
+            "--contract",
+            contract,
+            "--tx",
+            hash,
+        ])
+        .unwrap();
+        let Command::Check(args) = &cli.command else {
+            panic!("not check: {:?}", cli.command)
+        };
+        let from_flags = CheckConfig::from_args(args, None).unwrap();
+        let nodes = nodes_from_urls(&["http://127.0.0.1:1".into()]).unwrap();
+        let from_library = CheckConfig::new(CheckParts {
+            txs: vec![hash.parse().unwrap()],
+            ..CheckParts::new(nodes, contract.parse().unwrap())
+        })
+        .unwrap();
+        assert_eq!(format!("{from_flags:?}"), format!("{from_library:?}"));
+        // Independently of the constants: what the README promises.
+        assert_eq!(from_flags.limits.timeout, std::time::Duration::from_secs(10));
+        assert_eq!(from_flags.limits.deadline, std::time::Duration::from_secs(11));
+        assert_eq!(from_flags.limits.retries, 2);
+        assert_eq!(from_flags.limits.batch_size, 100);
+        assert_eq!(from_flags.limits.max_response_bytes, 16 << 20);
+        assert_eq!(from_flags.threshold_spec.to_string(), "majority");
+        assert_eq!(from_flags.block.to_string(), "latest");
+        assert_eq!(from_flags.multicall.to_string(), "auto");
+        assert_eq!(from_flags.max_pin_lag, 64);
+    }
 }

@@ -8,7 +8,7 @@ use std::{io::Write, path::Path};
 
 use clap::CommandFactory;
 
-use crate::cli::Cli;
+use crate::{ExitStatus, cli::Cli};
 
 /// Every page as (file name, roff text): the root first.
 pub fn pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
@@ -87,7 +87,7 @@ fn page(cmd: &clap::Command, sub: Option<&str>) -> std::io::Result<(String, Vec<
     exit_status(&mut out, sub)?;
     environment(&mut out, cmd)?;
     files(&mut out, sub)?;
-    see_also(&mut out, sub)?;
+    see_also(&mut out, cmd, sub)?;
     Ok((man.get_filename(), out))
 }
 
@@ -105,56 +105,72 @@ fn item(out: &mut Vec<u8>, tag: &str, text: &str) -> std::io::Result<()> {
     writeln!(out, ".TP\n\\fB{}\\fR\n{}", roff(tag), roff(text))
 }
 
-fn exit_status(out: &mut Vec<u8>, sub: Option<&str>) -> std::io::Result<()> {
-    writeln!(out, ".SH \"EXIT STATUS\"")?;
-    let codes: &[(&str, &str)] = match sub {
+/// What each exit status means for `sub` (the root page: `check`'s), in
+/// the order the page lists them.
+fn exit_statuses(sub: Option<&str>) -> &'static [(ExitStatus, &'static str)] {
+    use ExitStatus::{GaveUp, Inconclusive, Rejected, Success, Usage};
+    match sub {
         Some("nodes") => &[
-            ("0", "the healthy nodes hold the threshold's weight"),
-            ("1", "they do not: the quorum cannot be reached"),
+            (Success, "the healthy nodes hold the threshold's weight"),
             (
-                "2",
-                "usage, configuration or input error (one line on stderr), or interrupted",
+                Rejected,
+                "they do not: the quorum cannot be reached (when interrupted, the nodes not heard from count as unhealthy)",
+            ),
+            (Usage, "usage, configuration or input error (one line on stderr)"),
+        ],
+        Some("serve") => &[
+            (Success, "stopped by SIGINT or SIGTERM after serving"),
+            (
+                Usage,
+                "usage, configuration or input error, or the address cannot be listened on (one line on stderr)",
             ),
         ],
         Some("devnet") | Some("completions") | Some("man") => &[
-            ("0", "success"),
-            ("2", "usage error, or the work failed (one line on stderr)"),
+            (Success, "success"),
+            (Usage, "usage error, or the work failed (one line on stderr)"),
         ],
         Some("watch") => &[
-            ("0", "every transaction confirmed"),
+            (Success, "every transaction confirmed"),
             (
-                "4",
+                GaveUp,
                 "gave up waiting: --deadline passed before every transaction was confirmed",
             ),
-            ("1", "interrupted with some transaction rejected, none inconclusive"),
-            ("3", "interrupted with some transaction inconclusive"),
-            ("2", "usage, configuration or input error, before any network call"),
+            (
+                Rejected,
+                "interrupted with some transaction rejected, none inconclusive",
+            ),
+            (Inconclusive, "interrupted with some transaction inconclusive"),
+            (Usage, "usage, configuration or input error, before any network call"),
         ],
         Some("scan") => &[
-            ("0", "every block of the range was covered by enough nodes"),
+            (Success, "every block of the range was covered by enough nodes"),
             (
-                "3",
-                "part of the range could not be covered: stderr (and the JSON) name the blocks",
+                Inconclusive,
+                "part of the range could not be covered: stderr (and the JSON) name the blocks; or interrupted",
             ),
             (
-                "2",
+                Usage,
                 "usage, configuration, input or state file error (another contract, event or chain), before any log request",
             ),
         ],
         Some("demo") => &[
-            ("0", "both verdicts came out as expected"),
-            ("3", "a verdict did not"),
-            ("2", "the fleet could not be started"),
+            (Success, "both verdicts came out as expected"),
+            (Inconclusive, "a verdict did not"),
+            (Usage, "the fleet could not be started"),
         ],
         _ => &[
-            ("0", "every transaction confirmed"),
-            ("1", "some transaction rejected, none inconclusive"),
-            ("3", "some transaction inconclusive (nodes failed)"),
-            ("2", "usage, configuration or input error, before any network call"),
+            (Success, "every transaction confirmed"),
+            (Rejected, "some transaction rejected, none inconclusive"),
+            (Inconclusive, "some transaction inconclusive (nodes failed)"),
+            (Usage, "usage, configuration or input error, before any network call"),
         ],
-    };
-    for (code, meaning) in codes {
-        item(out, code, meaning)?;
+    }
+}
+
+fn exit_status(out: &mut Vec<u8>, sub: Option<&str>) -> std::io::Result<()> {
+    writeln!(out, ".SH \"EXIT STATUS\"")?;
+    for (status, meaning) in exit_statuses(sub) {
+        item(out, &status.code().to_string(), meaning)?;
     }
     Ok(())
 }
@@ -212,12 +228,13 @@ fn files(out: &mut Vec<u8>, sub: Option<&str>) -> std::io::Result<()> {
     Ok(())
 }
 
-fn see_also(out: &mut Vec<u8>, sub: Option<&str>) -> std::io::Result<()> {
+/// The root page lists every subcommand's page; a subcommand's, the root's.
+fn see_also(out: &mut Vec<u8>, cmd: &clap::Command, sub: Option<&str>) -> std::io::Result<()> {
     writeln!(out, ".SH \"SEE ALSO\"")?;
     let pages: Vec<String> = match sub {
-        None => ["check", "watch", "nodes", "devnet", "demo"]
-            .iter()
-            .map(|s| format!("\\fBquorum\\-check\\-{s}\\fR(1)"))
+        None => cmd
+            .get_subcommands()
+            .map(|s| format!("\\fBquorum\\-check\\-{}\\fR(1)", roff(s.get_name())))
             .collect(),
         Some(_) => vec!["\\fBquorum\\-check\\fR(1)".into()],
     };
@@ -253,5 +270,55 @@ mod tests {
             check.contains("QUORUM_THRESHOLD") && check.contains("\\-\\-threshold"),
             "{check}"
         );
+    }
+
+    /// The codes a page's EXIT STATUS section lists, in order.
+    fn listed_codes(page: &str) -> Vec<String> {
+        let text =
+            String::from_utf8_lossy(&pages().unwrap().into_iter().find(|(n, _)| n == page).unwrap().1).into_owned();
+        let section = text.split(".SH \"EXIT STATUS\"").nth(1).unwrap();
+        let section = section.split(".SH ").next().unwrap();
+        section
+            .split(".TP\n\\fB")
+            .skip(1)
+            .map(|item| item.split("\\fR").next().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn exit_statuses_are_the_ones_each_command_gives() {
+        // nodes: 0 or 1, also when interrupted (tests/hostile.rs plays it); 2 before any request.
+        assert_eq!(listed_codes("quorum-check-nodes.1"), ["0", "1", "2"]);
+        let nodes = String::from_utf8_lossy(
+            &pages()
+                .unwrap()
+                .into_iter()
+                .find(|(n, _)| n == "quorum-check-nodes.1")
+                .unwrap()
+                .1,
+        )
+        .into_owned();
+        assert!(
+            nodes.contains("interrupted, the nodes not heard from count as unhealthy"),
+            "{nodes}"
+        );
+        // serve: 0 when stopped, 2 when it cannot start; never check's 1 or 3.
+        assert_eq!(listed_codes("quorum-check-serve.1"), ["0", "2"]);
+        assert_eq!(listed_codes("quorum-check-check.1"), ["0", "1", "3", "2"]);
+        assert_eq!(listed_codes("quorum-check-watch.1"), ["0", "4", "1", "3", "2"]);
+        assert_eq!(listed_codes("quorum-check-scan.1"), ["0", "3", "2"]);
+    }
+
+    #[test]
+    fn the_root_page_sees_every_subcommand() {
+        let pages = pages().unwrap();
+        let root = String::from_utf8_lossy(&pages[0].1).into_owned();
+        let see_also = root.split(".SH \"SEE ALSO\"").nth(1).unwrap();
+        for sub in ["check", "watch", "nodes", "scan", "serve", "devnet", "demo"] {
+            assert!(
+                see_also.contains(&format!("quorum\\-check\\-{sub}\\fR(1)")),
+                "{sub}: {see_also}"
+            );
+        }
     }
 }

@@ -10,6 +10,7 @@ pub mod cmd;
 mod command;
 mod config_args;
 pub mod dotenv;
+pub mod env_hint;
 pub mod logging;
 pub mod man;
 pub mod output;
@@ -22,7 +23,7 @@ pub use config_args::{resolve_nodes, resolve_nodes_within};
 
 use clap::{CommandFactory, FromArgMatches, parser::ValueSource};
 
-use crate::{EXIT_USAGE, config::NodeSource, eprint_line, print_error};
+use crate::{ExitStatus, config::NodeSource, sanitize};
 
 /// Parses the command line. `Err` carries clap's error (help and version
 /// included) for the caller to print.
@@ -41,13 +42,28 @@ pub fn parse_cli() -> Result<(Cli, Option<NodeSource>), clap::Error> {
             _ => None,
         }
     });
-    Ok((Cli::from_arg_matches(&matches)?, prefer))
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    // A hash list on the command line (--tx or --tx-file) replaces QUORUM_TX:
+    // clap lets --tx beat the variable, but would add --tx-file's hashes to it.
+    let tx_from_env = matches.subcommand().is_some_and(|(_, m)| {
+        m.ids().any(|i| i.as_str() == "tx") && m.value_source("tx") == Some(ValueSource::EnvVariable)
+    });
+    if tx_from_env
+        && let Some(args) = cli.command.check_args_mut()
+        && args.tx_file.is_some()
+    {
+        args.tx.clear();
+    }
+    Ok((cli, prefer))
 }
 
 /// Runs a parsed command; returns the process exit code.
-pub async fn run(cli: Cli, prefer: Option<NodeSource>) -> anyhow::Result<u8> {
+pub async fn run(cli: Cli, prefer: Option<NodeSource>) -> anyhow::Result<ExitStatus> {
     use std::io::IsTerminal;
     let color = cli.color.enabled(std::io::stdout().is_terminal());
+    if cli.command.needs_configuration() {
+        env_hint::warn_unknown();
+    }
     match &cli.command {
         Command::Check(args) => cmd::check::run(args, prefer, color).await,
         Command::Devnet(args) => cmd::devnet::run(args).await,
@@ -62,7 +78,7 @@ pub async fn run(cli: Cli, prefer: Option<NodeSource>) -> anyhow::Result<u8> {
             clap_complete::generate(*shell, &mut command, "quorum-check", &mut script);
             let script = cmd::completions::fix(*shell, &script);
             output::write_stdout(&script)?;
-            Ok(0)
+            Ok(ExitStatus::Success)
         }
         Command::Man { dir } => {
             let pages = man::pages()?;
@@ -73,9 +89,22 @@ pub async fn run(cli: Cli, prefer: Option<NodeSource>) -> anyhow::Result<u8> {
                     eprint_line(&format!("wrote {} man pages to {}", pages.len(), dir.display()));
                 }
             }
-            Ok(0)
+            Ok(ExitStatus::Success)
         }
     }
+}
+
+/// Prints `quorum-check: error: MESSAGE` on stderr, on one line, escaped and
+/// cut to a bounded length; a closed stderr is ignored.
+pub fn print_error(message: &str) {
+    let message = sanitize::cut_message(&sanitize::escape(message));
+    eprint_line(&format!("quorum-check: error: {message}"));
+}
+
+/// One line on stderr, never panicking (a closed or full stderr is ignored).
+pub fn eprint_line(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// An error chain on one line: "context: cause: root cause".
@@ -135,13 +164,13 @@ fn redact<'a>(message: &str, values: impl Iterator<Item = (&'a str, String)>) ->
 pub fn cli_error(e: clap::Error) -> std::process::ExitCode {
     use clap::error::ErrorKind;
     if is_help_or_version(&e) {
-        let code = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-            EXIT_USAGE
+        let status = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            ExitStatus::Usage
         } else {
-            0
+            ExitStatus::Success
         };
         let _ = e.print();
-        return std::process::ExitCode::from(code);
+        return status.into();
     }
     let rendered = e.render().to_string();
     let message: Vec<&str> = rendered
@@ -160,8 +189,10 @@ pub fn cli_error(e: clap::Error) -> std::process::ExitCode {
         .filter(|(k, _)| k.starts_with("QUORUM_"))
         .collect();
     let message = redact_env(&message, &env);
+    // A misspelt variable may be why a flag is missing.
+    env_hint::warn_unknown();
     print_error(&format!("{message} (see --help)"));
-    std::process::ExitCode::from(EXIT_USAGE)
+    ExitStatus::Usage.into()
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ pub enum BlockSpec {
     /// One block for all nodes: the highest that nodes holding the
     /// threshold's weight have reached (costs one extra round trip); open
     /// verdicts that nodes behind it could settle are read again one pin
-    /// lower, within [`CheckConfig`](super::CheckConfig)'s `max_pin_lag` of the nodes' head.
+    /// lower, within [`CheckConfig`](crate::config::CheckConfig)'s `max_pin_lag` of the nodes' head.
     Pinned,
 }
 

@@ -22,7 +22,7 @@ pub fn load_tx_file(path: &std::path::Path) -> Result<Vec<B256>, Error> {
 }
 
 /// Like [`load_tx_file`]; the read (of a FIFO, of stdin) gives up after
-/// `wait`, and more than [`crate::input::MAX_TX_FILE_BYTES`] is refused.
+/// `wait`, and more than 64 MiB is refused.
 pub fn load_tx_file_within(path: &std::path::Path, wait: Duration) -> Result<Vec<B256>, Error> {
     use crate::input::{MAX_TX_FILE_BYTES, Source, read_text};
     let (source, shown) = if path.as_os_str() == "-" {

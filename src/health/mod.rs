@@ -165,8 +165,8 @@ pub async fn check_until(
     }
     nodes.sort_by_key(|n| n.node);
     judge_lag(&mut nodes, spec.max_lag);
-    let total_weight = spec.nodes.iter().map(|n| u128::from(n.weight)).sum();
-    let healthy_weight = nodes.iter().filter(|n| n.healthy).map(|n| u128::from(n.weight)).sum();
+    let total_weight = crate::config::total_weight(spec.nodes);
+    let healthy_weight = crate::tally::sum_weights(nodes.iter().filter(|n| n.healthy).map(|n| n.weight));
     HealthReport {
         schema_version: 1,
         expected_chain_id: spec.chain_id,

@@ -22,23 +22,8 @@ const VERDICTS: [(Verdict, &str); 3] = [
     (Verdict::Inconclusive, "inconclusive"),
 ];
 
-/// Every status a node can have, for the state set.
-pub const STATUSES: [&str; 14] = [
-    "ok",
-    "timeout",
-    "connect_error",
-    "http_error",
-    "tls_error",
-    "rpc_error",
-    "reverted",
-    "no_contract",
-    "no_function",
-    "bad_response",
-    "wrong_chain",
-    "skipped",
-    "interrupted",
-    "lagging",
-];
+/// Every status a node can have, for the state set: [`NodeStatus::NAMES`].
+pub const STATUSES: [&str; NodeStatus::NAMES.len()] = NodeStatus::NAMES;
 
 /// Writes `report` as Prometheus metrics; `timestamp` is the run's end in
 /// Unix seconds; `per_tx` adds the per-transaction series.
@@ -59,7 +44,7 @@ pub fn render(report: &Report, timestamp: f64, per_tx: bool, out: &mut dyn Write
     writeln!(
         out,
         "quorum_check_total_weight {}",
-        report.nodes().iter().map(|n| u128::from(n.weight)).sum::<u128>()
+        crate::tally::sum_weights(report.nodes().iter().map(|n| n.weight))
     )?;
 
     let nodes = report.nodes();
@@ -77,10 +62,7 @@ pub fn render(report: &Report, timestamp: f64, per_tx: bool, out: &mut dyn Write
         "quorum_check_healthy_weight",
         "Weight of the nodes up in this run (compare with quorum_check_threshold_weight).",
     )?;
-    let healthy: u128 = (0..nodes.len())
-        .filter(|&i| up[i])
-        .map(|i| u128::from(nodes[i].weight))
-        .sum();
+    let healthy = crate::tally::sum_weights((0..nodes.len()).filter(|&i| up[i]).map(|i| nodes[i].weight));
     writeln!(out, "quorum_check_healthy_weight {healthy}")?;
 
     gauge(

@@ -10,8 +10,9 @@
 mod compact;
 mod status;
 
+pub(crate) use compact::ReasonCache;
 pub(crate) use compact::{Cell, PinFacts, RunFacts, Statuses};
-pub use compact::{NodeInfo, ReasonCache, Report, TxView};
+pub use compact::{NodeInfo, Report, TxView};
 pub use status::{NodeStatus, VoteJson};
 
 use std::{collections::BTreeMap, time::Duration};
@@ -170,16 +171,10 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
-    /// The exit code: 0 all confirmed, 1 some rejected and none inconclusive,
-    /// 3 some inconclusive.
-    pub fn exit_code(&self) -> u8 {
-        if self.summary.inconclusive > 0 {
-            3
-        } else if self.summary.rejected > 0 {
-            1
-        } else {
-            0
-        }
+    /// The exit status: success when all are confirmed, rejected when some
+    /// are rejected and none inconclusive, inconclusive when some are.
+    pub fn exit_code(&self) -> crate::ExitStatus {
+        crate::ExitStatus::of_verdicts(self.summary.rejected, self.summary.inconclusive)
     }
 }
 

@@ -81,6 +81,27 @@ pub enum NodeStatus {
 }
 
 impl NodeStatus {
+    /// Every status's name ([`name`](Self::name), the JSON `status` tag),
+    /// in the order the variants are declared: the Prometheus state set. A
+    /// test compares it with the variants serde derives from the enum, so a
+    /// new status cannot be left out.
+    pub const NAMES: [&'static str; 14] = [
+        "ok",
+        "timeout",
+        "connect_error",
+        "http_error",
+        "tls_error",
+        "rpc_error",
+        "reverted",
+        "no_contract",
+        "no_function",
+        "bad_response",
+        "wrong_chain",
+        "skipped",
+        "interrupted",
+        "lagging",
+    ];
+
     /// The `status` tag, as in the JSON.
     pub fn name(&self) -> &'static str {
         match self {
@@ -214,6 +235,37 @@ mod tests {
         match long {
             NodeStatus::Reverted { reason } => assert_eq!(reason, format!("{}…", "r".repeat(200))),
             other => panic!("{other:?}"),
+        }
+    }
+
+    /// serde names every variant of the enum itself (its "unknown variant"
+    /// error lists them): NAMES must be exactly that list, in order.
+    #[test]
+    fn names_are_every_variant_serde_knows() {
+        let err = serde_json::from_str::<NodeStatus>(r#"{"status": "no_such_status"}"#)
+            .unwrap_err()
+            .to_string();
+        let listed = err.split_once("expected one of").map(|(_, l)| l).unwrap_or_default();
+        let variants: Vec<&str> = listed.split('`').skip(1).step_by(2).collect();
+        assert!(variants.len() > 1, "{err}");
+        assert_eq!(variants, NodeStatus::NAMES, "{err}");
+        // And name() says the tag serde writes.
+        let samples = [
+            NodeStatus::Timeout,
+            NodeStatus::NoContract,
+            NodeStatus::NoFunction,
+            NodeStatus::Skipped,
+            NodeStatus::Interrupted,
+            NodeStatus::WrongChain { chain_id: 1 },
+            NodeStatus::Lagging { head: 1, lag: 2 },
+            NodeStatus::HttpError {
+                http_status: 429,
+                reason: None,
+            },
+        ];
+        for status in samples {
+            let json = serde_json::to_value(&status).unwrap();
+            assert_eq!(json["status"], status.name());
         }
     }
 }

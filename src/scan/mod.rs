@@ -33,7 +33,7 @@ pub use report::{BlockSpan, SCAN_SCHEMA_VERSION, ScanNode, ScanReport, ScanTx};
 pub use state::ScanState;
 pub use to_block::{ToBlock, parse_block_number};
 
-use crate::{Error, check::rpc::RpcClient, config::Node, threshold::ThresholdSpec};
+use crate::{Error, check::rpc::RpcClient, config::Node, threshold::Threshold};
 use node::{Ask, BlockHead, Survey};
 use planner::RangePlanner;
 use state::{NodeState, fingerprint};
@@ -53,7 +53,7 @@ pub struct ScanSettings {
     /// The vote event and its hash field.
     pub event: VoteEvent,
     /// The threshold: a block is covered when more than `total − threshold` weight answered it.
-    pub threshold: ThresholdSpec,
+    pub threshold: Threshold,
     /// The expected chain (`--chain-id`).
     pub chain_id: Option<u64>,
     /// Blocks per `eth_getLogs` to start with, and the most ever asked.
@@ -95,7 +95,7 @@ impl Scanner {
         state_name: &str,
         from_block: Option<u64>,
     ) -> Result<Self, Error> {
-        let total_weight: u128 = settings.nodes.iter().map(|n| u128::from(n.weight)).sum();
+        let total_weight = crate::config::total_weight(&settings.nodes);
         let threshold = settings
             .threshold
             .resolve(total_weight, false)

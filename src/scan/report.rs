@@ -88,9 +88,13 @@ pub struct ScanReport {
 }
 
 impl ScanReport {
-    /// 0 when the whole range was covered, 3 when part of it was not.
-    pub fn exit_code(&self) -> u8 {
-        if self.complete { 0 } else { 3 }
+    /// Success when the whole range was covered, inconclusive when part of it was not.
+    pub fn exit_code(&self) -> crate::ExitStatus {
+        if self.complete {
+            crate::ExitStatus::Success
+        } else {
+            crate::ExitStatus::Inconclusive
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use crate::{
+    ExitStatus,
     check::fanout,
     check::rpc::RpcClient,
     cli::output,
@@ -14,12 +15,17 @@ use crate::{
 };
 
 /// Runs a check; returns the exit code (0, 1 or 3).
-pub async fn run(args: &CheckArgs, prefer: Option<NodeSource>, color: bool) -> anyhow::Result<u8> {
+pub async fn run(args: &CheckArgs, prefer: Option<NodeSource>, color: bool) -> anyhow::Result<ExitStatus> {
     // --deadline counts from here: reading a million hashes is part of the run.
     let clock_start = tokio::time::Instant::now();
     let config = CheckConfig::from_args(args, prefer)?;
     let out = output::target(args.output.as_deref());
     output::check_writable(out)?;
+    if config.txs.is_empty() {
+        // The report (zero counts) is still written: a stale --output file
+        // must not fire an alert when nothing is pending.
+        crate::cli::eprint_line("quorum-check: no transactions to check");
+    }
     let options = render::Options {
         quiet: args.quiet,
         color,
@@ -31,7 +37,12 @@ pub async fn run(args: &CheckArgs, prefer: Option<NodeSource>, color: bool) -> a
 
 /// Runs an already validated check and writes the report; `color` colours
 /// the verdict lines of text written to stdout.
-pub async fn run_config(config: &CheckConfig, format: Format, color: bool, out: Option<&Path>) -> anyhow::Result<u8> {
+pub async fn run_config(
+    config: &CheckConfig,
+    format: Format,
+    color: bool,
+    out: Option<&Path>,
+) -> anyhow::Result<ExitStatus> {
     let options = render::Options {
         color,
         ..Default::default()
@@ -45,7 +56,7 @@ async fn run_config_from(
     options: &render::Options,
     out: Option<&Path>,
     clock_start: tokio::time::Instant,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<ExitStatus> {
     tracing::info!(nodes = config.nodes.len(), txs = config.txs.len(), threshold = %config.threshold, "checking");
     let client = client_for(config)?;
     let started = std::time::Instant::now();

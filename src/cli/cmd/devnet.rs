@@ -6,6 +6,7 @@ use alloy::primitives::B256;
 use anyhow::bail;
 
 use crate::{
+    ExitStatus,
     cli::DevnetArgs,
     devnet::{Contract, Fleet, NodeSpec, find_anvil},
 };
@@ -14,7 +15,7 @@ use crate::{
 pub const DEFAULT_TX: B256 = B256::repeat_byte(0x11);
 
 /// Starts the fleet, prints how to check it, waits for a stop signal.
-pub async fn run(args: &DevnetArgs) -> anyhow::Result<u8> {
+pub async fn run(args: &DevnetArgs) -> anyhow::Result<ExitStatus> {
     let n = args.nodes as usize;
     // By default a majority approves, so the printed check confirms.
     let approve = args.approve.map(|a| a as usize).unwrap_or(n / 2 + 1);
@@ -47,7 +48,7 @@ pub async fn run(args: &DevnetArgs) -> anyhow::Result<u8> {
         })
         .collect();
 
-    crate::eprint_line(&format!("starting {n} anvil nodes…"));
+    crate::cli::eprint_line(&format!("starting {n} anvil nodes…"));
     // Listen for a stop before starting anything: a signal during start-up
     // then drops the half-built fleet (killing its nodes) instead of the process.
     let shutdown = super::shutdown_signal();
@@ -62,8 +63,8 @@ pub async fn run(args: &DevnetArgs) -> anyhow::Result<u8> {
     let (fleet, contract) = tokio::select! {
         ready = setup => ready?,
         () = &mut shutdown => {
-            crate::eprint_line("stopped during start-up");
-            return Ok(0);
+            crate::cli::eprint_line("stopped during start-up");
+            return Ok(ExitStatus::Success);
         }
     };
 
@@ -96,9 +97,9 @@ pub async fn run(args: &DevnetArgs) -> anyhow::Result<u8> {
     // A stdout that cannot be written (full disk) ends devnet — and the
     // fleet with it, when it is dropped on the way out.
     crate::cli::output::write_stdout(block.as_bytes())?;
-    crate::eprint_line("fleet is up; Ctrl-C or SIGTERM stops it");
+    crate::cli::eprint_line("fleet is up; Ctrl-C or SIGTERM stops it");
     shutdown.await;
     drop(fleet);
-    crate::eprint_line(&format!("stopped all {n} anvil nodes"));
-    Ok(0)
+    crate::cli::eprint_line(&format!("stopped all {n} anvil nodes"));
+    Ok(ExitStatus::Success)
 }

@@ -2,22 +2,24 @@
 //! the healthy ones can reach the threshold at all (exit 1 when they cannot).
 
 use crate::{
+    ExitStatus,
     check::rpc::RpcClient,
     cli::output,
     cli::resolve_nodes,
     cli::{HealthFormat, NodesArgs},
-    config::NodeSource,
+    config::{NodeSource, Weights, default_deadline},
     health::{self, HealthCheck},
     render,
 };
 
-/// Checks the nodes; 0 when the healthy weight reaches the threshold, else 1.
-pub async fn run(args: &NodesArgs, prefer: Option<NodeSource>) -> anyhow::Result<u8> {
+/// Checks the nodes: success when the healthy weight reaches the threshold, else rejected.
+pub async fn run(args: &NodesArgs, prefer: Option<NodeSource>) -> anyhow::Result<ExitStatus> {
     let endpoints = &args.endpoints;
     let nodes = resolve_nodes(endpoints, prefer)?;
-    let total: u128 = nodes.iter().map(|n| u128::from(n.weight)).sum();
-    let threshold = args.threshold.resolve(total, false)?;
-    let function = crate::abi::VoteFunction::resolve(args.abi.as_deref(), &args.function)?;
+    let threshold = Weights::resolve(&nodes, args.threshold, false)?.threshold;
+    // Reading the ABI (a FIFO, a slow disk) is bounded as check bounds it.
+    let read_wait = default_deadline(endpoints.timeout);
+    let function = crate::abi::VoteFunction::resolve_within(args.abi.as_deref(), &args.function, read_wait)?;
     let client = RpcClient::for_nodes(&nodes, endpoints.retries, endpoints.max_response_bytes)?;
     let spec = HealthCheck {
         nodes: &nodes,
@@ -38,5 +40,10 @@ pub async fn run(args: &NodesArgs, prefer: Option<NodeSource>) -> anyhow::Result
             .and_then(|()| out.write_all(b"\n")),
         HealthFormat::Prometheus => render::health_prometheus(&report, super::check::unix_now(), out),
     })?;
-    Ok(if report.quorum_reachable { 0 } else { 1 })
+    // Interrupted, the nodes not heard from are unhealthy: 0 or 1 still.
+    Ok(if report.quorum_reachable {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Rejected
+    })
 }

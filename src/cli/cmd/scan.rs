@@ -10,16 +10,17 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail};
 
 use crate::{
+    ExitStatus,
     check::rpc::RpcClient,
     cli::{DiscoverArgs, EndpointArgs, ScanArgs, one_line, output, resolve_nodes},
     config::NodeSource,
     input,
     scan::{ScanSettings, ScanState, Scanner, ToBlock, VoteEvent, render},
-    threshold::ThresholdSpec,
+    threshold::Threshold,
 };
 
 /// Runs a scan; returns the exit code (0 or 3).
-pub async fn run(args: &ScanArgs, prefer: Option<NodeSource>) -> anyhow::Result<u8> {
+pub async fn run(args: &ScanArgs, prefer: Option<NodeSource>) -> anyhow::Result<ExitStatus> {
     let out = output::target(args.output.as_deref());
     output::check_writable(out)?;
     let (mut scanner, state_path) =
@@ -36,12 +37,12 @@ pub async fn run(args: &ScanArgs, prefer: Option<NodeSource>) -> anyhow::Result<
     let report = tokio::select! {
         report = scanner.scan(args.to_block) => report?,
         () = super::shutdown_signal() => {
-            crate::eprint_line("quorum-check: interrupted: nothing printed, the state file is unchanged");
-            return Ok(3);
+            crate::cli::eprint_line("quorum-check: interrupted: nothing printed, the state file is unchanged");
+            return Ok(ExitStatus::Inconclusive);
         }
     };
     for line in render::notes(&report) {
-        crate::eprint_line(&format!("quorum-check: {line}"));
+        crate::cli::eprint_line(&format!("quorum-check: {line}"));
     }
     output::emit(out, |w| match args.format {
         render::ScanFormat::Text => render::text(&report, w),
@@ -62,7 +63,7 @@ pub fn open_scanner(
     prefer: Option<NodeSource>,
     contract: alloy::primitives::Address,
     discover: &DiscoverArgs,
-    threshold: ThresholdSpec,
+    threshold: Threshold,
 ) -> anyhow::Result<(Scanner, Option<PathBuf>)> {
     let nodes = resolve_nodes(endpoints, prefer)?;
     let event = VoteEvent::parse(&discover.event, discover.event_field.as_deref()).map_err(|e| anyhow!(e))?;

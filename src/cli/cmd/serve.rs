@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use tokio::{sync::Semaphore, time::Instant};
 
 use crate::{
+    ExitStatus,
     check::fanout,
     cli::ServeArgs,
     cli::serve::{
@@ -26,8 +27,8 @@ use crate::{
     render,
 };
 
-/// Serves until stopped; returns the exit code (0).
-pub async fn run(args: &ServeArgs, prefer: Option<NodeSource>) -> anyhow::Result<u8> {
+/// Serves until stopped (success; an error before serving is a usage error).
+pub async fn run(args: &ServeArgs, prefer: Option<NodeSource>) -> anyhow::Result<ExitStatus> {
     let token = auth_token(args)?;
     let mut base = CheckConfig::from_args_allowing_no_txs(&args.check, prefer)?;
     // A monitoring round wants every node's health (unless --no-wait-all).
@@ -38,7 +39,7 @@ pub async fn run(args: &ServeArgs, prefer: Option<NodeSource>) -> anyhow::Result
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let local = listener.local_addr().context("listening address")?;
-    crate::eprint_line(&format!("quorum-check: listening on http://{local}"));
+    crate::cli::eprint_line(&format!("quorum-check: listening on http://{local}"));
 
     let registry = Arc::new(Registry::new(max_connections));
     let shared = Arc::new(Shared {
@@ -81,8 +82,8 @@ pub async fn run(args: &ServeArgs, prefer: Option<NodeSource>) -> anyhow::Result
         } => tracing::warn!("in-flight requests cut after {grace:?}"),
     }
     rounds.abort();
-    crate::eprint_line("quorum-check: stopped");
-    Ok(0)
+    crate::cli::eprint_line("quorum-check: stopped");
+    Ok(ExitStatus::Success)
 }
 
 /// `--max-connections`, or its default: the open-file limit (raised to the

@@ -18,9 +18,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::{
+    ExitStatus,
     check::fanout,
     cli::{Format, WatchArgs},
-    config::{CheckConfig, NodeSource},
+    config::{CheckConfig, NodeSource, default_deadline},
     render,
     report::Report,
     tally::Verdict,
@@ -30,7 +31,7 @@ use crate::{
 pub const DEFAULT_WATCH_DEADLINE: Duration = Duration::from_secs(600);
 
 /// Watches; returns the exit code.
-pub async fn run(args: &WatchArgs, prefer: Option<NodeSource>, color: bool) -> anyhow::Result<u8> {
+pub async fn run(args: &WatchArgs, prefer: Option<NodeSource>, color: bool) -> anyhow::Result<ExitStatus> {
     let discovery = &args.discovery;
     if !args.discover && (discovery.from_block.is_some() || discovery.state.is_some()) {
         anyhow::bail!("--from-block and --state find hashes in vote events: add --discover");
@@ -57,7 +58,7 @@ pub async fn run(args: &WatchArgs, prefer: Option<NodeSource>, color: bool) -> a
     let mut known: alloy::primitives::map::B256Set = config.txs.iter().copied().collect();
     let started = Instant::now();
     let end = started + args.check.deadline.unwrap_or(DEFAULT_WATCH_DEADLINE);
-    let round_budget = config.limits.timeout + Duration::from_secs(1);
+    let round_budget = default_deadline(config.limits.timeout);
     let client = super::check::client_for(&config)?;
     let shutdown = super::shutdown_signal();
     tokio::pin!(shutdown);
@@ -128,13 +129,10 @@ pub async fn run(args: &WatchArgs, prefer: Option<NodeSource>, color: bool) -> a
             report.len()
         );
         say(&line, args.check.format);
-        return Ok(GAVE_UP);
+        return Ok(ExitStatus::GaveUp);
     }
     Ok(report.exit_code())
 }
-
-/// Exit code: the deadline passed before every transaction was confirmed.
-pub const GAVE_UP: u8 = 4;
 
 /// A line for the person watching: stdout in text mode, stderr otherwise
 /// (stdout then carries one document at the end).
@@ -143,7 +141,7 @@ fn say(line: &str, format: Format) {
         // A closed stdout does not stop the watch: the exit code still tells.
         let _ = crate::cli::output::write_stdout(format!("{line}\n").as_bytes());
     } else {
-        crate::eprint_line(line);
+        crate::cli::eprint_line(line);
     }
 }
 

@@ -201,16 +201,10 @@ impl Report {
         }
     }
 
-    /// The exit code: 0 all confirmed, 1 some rejected and none
-    /// inconclusive, 3 some inconclusive.
-    pub fn exit_code(&self) -> u8 {
-        if self.summary.inconclusive > 0 {
-            3
-        } else if self.summary.rejected > 0 {
-            1
-        } else {
-            0
-        }
+    /// The exit status: success when all are confirmed, rejected when some
+    /// are rejected and none inconclusive, inconclusive when some are.
+    pub fn exit_code(&self) -> crate::ExitStatus {
+        crate::ExitStatus::of_verdicts(self.summary.rejected, self.summary.inconclusive)
     }
 
     /// With `--block pinned`: the block the votes were read at — when
@@ -304,30 +298,23 @@ impl Report {
 mod stream;
 mod view;
 
-pub use view::{ReasonCache, TxView};
+pub(crate) use view::ReasonCache;
+pub use view::TxView;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{
-        abi::VoteFunction,
-        config::{BlockSpec, Limits, nodes_from_urls},
-        threshold::ThresholdSpec,
+        config::{BlockSpec, CheckParts, Limits, nodes_from_urls},
+        threshold::Threshold,
     };
     use std::time::Duration;
 
     fn config(txs: usize) -> CheckConfig {
-        CheckConfig {
-            nodes: nodes_from_urls(&["http://a:1".into(), "http://b:2".into(), "http://c:3".into()]).unwrap(),
-            contract: Address::ZERO,
-            function: VoteFunction::builtin(),
+        let nodes = nodes_from_urls(&["http://a:1".into(), "http://b:2".into(), "http://c:3".into()]).unwrap();
+        CheckConfig::new(CheckParts {
             txs: (0..txs).map(|i| B256::repeat_byte(i as u8)).collect(),
-            threshold_spec: ThresholdSpec::Absolute(2),
-            threshold: 2,
-            total_weight: 3,
-            block: BlockSpec::At(alloy::eips::BlockNumberOrTag::Latest),
-            max_pin_lag: crate::config::DEFAULT_MAX_PIN_LAG,
-            chain_id: None,
+            threshold: Threshold::Absolute(2),
             limits: Limits {
                 timeout: Duration::from_secs(1),
                 deadline: Duration::from_secs(2),
@@ -335,9 +322,9 @@ mod tests {
                 batch_size: 10,
                 max_response_bytes: 1 << 20,
             },
-            multicall: crate::config::Multicall::Auto,
-            wait_all: false,
-        }
+            ..CheckParts::new(nodes, Address::ZERO)
+        })
+        .unwrap()
     }
 
     #[test]
@@ -398,7 +385,7 @@ mod tests {
         assert_eq!(back.txs[0].nodes[0].contribution, "1");
         assert_eq!(report.tx(1).verdict(), Verdict::Inconclusive);
         assert!(report.tx(1).reason().unwrap().contains("1 connect_error"));
-        assert_eq!(report.exit_code(), 3);
+        assert_eq!(report.exit_code(), crate::ExitStatus::Inconclusive);
         assert_eq!(std::mem::size_of::<Cell>(), 12);
     }
 

@@ -14,7 +14,7 @@ use crate::{
 /// Reasons for inconclusive verdicts already written, by what they depend
 /// on: the statuses of the unanswered nodes and the tally.
 #[derive(Debug, Default)]
-pub struct ReasonCache {
+pub(crate) struct ReasonCache {
     seen: HashMap<(Vec<u32>, TallyKey), std::rc::Rc<str>>,
     last: Option<(Vec<u32>, TallyKey, std::rc::Rc<str>)>,
     scratch: Vec<u32>,
@@ -106,7 +106,7 @@ impl<'a> TxView<'a> {
     /// Like [`reason`](Self::reason), remembering reasons already written in
     /// `cache`: a million inconclusive transactions usually share a handful,
     /// and neighbours (one batch) usually share one.
-    pub fn reason_cached(&self, cache: &mut ReasonCache) -> Option<std::rc::Rc<str>> {
+    pub(crate) fn reason_cached(&self, cache: &mut ReasonCache) -> Option<std::rc::Rc<str>> {
         if self.verdict() != Verdict::Inconclusive {
             return None;
         }
