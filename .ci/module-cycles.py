@@ -16,8 +16,11 @@ An edge A -> B is any path in A's code that names B:
 Test code counts too: a `#[cfg(test)]` module that imports upwards is still
 an import the layers must allow. Comments and string literals are ignored.
 
-Prints the edges and the modules in dependency order (lowest layer first),
-then any cycle; exits 1 when there is one.
+Prints the edges, then any cycle (exit 1), else the modules by layer (lowest
+first: each imports only from the layers below it).
+
+`super::` and `self::` inside an inline module (`mod tests { ... }`) start
+from that inline module, not from the file's.
 """
 import os
 import re
@@ -72,11 +75,30 @@ def module_path(path):
 
 
 def use_trees(src):
-    """Every `use` tree in the source, as a list of flattened paths (segments)."""
+    """Every `use` tree in the source, as (offset, flattened path) pairs."""
     paths = []
     for m in re.finditer(r"\buse\s+([^;]*);", src):
-        paths.extend(flatten(m.group(1)))
+        paths.extend((m.start(), p) for p in flatten(m.group(1)))
     return paths
+
+
+def inline_modules(src):
+    """Every `mod NAME { ... }` written inside the file, as (start, end, name)."""
+    found = []
+    for m in re.finditer(r"\bmod\s+(" + IDENT + r")\s*\{", src):
+        depth, i = 1, m.end()
+        while i < len(src) and depth:
+            depth += {"{": 1, "}": -1}.get(src[i], 0)
+            i += 1
+        found.append((m.start(), i, m.group(1)))
+    return found
+
+
+def module_at(mod, inline, offset):
+    """The module that the code at `offset` of file module `mod` is in: a
+    `super::` inside an inline `mod tests { ... }` starts from the file's
+    module, not from its parent."""
+    return tuple(mod) + tuple(name for start, end, name in inline if start < offset < end)
 
 
 def flatten(tree, prefix=()):
@@ -129,11 +151,12 @@ def main():
     # Re-exports: module path -> {name: target path}.
     reexports = {}
     for mod, src in files.items():
+        inline = inline_modules(src)
         for m in re.finditer(r"\bpub(?:\([^)]*\))?\s+use\s+([^;]*);", src):
             for p in flatten(m.group(1)):
                 if not p:
                     continue
-                target = absolute(mod, p, tops, in_use=True)
+                target = absolute(module_at(mod, inline, m.start()), p, tops, in_use=True)
                 if target:
                     reexports.setdefault(mod, {})[p[-1]] = target
 
@@ -157,10 +180,11 @@ def main():
         if not mod:
             continue  # lib.rs itself: the root re-exports everything
         me = mod[0]
-        referenced = [absolute(mod, p, tops, in_use=True) for p in use_trees(src)]
+        inline = inline_modules(src)
+        referenced = [absolute(module_at(mod, inline, at), p, tops, in_use=True) for at, p in use_trees(src)]
         for m in re.finditer(r"\b(crate|super|self)((?:::" + IDENT + r")+)", src):
             segs = tuple([m.group(1)] + m.group(2).split("::")[1:])
-            referenced.append(absolute(mod, segs, tops, in_use=False))
+            referenced.append(absolute(module_at(mod, inline, m.start()), segs, tops, in_use=False))
         for path in referenced:
             for unit in units_of(path or ()):
                 if unit != me:
@@ -176,7 +200,9 @@ def main():
             print("   ", a, "->", ", ".join(sorted(b for b in edges[a] if b in comp)))
     if cycles:
         return 1
-    print("layers, lowest first:", " < ".join(topo(edges)))
+    print("layers, lowest first (each imports only from layers below it):")
+    for level, units in enumerate(layers(edges)):
+        print(f"  {level}: {' '.join(units)}")
     print("no import cycles between top-level modules")
     return 0
 
@@ -234,6 +260,14 @@ def sccs(edges):
         if v not in index:
             visit(v)
     return out
+
+
+def layers(edges):
+    """The modules by layer: a module's layer is one above the highest layer it imports from."""
+    level = {}
+    for v in topo(edges):
+        level[v] = 1 + max((level[w] for w in edges.get(v, ())), default=-1)
+    return [sorted(v for v in level if level[v] == k) for k in range(max(level.values(), default=-1) + 1)]
 
 
 def topo(edges):

@@ -28,9 +28,9 @@ use alloy::primitives::{Address, B256};
 
 use crate::{
     abi::VoteFunction,
-    check::{fanout, multicall::Multicall, rpc::RpcClient},
+    check::{fanout, rpc::RpcClient},
     config::{
-        BlockSpec, CheckConfig, DEFAULT_MAX_PIN_LAG, Headers, Limits, Node, NodeSource, check_distinct,
+        BlockSpec, CheckConfig, DEFAULT_MAX_PIN_LAG, Headers, Limits, Multicall, Node, NodeSource, check_distinct,
         default_deadline, unique_hashes, weights,
     },
     error::Error,

@@ -338,18 +338,16 @@ impl Fleet {
             .call(TransactionRequest::default().with_deploy_code(Bytes::from(creation)))
             .await
             .context("computing the Multicall3-compatible contract's code")?;
-        futures::future::try_join_all(
-            (0..self.len()).map(|i| self.set_code(i, crate::check::multicall::CANONICAL, &runtime)),
-        )
-        .await
-        .context("installing the Multicall3-compatible contract")?;
+        futures::future::try_join_all((0..self.len()).map(|i| self.set_code(i, crate::config::CANONICAL, &runtime)))
+            .await
+            .context("installing the Multicall3-compatible contract")?;
         Ok(())
     }
 
     /// Removes the Multicall3-compatible contract from node `i`, as on a
     /// chain where Multicall3 is not deployed.
     pub async fn remove_multicall(&self, i: usize) -> Result<()> {
-        self.set_code(i, crate::check::multicall::CANONICAL, &[]).await
+        self.set_code(i, crate::config::CANONICAL, &[]).await
     }
 
     /// Starts `n` default nodes.

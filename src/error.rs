@@ -3,7 +3,7 @@
 //! message the command line prints for the same mistake. Messages never
 //! contain a node's URL beyond scheme, host and port.
 
-use crate::abi::AbiError;
+use crate::{abi::AbiError, input::InputError};
 
 /// Why a checker could not be built, or a check not started.
 #[derive(Debug, thiserror::Error)]
@@ -42,4 +42,10 @@ pub enum Error {
     /// Starting or driving a local anvil fleet failed.
     #[error("{0}")]
     Devnet(String),
+}
+
+impl From<InputError> for Error {
+    fn from(e: InputError) -> Self {
+        Self::Input(e.to_string())
+    }
 }

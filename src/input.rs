@@ -3,7 +3,6 @@
 //! that does not finish — a FIFO with no writer, a terminal on stdin — gives
 //! up by a deadline instead of hanging the run.
 
-use crate::Error;
 use std::{
     io::Read,
     path::{Path, PathBuf},
@@ -21,6 +20,12 @@ pub const MAX_CA_BYTES: u64 = 1024 * 1024;
 /// How long a read may take when no deadline is configured.
 pub const DEFAULT_READ_WAIT: Duration = Duration::from_secs(10);
 
+/// Why an input could not be read: one line that names the input (never
+/// its content). [`crate::Error::Input`] carries it to library callers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InputError(String);
+
 /// Where to read from.
 #[derive(Debug, Clone)]
 pub enum Source {
@@ -32,14 +37,14 @@ pub enum Source {
 
 /// Reads `source` whole, at most `cap` bytes, giving up after `wait`.
 /// `what` names the input in errors ("tx file", "ABI file", …).
-pub fn read_bytes(source: &Source, what: &str, cap: u64, wait: Duration) -> Result<Vec<u8>, Error> {
+pub fn read_bytes(source: &Source, what: &str, cap: u64, wait: Duration) -> Result<Vec<u8>, InputError> {
     let shown = source.shown(what);
     let kind = match source {
         Source::File(p) => std::fs::metadata(p).ok().map(|m| (m.is_dir(), m.is_file())),
         Source::Stdin => None,
     };
     if let Some((true, _)) = kind {
-        return Err(Error::Input(format!("cannot read {shown}: it is a directory")));
+        return Err(InputError(format!("cannot read {shown}: it is a directory")));
     }
     let bytes = if let Some((_, true)) = kind {
         // A regular file cannot block: read it here, bounded by size only.
@@ -54,15 +59,15 @@ pub fn read_bytes(source: &Source, what: &str, cap: u64, wait: Duration) -> Resu
             let _ = tx.send(read_capped(&owned, cap));
         });
         rx.recv_timeout(wait).map_err(|_| {
-            Error::Input(format!(
+            InputError(format!(
                 "gave up reading {shown} after {} (nothing more came: a FIFO or terminal with no writer?)",
                 humantime::format_duration(wait)
             ))
         })?
     }
-    .map_err(|e| Error::Input(format!("cannot read {shown}: {e}")))?;
+    .map_err(|e| InputError(format!("cannot read {shown}: {e}")))?;
     if bytes.len() as u64 > cap {
-        return Err(Error::Input(format!("{shown} is larger than the limit of {cap} bytes")));
+        return Err(InputError(format!("{shown} is larger than the limit of {cap} bytes")));
     }
     Ok(bytes)
 }
@@ -88,7 +93,7 @@ impl Source {
 }
 
 /// Like [`read_bytes`], as UTF-8 text without a leading byte-order mark.
-pub fn read_text(source: &Source, what: &str, cap: u64, wait: Duration) -> Result<String, Error> {
+pub fn read_text(source: &Source, what: &str, cap: u64, wait: Duration) -> Result<String, InputError> {
     let bytes = read_bytes(source, what, cap, wait)?;
     let mut text = String::from_utf8(bytes).map_err(|e| {
         let line = e.as_bytes()[..e.utf8_error().valid_up_to()]
@@ -96,7 +101,7 @@ pub fn read_text(source: &Source, what: &str, cap: u64, wait: Duration) -> Resul
             .filter(|&&b| b == b'\n')
             .count()
             + 1;
-        Error::Input(format!("{} is not UTF-8 text (line {line})", source.shown(what)))
+        InputError(format!("{} is not UTF-8 text (line {line})", source.shown(what)))
     })?;
     if text.starts_with('\u{feff}') {
         text.drain(..'\u{feff}'.len_utf8());
@@ -105,7 +110,7 @@ pub fn read_text(source: &Source, what: &str, cap: u64, wait: Duration) -> Resul
 }
 
 /// A file `path` as text (see [`read_text`]).
-pub fn read_file(path: &Path, what: &str, cap: u64, wait: Duration) -> Result<String, Error> {
+pub fn read_file(path: &Path, what: &str, cap: u64, wait: Duration) -> Result<String, InputError> {
     read_text(&Source::File(path.to_path_buf()), what, cap, wait)
 }
 

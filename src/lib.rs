@@ -76,12 +76,9 @@ pub mod tally;
 pub mod threshold;
 
 pub use abi::VoteFunction;
-pub use check::{
-    multicall::{self, Multicall},
-    rpc,
-};
+pub use check::{multicall, rpc};
 pub use checker::{Checker, CheckerBuilder, Threshold};
-pub use config::{BlockSpec, Node};
+pub use config::{BlockSpec, Multicall, Node};
 pub use error::Error;
 pub use report::{CheckReport, NodeStatus, Report};
 pub use tally::Verdict;

@@ -304,4 +304,52 @@ mod tests {
             assert!(!err.contains("SECRETKEY") && !err.contains('\n'), "{toml}: {err}");
         }
     }
+
+    #[test]
+    fn nodes_file_with_all_fields() {
+        let nodes = parse_nodes_toml(
+            r#"
+            [[node]]
+            name = "alpha"
+            url = "https://eth.example.com/v2/SECRETKEY"
+            weight = 3
+            from = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+
+            [[node]]
+            url = "http://127.0.0.1:8545"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(nodes.len(), 2);
+        assert_eq!(nodes[0].label(), "alpha");
+        assert_eq!(nodes[0].weight, 3);
+        assert!(nodes[0].from.is_some());
+        assert_eq!(nodes[1].label(), "http://127.0.0.1:8545");
+        assert_eq!(nodes[1].weight, 1);
+        assert!(!format!("{nodes:?}").contains("SECRETKEY"));
+    }
+
+    #[test]
+    fn nodes_file_errors_name_the_node_but_not_the_key() {
+        let cases = [
+            ("", "no [[node]]"),
+            ("[[node]]\nname='a'\n", "line"),
+            ("[[node]]\nurl='ftp://x/SECRETKEY'\n", "node #1"),
+            ("[[node]]\nurl='http://x/SECRETKEY'\nweight=0\n", "weight"),
+            ("[[node]]\nurl='http://x/SECRETKEY'\nweight=-1\n", "line 3"),
+            ("[[node]]\nurl='http://x/SECRETKEY'\nfrom='0x12'\n", "from"),
+            ("[[node]]\nurl='http://x/SECRETKEY'\ncolour='red'\n", "colour"),
+            ("[[node]]\nurl='http://x/SECRETKEY' junk\n", "line 2"),
+            (
+                "[[node]]\nname='a'\nurl='http://x/1'\n[[node]]\nname='a'\nurl='http://y/2'\n",
+                "duplicate",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = format!("{:#}", parse_nodes_toml(text).unwrap_err());
+            assert!(err.contains(expected), "{text:?}: {err}");
+            assert!(!err.contains("SECRETKEY"), "{text:?}: {err}");
+            assert!(!err.contains('\n'), "{text:?}: {err}");
+        }
+    }
 }

@@ -33,7 +33,7 @@
 use aho_corasick::AhoCorasick;
 use base64::Engine as _;
 
-use crate::{config::Node, report::NodeStatus, sanitize};
+use crate::{config::Node, sanitize};
 
 /// What replaces a secret.
 pub const MASK: &str = "***";
@@ -270,33 +270,6 @@ impl Secrets {
             }
         }
         replace_ranges(text, hidden)
-    }
-
-    /// `status` with every text in it scrubbed and cut to its display length.
-    pub fn scrub_status(&self, status: NodeStatus) -> NodeStatus {
-        match status {
-            NodeStatus::ConnectError { message } => NodeStatus::ConnectError {
-                message: self.scrub(&message),
-            },
-            NodeStatus::HttpError { http_status, reason } => NodeStatus::HttpError {
-                http_status,
-                reason: reason.map(|r| self.scrub(&r)),
-            },
-            NodeStatus::TlsError { message } => NodeStatus::TlsError {
-                message: self.scrub(&message),
-            },
-            NodeStatus::RpcError { code, message } => NodeStatus::RpcError {
-                code,
-                message: self.scrub(&message),
-            },
-            NodeStatus::Reverted { reason } => NodeStatus::Reverted {
-                reason: self.scrub(&reason),
-            },
-            NodeStatus::BadResponse { reason } => NodeStatus::BadResponse {
-                reason: self.scrub(&reason),
-            },
-            other => other,
-        }
     }
 }
 
@@ -647,32 +620,6 @@ mod tests {
         let out = s.scrub(&format!("{text}{}", "y".repeat(50)));
         assert!(!out.contains("ZZQ"), "{out}");
         assert!(out.ends_with("y***…"), "{out}");
-    }
-
-    #[test]
-    fn statuses_are_scrubbed_and_cut_even_without_secrets() {
-        let s = Secrets::of(&node("https://eth.example.io/v3/abcdef0123456789", &[]));
-        let status = s.scrub_status(NodeStatus::RpcError {
-            code: -32000,
-            message: "invalid project id abcdef0123456789".into(),
-        });
-        assert_eq!(
-            status,
-            NodeStatus::RpcError {
-                code: -32000,
-                message: "invalid project id ***".into()
-            }
-        );
-        let plain = Secrets::of(&node("http://127.0.0.1:8545", &[]));
-        assert_eq!(plain, Secrets::default());
-        assert!(!format!("{s:?}").contains("abcdef"));
-        let long = plain.scrub_status(NodeStatus::Reverted {
-            reason: "r".repeat(5000),
-        });
-        match long {
-            NodeStatus::Reverted { reason } => assert_eq!(reason, format!("{}…", "r".repeat(200))),
-            other => panic!("{other:?}"),
-        }
     }
 
     #[test]

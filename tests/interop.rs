@@ -21,8 +21,8 @@ use alloy::{
     sol_types::SolCall,
 };
 use quorum_check::{
-    multicall::{CANONICAL, Via},
-    report::{CheckReport, NodeStatus, VoteJson},
+    config::CANONICAL,
+    report::{CheckReport, NodeStatus, Via, VoteJson},
 };
 use support::*;
 

@@ -9,9 +9,10 @@ mod support;
 
 use alloy::primitives::{Address, B256, Bytes, address};
 use quorum_check::{
+    config::CANONICAL,
     devnet::Contract,
-    multicall::{CANONICAL, CHUNK, PER_REQUEST, Via},
-    report::{CheckReport, NodeStatus},
+    multicall::{CHUNK, PER_REQUEST},
+    report::{CheckReport, NodeStatus, Via},
 };
 use support::{
     proxy::{Fault, Proxy},

@@ -606,7 +606,7 @@ fn the_env_examples_parse() {
                 "QUORUM_CONTRACT" => parse_address(&value).is_ok(),
                 "QUORUM_ABI" => repo().join(&value).is_file(),
                 "QUORUM_FUNCTION" => !value.is_empty(),
-                "QUORUM_MULTICALL" => value.parse::<quorum_check::multicall::Multicall>().is_ok(),
+                "QUORUM_MULTICALL" => value.parse::<quorum_check::Multicall>().is_ok(),
                 "QUORUM_TX" => value.split(',').all(|t| parse_tx_hash(t).is_ok()),
                 "QUORUM_THRESHOLD" => value.parse::<ThresholdSpec>().is_ok(),
                 "QUORUM_CHAIN_ID" | "QUORUM_RETRIES" | "QUORUM_BATCH_SIZE" | "QUORUM_MAX_RESPONSE_BYTES" => {

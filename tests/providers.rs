@@ -103,7 +103,7 @@ async fn an_endpoint_that_refuses_batches_gets_single_requests() {
         5,
         "one plain request per hash, none refused"
     );
-    assert_eq!(run.report().nodes[0].via, Some(quorum_check::multicall::Via::Single));
+    assert_eq!(run.report().nodes[0].via, Some(quorum_check::report::Via::Single));
     // Through Multicall3 the five reads are one aggregate3 call: one plain request.
     let before = refusing.requests();
     let run = cli
@@ -116,7 +116,7 @@ async fn an_endpoint_that_refuses_batches_gets_single_requests() {
         .await;
     assert_eq!(votes(&run.report()), votes(&direct.report()));
     assert_eq!(refusing.requests() - before, 1);
-    assert_eq!(run.report().nodes[0].via, Some(quorum_check::multicall::Via::Multicall));
+    assert_eq!(run.report().nodes[0].via, Some(quorum_check::report::Via::Multicall));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

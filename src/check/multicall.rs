@@ -8,10 +8,8 @@
 //! with a `from` address (whose vote depends on `msg.sender`) is always asked
 //! with plain calls.
 
-use std::{fmt, str::FromStr};
-
 use alloy::{
-    primitives::{Address, Bytes, address},
+    primitives::{Address, Bytes},
     sol,
     sol_types::SolCall,
 };
@@ -34,9 +32,6 @@ sol! {
     function aggregate3(Call3[] calls) external payable returns (Outcome3[] returnData);
 }
 
-/// Where Multicall3 is deployed on (virtually) every EVM chain.
-pub const CANONICAL: Address = address!("cA11bde05977b3631167028862bE2a173976CA11");
-
 /// Inner calls per `aggregate3`. Measured on anvil (BENCHMARKS.md): a
 /// `vote(bytes32)` read costs about 5,300 gas inside `aggregate3`, a
 /// `weight(bytes32)` read about the same, so 500 of them take about 2.7 M
@@ -54,57 +49,6 @@ pub const PER_REQUEST: usize = 2;
 /// of 2,000 reads per node took S5 from 24 to 152 MiB) while the node works
 /// through them one after another anyway.
 pub const IN_FLIGHT: usize = 2;
-
-/// `--multicall`: whether and where to use a Multicall3-compatible contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Multicall {
-    /// Multicall3 at its canonical address; nodes without code there fall
-    /// back to plain calls.
-    #[default]
-    Auto,
-    /// Plain calls only.
-    Off,
-    /// A Multicall3-compatible contract at this address.
-    At(Address),
-}
-
-impl Multicall {
-    /// The contract to call, unless off.
-    pub fn address(self) -> Option<Address> {
-        match self {
-            Self::Auto => Some(CANONICAL),
-            Self::Off => None,
-            Self::At(a) => Some(a),
-        }
-    }
-}
-
-impl FromStr for Multicall {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim() {
-            "auto" => Ok(Self::Auto),
-            "off" => Ok(Self::Off),
-            other => other.parse::<Address>().map(Self::At).map_err(|_| {
-                format!(
-                    "`{}` is not auto, off or a contract address (0x and 40 hex digits)",
-                    crate::sanitize::cut_message(other)
-                )
-            }),
-        }
-    }
-}
-
-impl fmt::Display for Multicall {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Auto => f.write_str("auto"),
-            Self::Off => f.write_str("off"),
-            Self::At(a) => write!(f, "{a}"),
-        }
-    }
-}
 
 /// The calldata of one `aggregate3` that calls `target` with each of `calls`
 /// (failures allowed: each is reported on its own).
@@ -199,32 +143,10 @@ pub fn decode(data: &[u8], expected: usize) -> Decoded {
     }
 }
 
-/// Which way a node was asked, as the JSON report's `via` says it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Via {
-    /// `aggregate3` calls, batched.
-    Multicall,
-    /// Plain `eth_call`s in JSON-RPC batches.
-    Batch,
-    /// Plain `eth_call`s, one request each (the node refuses batches, or `--batch-size 1`).
-    Single,
-}
-
-impl Via {
-    /// As in the JSON.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Multicall => "multicall",
-            Self::Batch => "batch",
-            Self::Single => "single",
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::CANONICAL;
 
     #[test]
     fn the_selector_is_multicall3s() {
@@ -344,17 +266,5 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
-    }
-
-    #[test]
-    fn the_mode_parses() {
-        assert_eq!("auto".parse::<Multicall>(), Ok(Multicall::Auto));
-        assert_eq!("off".parse::<Multicall>(), Ok(Multicall::Off));
-        assert_eq!(
-            "0xcA11bde05977b3631167028862bE2a173976CA11".parse::<Multicall>(),
-            Ok(Multicall::At(CANONICAL))
-        );
-        assert!("on".parse::<Multicall>().unwrap_err().contains("`on`"));
-        assert!("0x12".parse::<Multicall>().is_err());
     }
 }

@@ -153,7 +153,7 @@ pub struct CheckArgs {
         hide_env_values = true,
         default_value = "auto"
     )]
-    pub multicall: crate::check::multicall::Multicall,
+    pub multicall: crate::config::Multicall,
 
     /// Wait for every node even after all verdicts are settled (the default with --format
     /// prometheus or --output FILE: a monitoring run wants every node's health).

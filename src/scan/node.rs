@@ -22,10 +22,7 @@ use super::{
     union::Union,
 };
 use crate::{
-    check::{
-        ask::failure_status,
-        rpc::{Call, CallResult, NodeFailure, RpcClient, clean},
-    },
+    check::rpc::{Call, CallResult, NodeFailure, RpcClient, clean},
     config::Node,
     report::NodeStatus,
     secrets::Secrets,
@@ -90,7 +87,7 @@ pub(super) async fn survey(
         });
     }
     let outcome = ask.client.batch(node, &calls, Instant::now() + ask.timeout).await;
-    let survey = outcome.results.map_err(failure_status).and_then(|mut r| {
+    let survey = outcome.results.map_err(NodeStatus::from).and_then(|mut r| {
         let chain: U64 = quantity(r.remove(0), "eth_chainId")?;
         let head = block(r.remove(0))?.ok_or_else(|| NodeStatus::BadResponse {
             reason: format!("the node has no {tag} block"),
@@ -105,7 +102,7 @@ pub(super) async fn survey(
             remembered,
         })
     });
-    let survey = survey.map_err(|s| Secrets::of(node).scrub_status(s));
+    let survey = survey.map_err(|s| s.scrubbed(&Secrets::of(node)));
     (survey, outcome.attempts)
 }
 
@@ -223,7 +220,7 @@ pub(super) async fn scan_logs(
             }
             Refusal::Fatal(status) => status,
         };
-        scanned.failure = Some(secrets.scrub_status(status));
+        scanned.failure = Some(status.scrubbed(&secrets));
         break;
     }
     scanned
@@ -289,19 +286,19 @@ fn refusal_of(failure: NodeFailure) -> Refusal {
         // Infura answers "more than 10000 results" with -32005, its
         // rate-limit code: what the message says about the range wins.
         NodeFailure::Rpc { code, message } => match parse_hint(message) {
-            Hint::Unknown if matches!(code, -32005 | 429) => Refusal::Again(failure_status(failure)),
-            hint => Refusal::Range(hint, failure_status(failure)),
+            Hint::Unknown if matches!(code, -32005 | 429) => Refusal::Again(NodeStatus::from(failure)),
+            hint => Refusal::Range(hint, NodeStatus::from(failure)),
         },
-        NodeFailure::Http(413) | NodeFailure::Timeout => Refusal::Range(Hint::Unknown, failure_status(failure)),
+        NodeFailure::Http(413) | NodeFailure::Timeout => Refusal::Range(Hint::Unknown, NodeStatus::from(failure)),
         NodeFailure::Http(status) if (500..600).contains(status) => {
-            Refusal::Range(Hint::Unknown, failure_status(failure))
+            Refusal::Range(Hint::Unknown, NodeStatus::from(failure))
         }
         // Our own --max-response-bytes cut the answer: too many logs at once.
         NodeFailure::BadResponse(reason) if reason.starts_with("response too large") => {
-            Refusal::Range(Hint::TooManyResults, failure_status(failure))
+            Refusal::Range(Hint::TooManyResults, NodeStatus::from(failure))
         }
-        NodeFailure::Http(429) | NodeFailure::Connect(_) => Refusal::Again(failure_status(failure)),
-        _ => Refusal::Fatal(failure_status(failure)),
+        NodeFailure::Http(429) | NodeFailure::Connect(_) => Refusal::Again(NodeStatus::from(failure)),
+        _ => Refusal::Fatal(NodeStatus::from(failure)),
     }
 }
 

@@ -1,7 +1,8 @@
 //! A fault-injecting HTTP proxy for tests and benchmarks: it sits in front of
 //! a real anvil node on its own 127.0.0.1 port and, per [`Fault`], delays,
 //! hangs, closes, answers with an HTTP error, rewrites or corrupts the JSON-RPC
-//! answer, or streams without end. It counts HTTP requests and JSON-RPC calls.
+//! answer, or streams without end. It counts HTTP requests and JSON-RPC calls,
+//! and the most requests it was answering at once.
 //! Every loop it runs is bounded in bytes and time, so nothing outlives a test.
 
 #![allow(dead_code)]
@@ -378,6 +379,7 @@ pub struct Proxy {
     heads: Arc<Mutex<Vec<String>>>,
     max_batch: Arc<AtomicUsize>,
     stalled: Arc<AtomicUsize>,
+    in_flight: Arc<InFlight>,
     task: JoinHandle<()>,
 }
 
@@ -397,6 +399,31 @@ struct Shared {
     heads: Arc<Mutex<Vec<String>>>,
     max_batch: Arc<AtomicUsize>,
     stalled: Arc<AtomicUsize>,
+    in_flight: Arc<InFlight>,
+}
+
+/// Requests read and not yet answered (or given up on), and the most at once.
+#[derive(Default)]
+struct InFlight {
+    now: AtomicUsize,
+    most: AtomicUsize,
+}
+
+/// One request in flight, from the moment it is read until it is dropped.
+struct Answering<'a>(&'a InFlight);
+
+impl<'a> Answering<'a> {
+    fn begin(in_flight: &'a InFlight) -> Self {
+        let now = in_flight.now.fetch_add(1, Ordering::SeqCst) + 1;
+        in_flight.most.fetch_max(now, Ordering::SeqCst);
+        Self(in_flight)
+    }
+}
+
+impl Drop for Answering<'_> {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Proxy {
@@ -419,7 +446,9 @@ impl Proxy {
         let heads = Arc::new(Mutex::new(Vec::new()));
         let max_batch = Arc::new(AtomicUsize::new(0));
         let stalled = Arc::new(AtomicUsize::new(0));
+        let in_flight = Arc::new(InFlight::default());
         let shared = Arc::new(Shared {
+            in_flight: in_flight.clone(),
             max_batch: max_batch.clone(),
             stalled: stalled.clone(),
             upstream: upstream.to_string(),
@@ -463,6 +492,7 @@ impl Proxy {
             heads,
             max_batch,
             stalled,
+            in_flight,
             task,
         }
     }
@@ -481,6 +511,12 @@ impl Proxy {
     /// The head (request line and headers) of every request received, as sent.
     pub fn heads(&self) -> Vec<String> {
         self.heads.lock().expect("heads").clone()
+    }
+
+    /// The most requests the proxy was answering at once: read in full and
+    /// not yet answered (nor given up on), over all its connections.
+    pub fn max_in_flight(&self) -> usize {
+        self.in_flight.most.load(Ordering::SeqCst)
     }
 
     /// HTTP requests received.
@@ -508,6 +544,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: Arc<Sha
         let Some((head, body)) = read_request(&mut stream, &mut buf).await else {
             return;
         };
+        let _answering = Answering::begin(&shared.in_flight);
         shared.heads.lock().expect("heads").push(head.clone());
         let n = shared.requests.fetch_add(1, Ordering::SeqCst);
         let parsed = serde_json::from_slice::<serde_json::Value>(&body).ok();

@@ -16,8 +16,8 @@ use tokio::time::Instant;
 
 use self::choice::Claim;
 use crate::{
-    check::ask::{check_chain, failure_status},
-    check::rpc::{Call, RpcClient, node_text},
+    check::ask::check_chain,
+    check::rpc::{Call, CallResult, RpcClient, node_text},
     config::CheckConfig,
     report::{Answer, NodeStatus},
 };
@@ -36,11 +36,11 @@ pub(crate) struct Heads {
 impl Heads {
     /// Every node's answer before a read at `pin`: its failure, or
     /// `lagging` when its head is below `pin`; `None` for the nodes to ask.
-    pub(crate) fn early_at(&self, pin: u64) -> Vec<Option<Answer>> {
-        let mut early = self.failed.clone();
+    pub(crate) fn answers_before(&self, pin: u64) -> Vec<Option<Answer>> {
+        let mut answers = self.failed.clone();
         for claim in self.claims.iter().filter(|c| c.head < pin) {
             let (latency, attempts) = self.answered[claim.node].unwrap_or_default();
-            early[claim.node] = Some(Answer {
+            answers[claim.node] = Some(Answer {
                 status: NodeStatus::Lagging {
                     head: claim.head,
                     lag: pin - claim.head,
@@ -50,7 +50,7 @@ impl Heads {
                 attempts,
             });
         }
-        early
+        answers
     }
 }
 
@@ -88,23 +88,11 @@ pub(crate) async fn ask_heads(
                 params: json!([]),
             });
             let outcome = client.batch(node, &calls, deadline).await;
-            let head = outcome.results.map_err(failure_status).and_then(|mut r| {
-                if let Some(expected) = config.chain_id {
-                    check_chain(expected, r.remove(0))?;
-                }
-                match r.remove(0) {
-                    Ok(raw) => serde_json::from_str::<U64>(raw.get())
-                        .map(|h| h.to::<u64>())
-                        .map_err(|_| NodeStatus::BadResponse {
-                            reason: "eth_blockNumber result is not a quantity".into(),
-                        }),
-                    Err(e) => Err(NodeStatus::RpcError {
-                        code: e.code,
-                        message: node_text(&e.message),
-                    }),
-                }
-            });
-            let head = head.map_err(|status| crate::secrets::Secrets::of(node).scrub_status(status));
+            let head = outcome
+                .results
+                .map_err(NodeStatus::from)
+                .and_then(|results| read_head(config.chain_id, results))
+                .map_err(|status| status.scrubbed(&crate::secrets::Secrets::of(node)));
             (node.index, head, outcome.attempts, start.elapsed())
         })
         .collect();
@@ -147,4 +135,62 @@ pub(crate) async fn ask_heads(
     drop(asks);
     tracing::debug!(heads = ?heads.claims.iter().map(|c| c.head).collect::<Vec<_>>(), "heads reported");
     heads
+}
+
+/// The head a node's answers claim: its `eth_blockNumber` (after its
+/// `eth_chainId`, when `expected_chain` is set), or why there is none
+/// (before its secrets are masked).
+fn read_head(expected_chain: Option<u64>, mut results: Vec<CallResult>) -> Result<u64, NodeStatus> {
+    if let Some(expected) = expected_chain {
+        check_chain(expected, results.remove(0))?;
+    }
+    match results.remove(0) {
+        Ok(raw) => serde_json::from_str::<U64>(raw.get())
+            .map(|h| h.to::<u64>())
+            .map_err(|_| NodeStatus::BadResponse {
+                reason: "eth_blockNumber result is not a quantity".into(),
+            }),
+        Err(e) => Err(NodeStatus::RpcError {
+            code: e.code,
+            message: node_text(&e.message),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::value::RawValue;
+
+    fn ok(json: &str) -> CallResult {
+        Ok(RawValue::from_string(json.to_string()).unwrap())
+    }
+
+    #[test]
+    fn a_head_is_read_after_the_chain_is_checked() {
+        assert_eq!(read_head(None, vec![ok("\"0x2a\"")]), Ok(42));
+        assert_eq!(read_head(Some(1), vec![ok("\"0x1\""), ok("\"0x2a\"")]), Ok(42));
+        assert_eq!(
+            read_head(Some(1), vec![ok("\"0x5\""), ok("\"0x2a\"")]),
+            Err(NodeStatus::WrongChain { chain_id: 5 })
+        );
+        assert_eq!(
+            read_head(None, vec![ok("\"soon\"")]),
+            Err(NodeStatus::BadResponse {
+                reason: "eth_blockNumber result is not a quantity".into()
+            })
+        );
+        let refused = Err(alloy::rpc::json_rpc::ErrorPayload {
+            code: -32601,
+            message: "method not found".into(),
+            data: None,
+        });
+        assert_eq!(
+            read_head(None, vec![refused]),
+            Err(NodeStatus::RpcError {
+                code: -32601,
+                message: "method not found".into()
+            })
+        );
+    }
 }

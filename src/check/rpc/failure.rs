@@ -6,6 +6,7 @@ use std::time::Duration;
 use alloy::rpc::json_rpc::ErrorPayload;
 
 use super::node_text;
+use crate::report::NodeStatus;
 
 /// Why a node gave no usable answer to a whole batch.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,6 +48,28 @@ impl NodeFailure {
             Self::Http(status) => *status == 429 || (500..600).contains(status),
             Self::Rpc { code, .. } => is_rate_limit(*code),
             Self::Timeout | Self::BadResponse(_) | Self::Tls(_) | Self::Redirect(_) => false,
+        }
+    }
+}
+
+/// A failure of the whole batch is every asked transaction's status
+/// (unscrubbed: the caller masks the node's secrets).
+impl From<NodeFailure> for NodeStatus {
+    fn from(failure: NodeFailure) -> Self {
+        match failure {
+            NodeFailure::Timeout => Self::Timeout,
+            NodeFailure::Connect(message) => Self::ConnectError { message },
+            NodeFailure::Http(http_status) => Self::HttpError {
+                http_status,
+                reason: None,
+            },
+            NodeFailure::Redirect(http_status) => Self::HttpError {
+                http_status,
+                reason: Some(NodeFailure::Redirect(http_status).to_string()),
+            },
+            NodeFailure::Tls(message) => Self::TlsError { message },
+            NodeFailure::Rpc { code, message } => Self::RpcError { code, message },
+            NodeFailure::BadResponse(reason) => Self::BadResponse { reason },
         }
     }
 }

@@ -51,7 +51,7 @@ pub async fn run(args: &DemoArgs, color: bool) -> anyhow::Result<u8> {
                 batch_size: 100,
                 max_response_bytes: 16 * 1024 * 1024,
             },
-            multicall: crate::check::multicall::Multicall::Auto,
+            multicall: crate::config::Multicall::Auto,
             wait_all: true,
         };
         let code = super::check::run_config(&config, args.format, color, None).await?;

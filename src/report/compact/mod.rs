@@ -10,11 +10,10 @@ use std::collections::HashMap;
 use alloy::primitives::{Address, B256};
 use serde::{Deserialize, Serialize};
 
-use super::{Answer, CheckReport, NodeStatus, SCHEMA_VERSION, Summary, ThresholdReport};
+use super::{Answer, CheckReport, NodeStatus, SCHEMA_VERSION, Summary, ThresholdReport, Via};
 use crate::{
     abi::VoteValue,
     config::CheckConfig,
-    multicall::Via,
     tally::{Tally, Verdict},
 };
 
@@ -336,7 +335,7 @@ mod tests {
                 batch_size: 10,
                 max_response_bytes: 1 << 20,
             },
-            multicall: crate::check::multicall::Multicall::Auto,
+            multicall: crate::config::Multicall::Auto,
             wait_all: false,
         }
     }
