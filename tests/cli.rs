@@ -237,6 +237,16 @@ fn the_key_never_appears_in_any_format_or_log_level() {
                     all.contains(&format!("127.0.0.1:{port}")),
                     "the redacted host is shown: {all}"
                 );
+                // With logs asked for, they were written (and checked above),
+                // naming the failed node by its redacted URL.
+                if verbosity.is_some() || !env.is_empty() {
+                    assert!(
+                        run.stderr()
+                            .contains(&format!("node failed node=http://127.0.0.1:{port}")),
+                        "no log of the failed node ({format}, {verbosity:?}, {env:?}):\n{}",
+                        run.stderr()
+                    );
+                }
             }
         }
     }

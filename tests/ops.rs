@@ -148,10 +148,19 @@ async fn prometheus_labels_never_carry_keys() {
         "prometheus",
         "--retries",
         "0",
+        "-vv",
     ];
     let run = cli.run(args);
     assert_eq!(run.code(), 3);
     assert!(!run.stdout().contains(key) && !run.stderr().contains(key));
+    // The logs were written (so the check above read something): they
+    // name the failed node, without its credentials.
+    assert!(
+        run.stderr()
+            .contains(&format!("node failed node=http://127.0.0.1:{port}")),
+        "{}",
+        run.stderr()
+    );
     prometheus(&run.stdout());
 }
 
