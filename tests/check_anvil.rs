@@ -5,7 +5,10 @@ mod support;
 
 use alloy::primitives::U256;
 use quorum_check::{devnet::Contract, report::NodeStatus, tally::Verdict};
-use support::*;
+use support::{
+    proxy::{Fault, Proxy},
+    *,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seven_of_ten_confirms_and_six_rejects() {
@@ -365,14 +368,30 @@ async fn many_hashes_in_one_run_are_batched() {
     // Even hashes approved by nodes 1 and 2, odd ones by nobody.
     let even: Vec<_> = hashes.iter().step_by(2).copied().collect();
     fleet.cast_votes(contract, &even, &[true, true, false]).await.unwrap();
+    // Counted at a proxy in front of each node: plain eth_call batches
+    // (--multicall off), so --batch-size is what shapes the requests.
+    let proxies = [
+        Proxy::start(&fleet.url(0), Fault::None).await,
+        Proxy::start(&fleet.url(1), Fault::None).await,
+        Proxy::start(&fleet.url(2), Fault::None).await,
+    ];
+    let urls: Vec<String> = proxies.iter().map(|p| p.url.clone()).collect();
     let cli = Cli::new();
     let list: String = hashes.iter().map(|h| format!("{}\n", hex(*h))).collect();
     let file = cli.write("txs.txt", &format!("# generated\n{list}"));
     let mut args = check_args(
-        &fleet.urls(),
+        &urls,
         contract,
         &[],
-        &["--threshold", "2", "--batch-size", "50", "--wait-all"],
+        &[
+            "--threshold",
+            "2",
+            "--batch-size",
+            "50",
+            "--wait-all",
+            "--multicall",
+            "off",
+        ],
     );
     args.extend(["--tx-file".into(), path_str(&file)]);
     let run = cli.run_async(args).await;
@@ -395,5 +414,12 @@ async fn many_hashes_in_one_run_are_batched() {
             Verdict::Rejected
         };
         assert_eq!(t.verdict, expected, "tx {i}");
+    }
+    // Every node read every hash once, in batches of at most 50:
+    // 120 = 50 + 50 + 20, three requests.
+    for (node, proxy) in proxies.iter().enumerate() {
+        assert_eq!(proxy.eth_calls(), 120, "node {node}");
+        assert_eq!(proxy.max_batch(), 50, "node {node}");
+        assert_eq!(proxy.requests(), 3, "node {node}");
     }
 }

@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::net::TcpListener;
+use std::{net::TcpListener, path::PathBuf};
 
 use quorum_check::report::NodeStatus;
 use support::*;
@@ -198,8 +198,14 @@ fn bad_rpc_urls_are_numbered_not_echoed() {
     let run = cli.run(args);
     run.assert_usage_error("RPC URL #1");
     assert!(!run.stderr().contains(KEY));
+    // A valid URL with nothing behind it: not a usage error, an unreachable node.
     let run = cli.run_env(with(base(&cli), "--rpc", "http://127.0.0.1:1"), &[]);
-    assert_ne!(run.code(), 2, "a valid setup is not a usage error: {}", run.stderr());
+    assert_eq!(run.code(), 3, "inconclusive: {}", run.stderr());
+    assert!(
+        run.stdout().lines().any(|l| l.starts_with("Transaction inconclusive")),
+        "{}",
+        run.stdout()
+    );
 }
 
 #[test]
@@ -231,6 +237,16 @@ fn the_key_never_appears_in_any_format_or_log_level() {
                     all.contains(&format!("127.0.0.1:{port}")),
                     "the redacted host is shown: {all}"
                 );
+                // With logs asked for, they were written (and checked above),
+                // naming the failed node by its redacted URL.
+                if verbosity.is_some() || !env.is_empty() {
+                    assert!(
+                        run.stderr()
+                            .contains(&format!("node failed node=http://127.0.0.1:{port}")),
+                        "no log of the failed node ({format}, {verbosity:?}, {env:?}):\n{}",
+                        run.stderr()
+                    );
+                }
             }
         }
     }
@@ -371,36 +387,190 @@ fn tx_hashes_can_come_from_stdin() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 1 of stdin"));
 }
 
-#[test]
-fn devnet_refuses_a_taken_port_and_leaves_no_anvil_behind() {
-    // Ports BASE, BASE+1, BASE+2 with BASE+1 taken: the second node cannot start.
-    let (base, _taken) = loop {
+/// An `anvil` for the devnet tests, written to `dir`: it appends `PID PORT`
+/// of every start to the log it returns, then runs the real anvil. Started on
+/// port `hold`, it first waits (at most 20 s) until every port in `others`
+/// accepts connections and logs `others-up`; then, with `fail`, it exits 1
+/// without listening (as an anvil that cannot start), else it runs the real
+/// anvil too. Anvil's stderr goes to a file beside the log.
+fn anvil_wrapper(dir: &std::path::Path, hold: Option<u16>, others: &[u16], fail: bool) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let log = dir.join("anvil-starts.log");
+    let others: Vec<String> = others.iter().map(u16::to_string).collect();
+    let script = format!(
+        r#"#!/bin/bash
+port=
+prev=
+for a in "$@"; do [ "$prev" = --port ] && port=$a; prev=$a; done
+echo "$$ $port" >> '{log}'
+if [ "$port" = '{hold}' ]; then
+  for _ in $(seq 400); do
+    up=0
+    for p in {others}; do (: </dev/tcp/127.0.0.1/$p) 2>/dev/null && up=$((up + 1)); done
+    if [ "$up" = {count} ]; then echo others-up >> '{log}'; break; fi
+    sleep 0.05
+  done
+  {fail}
+fi
+# Not the caller's stderr: an anvil left running would hold the test's pipe
+# open, and the test would hang instead of failing.
+exec '{anvil}' "$@" 2>> '{log}.stderr'
+"#,
+        log = log.display(),
+        hold = hold.map_or("none".to_string(), |p| p.to_string()),
+        others = others.join(" "),
+        count = others.len(),
+        fail = if fail { "exit 1" } else { ":" },
+        anvil = anvil().display(),
+    );
+    let path = dir.join("anvil");
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (path, log)
+}
+
+/// The anvils the wrapper's log says were started: (pid, port).
+fn started(log: &std::path::Path) -> Vec<(u32, u16)> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (pid, port) = l.split_once(' ')?;
+            Some((pid.parse().ok()?, port.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Whether process `pid` still runs (a zombie does not).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat.split_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
+        .unwrap_or(false)
+}
+
+/// Waits (at most 5 s) until none of `nodes` runs or listens; returns those
+/// that still do, after killing them (a failed test leaves no anvil behind).
+fn survivors(nodes: &[(u32, u16)]) -> Vec<(u32, u16)> {
+    let up = |&(pid, port): &(u32, u16)| alive(pid) || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+    let started = std::time::Instant::now();
+    while nodes.iter().any(up) && started.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let left: Vec<(u32, u16)> = nodes.iter().copied().filter(up).collect();
+    for (pid, _) in &left {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+    left
+}
+
+/// `n` consecutive ports from a base the OS chose, all free just now.
+fn free_run(n: u16) -> u16 {
+    loop {
         let base = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        if base > 60000 {
-            continue;
+        if base <= 65535 - n && (1..n).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+            return base;
         }
-        if let Ok(l) = TcpListener::bind(("127.0.0.1", base + 1)) {
-            break (base, l);
-        }
-    };
+    }
+}
+
+#[test]
+fn devnet_refuses_a_taken_port_before_starting_any_anvil() {
+    // Ports BASE, BASE+1, BASE+2 with BASE+1 taken: the second node cannot start.
+    let base = free_run(3);
+    let _taken = TcpListener::bind(("127.0.0.1", base + 1)).unwrap();
     let cli = Cli::new();
+    let (wrapper, log) = anvil_wrapper(cli.dir.path(), None, &[], false);
     let run = cli.run_env(
         ["devnet", "--nodes", "3", "--approve", "1", "--port", &base.to_string()],
-        &[("ANVIL_BIN", &anvil().display().to_string())],
+        &[("ANVIL_BIN", &path_str(&wrapper))],
     );
-    assert_eq!(run.code(), 2);
+    assert_eq!(run.code(), 2, "{}", run.stderr());
     let last = run.stderr().lines().last().unwrap_or_default().to_string();
     assert!(
         last.starts_with("quorum-check: error: ") && last.contains(&format!("port {}", base + 1)),
         "{last}"
     );
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(started(&log), [], "anvil was started");
     for port in [base, base + 2] {
-        assert!(
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
-            "an anvil is still up on {port}"
-        );
+        assert!(TcpListener::bind(("127.0.0.1", port)).is_ok(), "port {port} is taken");
     }
+}
+
+/// Node 3 of 5 cannot start, after the other four are up: devnet fails
+/// naming it, and the four anvils that did start are gone.
+#[test]
+fn devnet_stops_the_anvils_that_started_when_a_later_one_fails() {
+    let base = free_run(5);
+    let others = [base, base + 1, base + 3, base + 4];
+    let cli = Cli::new();
+    let (wrapper, log) = anvil_wrapper(cli.dir.path(), Some(base + 2), &others, true);
+    let run = cli.run_env(
+        ["devnet", "--nodes", "5", "--port", &base.to_string()],
+        &[("ANVIL_BIN", &path_str(&wrapper))],
+    );
+    let nodes: Vec<(u32, u16)> = started(&log)
+        .into_iter()
+        .filter(|(_, port)| others.contains(port))
+        .collect();
+    let left = survivors(&nodes);
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    let last = run.stderr().lines().last().unwrap_or_default().to_string();
+    assert!(
+        last.starts_with("quorum-check: error: ") && last.contains("anvil node 3 failed to start"),
+        "{last}"
+    );
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log_text.contains("others-up"),
+        "the four others never listened: {log_text}"
+    );
+    assert_eq!(nodes.len(), 4, "{log_text}");
+    assert_eq!(left, [], "anvils left running (pid, port)");
+}
+
+/// The same through the library: `Fleet::start` with node 3's port taken
+/// by this test. The guard process cannot be what stops the others here
+/// (this process lives on): the half-built fleet itself must.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_whose_third_node_cannot_start_stops_the_others() {
+    use quorum_check::devnet::{Fleet, NodeSpec};
+    let ports: Vec<u16> = (0..5)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port())
+        .collect();
+    let _taken = TcpListener::bind(("127.0.0.1", ports[2])).unwrap();
+    let others = [ports[0], ports[1], ports[3], ports[4]];
+    let dir = tempfile::tempdir().unwrap();
+    let (wrapper, log) = anvil_wrapper(dir.path(), Some(ports[2]), &others, false);
+    let specs: Vec<NodeSpec> = ports
+        .iter()
+        .map(|&port| NodeSpec {
+            port: Some(port),
+            chain_id: None,
+        })
+        .collect();
+    let result = Fleet::start(&wrapper, &specs).await;
+    let nodes: Vec<(u32, u16)> = started(&log)
+        .into_iter()
+        .filter(|(_, port)| others.contains(port))
+        .collect();
+    let left = tokio::task::spawn_blocking({
+        let nodes = nodes.clone();
+        move || survivors(&nodes)
+    })
+    .await
+    .unwrap();
+    let error = result.expect_err("node 3's port is taken").to_string();
+    assert!(error.contains("anvil node 3 failed to start"), "{error}");
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log_text.contains("others-up"),
+        "the four others never listened: {log_text}"
+    );
+    assert_eq!(nodes.len(), 4, "{log_text}");
+    assert_eq!(left, [], "anvils left running (pid, port)");
 }
 
 #[test]
@@ -413,27 +583,64 @@ fn devnet_with_a_wrong_anvil_path_names_it() {
     run.assert_usage_error("/nonexistent/anvil");
 }
 
-#[test]
-fn https_endpoints_get_a_tls_client() {
-    // A plain TCP listener that is not TLS: the handshake fails, the node is a connect_error.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(4) {
-            drop(stream);
-        }
-    });
+/// An https:// URL gets a TLS client, an http:// one a plain client: a TLS
+/// listener (certificate from a private CA) that closes every connection
+/// once it has read a request. Only a TLS client can judge the certificate,
+/// and only with the CA trusted does a request get through the handshake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_endpoints_get_a_tls_client() {
+    use support::proxy::{Fault, Proxy, TestCa};
+    let ca = TestCa::new();
+    let unused = format!("http://127.0.0.1:{}", closed_port());
+    let listener = Proxy::start_tls(&unused, Fault::Close, ca.server.clone()).await;
     let cli = Cli::new();
-    let args = with(
-        with(base(&cli), "--rpc", &format!("https://127.0.0.1:{port}/")),
-        "--format",
-        "json",
-    );
-    let run = cli.run(with(args, "--retries", "0"));
+    let ca_file = cli.write("ca.pem", &ca.ca_pem);
+    let port = listener.port;
+    let node = |url: &str, extra: &[&str]| {
+        let mut args = with(
+            with(with(base(&cli), "--rpc", url), "--format", "json"),
+            "--retries",
+            "0",
+        );
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+
+    let run = cli.run_async(node(&format!("https://127.0.0.1:{port}/"), &[])).await;
     assert_eq!(run.code(), 3, "{}", run.stderr());
-    assert!(matches!(
-        run.report().txs[0].nodes[0].status,
-        NodeStatus::ConnectError { .. }
-    ));
-    assert_eq!(run.report().txs[0].nodes[0].url, format!("https://127.0.0.1:{port}"));
+    let report = run.report();
+    assert_eq!(report.txs[0].nodes[0].url, format!("https://127.0.0.1:{port}"));
+    match &report.txs[0].nodes[0].status {
+        NodeStatus::TlsError { message } => assert!(
+            message.contains("certificate") && message.contains("--ca-cert"),
+            "{message}"
+        ),
+        other => panic!("https without the CA: {other:?}"),
+    }
+    assert_eq!(listener.requests(), 0, "no request gets past a refused certificate");
+
+    // With the CA the handshake completes and the request is read (then the
+    // connection closes): only a TLS client gets that far.
+    let run = cli
+        .run_async(node(
+            &format!("https://127.0.0.1:{port}/"),
+            &["--ca-cert", &path_str(&ca_file)],
+        ))
+        .await;
+    assert_eq!(run.code(), 3, "{}", run.stderr());
+    assert_eq!(listener.requests(), 1);
+    let status = &run.report().txs[0].nodes[0].status;
+    assert!(matches!(status, NodeStatus::ConnectError { .. }), "{status:?}");
+
+    // A plain client gets no handshake: the listener's TLS alert is not HTTP.
+    let run = cli.run_async(node(&format!("http://127.0.0.1:{port}/"), &[])).await;
+    assert_eq!(run.code(), 3, "{}", run.stderr());
+    match &run.report().txs[0].nodes[0].status {
+        NodeStatus::TlsError { message } => assert!(
+            message.contains("use https://") && !message.contains("certificate"),
+            "{message}"
+        ),
+        other => panic!("http to the TLS listener: {other:?}"),
+    }
+    assert_eq!(listener.requests(), 1, "a plain request never reaches the listener");
 }

@@ -148,10 +148,19 @@ async fn prometheus_labels_never_carry_keys() {
         "prometheus",
         "--retries",
         "0",
+        "-vv",
     ];
     let run = cli.run(args);
     assert_eq!(run.code(), 3);
     assert!(!run.stdout().contains(key) && !run.stderr().contains(key));
+    // The logs were written (so the check above read something): they
+    // name the failed node, without its credentials.
+    assert!(
+        run.stderr()
+            .contains(&format!("node failed node=http://127.0.0.1:{port}")),
+        "{}",
+        run.stderr()
+    );
     prometheus(&run.stdout());
 }
 
@@ -530,14 +539,13 @@ fn the_systemd_units_parse() {
 /// `systemd-analyze security`, which the README quotes.
 #[test]
 fn the_systemd_units_verify_and_are_hardened() {
-    if std::process::Command::new("systemd-analyze")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("systemd-analyze not installed (Debian package systemd): units not verified");
+    let Some(analyze) = require_tool(
+        "systemd-analyze",
+        "systemd",
+        "the systemd units (verify, exposure score)",
+    ) else {
         return;
-    }
+    };
     let cli = Cli::new();
     let man = cli.path("man");
     assert_eq!(cli.run(["man", "--dir", &path_str(&man.join("man1"))]).code(), 0);
@@ -551,7 +559,7 @@ fn the_systemd_units_verify_and_are_hardened() {
             .replace("/usr/local/bin/quorum-check", env!("CARGO_BIN_EXE_quorum-check"));
         cli.write(unit, &text);
     }
-    let out = std::process::Command::new("systemd-analyze")
+    let out = std::process::Command::new(&analyze)
         .args(["verify", "--man=yes"])
         .arg(cli.path("quorum-check.service"))
         .arg(cli.path("quorum-check.timer"))
@@ -563,7 +571,7 @@ fn the_systemd_units_verify_and_are_hardened() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && err.trim().is_empty(), "verify: {err}");
     for unit in ["quorum-check.service", "quorum-check-serve.service"] {
-        let out = std::process::Command::new("systemd-analyze")
+        let out = std::process::Command::new(&analyze)
             .args(["security", "--offline=true", "--no-pager"])
             .arg(cli.path(unit))
             .output()

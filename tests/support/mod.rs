@@ -198,6 +198,65 @@ pub fn check_args(urls: &[String], contract: Address, txs: &[B256], extra: &[&st
     args
 }
 
+/// Whether this is a CI run (`CI` set, and not to `false` or `0`): a test
+/// that cannot run all its checks there fails instead of checking less.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// Where skipped checks are recorded for `.ci/run`'s closing summary
+/// (libtest and nextest hide a passing test's stderr).
+pub fn skip_log() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target"))
+        .join("skipped-checks.txt")
+}
+
+/// The path of the system tool `name` (from Debian package `package`), found
+/// on `PATH`. When it is missing: under CI the test fails, naming the tool
+/// and its package (`.ci/run` installs them all); elsewhere the test goes on
+/// without it, and `unchecked` — what is then not checked — is printed and
+/// recorded in [`skip_log`], which `.ci/run` prints at its end.
+pub fn require_tool(name: &str, package: &str, unchecked: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|candidate| is_executable(candidate))
+    });
+    if found.is_some() {
+        return found;
+    }
+    let test = std::thread::current().name().unwrap_or("a test").to_string();
+    let line = format!("{test}: {name} not installed (Debian package {package}): {unchecked} not checked");
+    assert!(
+        !in_ci(),
+        "{line}; CI installs it (`apt-get install {package}`, see .ci/run)"
+    );
+    eprintln!("SKIPPED CHECK {line}");
+    record_skip(&line);
+    None
+}
+
+/// Appends one line to [`skip_log`] (one `write` call per line: tests in
+/// parallel processes do not interleave within a line).
+pub fn record_skip(line: &str) {
+    use std::io::Write;
+    let path = skip_log();
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(&path);
+    if let Ok(mut file) = file {
+        let _ = file.write_all(format!("{line}\n").as_bytes());
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
 pub fn path_str(p: &Path) -> String {
     p.display().to_string()
 }

@@ -150,13 +150,50 @@ fn batch_refusals_are_told_from_failures() {
     assert!(!is_batch_refusal(&NodeFailure::Http(401)));
 }
 
+/// The promise (RELIABILITY.md): "100 ms doubling, with jitter, at most
+/// 5 s". Checked as properties of many draws, with those numbers, not by
+/// computing the formula again.
 #[test]
-fn backoff_grows_and_is_capped() {
-    for attempt in 1..20 {
-        let d = backoff(attempt);
-        assert!(d <= BACKOFF_CAP);
-        assert!(d >= (BACKOFF_BASE.saturating_mul(1 << (attempt - 1).min(10))).min(BACKOFF_CAP) / 2);
+fn backoff_doubles_from_100ms_with_jitter_and_never_exceeds_5s() {
+    let ms = Duration::from_millis;
+    let draws = |attempt: u32| -> (Duration, Duration) {
+        let waits: Vec<Duration> = (0..400).map(|_| backoff(attempt)).collect();
+        let shortest = waits.iter().min().copied().unwrap_or_default();
+        let longest = waits.iter().max().copied().unwrap_or_default();
+        (shortest, longest)
+    };
+    // Bounds: the first retry waits, but not more than 100 ms.
+    let (shortest, longest) = draws(1);
+    assert!(shortest >= ms(10) && longest <= ms(100), "{shortest:?}..{longest:?}");
+    // Growth: until the cap, each retry's longest wait is about twice the last.
+    let longest: Vec<Duration> = (1..=5).map(|attempt| draws(attempt).1).collect();
+    for (attempt, pair) in (1..).zip(longest.windows(2)) {
+        let ratio = pair[1].as_secs_f64() / pair[0].as_secs_f64();
+        assert!(
+            (1.7..=2.3).contains(&ratio),
+            "retry {attempt} → next: ×{ratio:.2} ({pair:?})"
+        );
     }
+    assert!(
+        longest[4] >= ms(1_300) && longest[4] <= ms(1_600),
+        "5th retry: {:?}",
+        longest[4]
+    );
+    // Cap: late retries, up to absurd counts, wait long but never above 5 s.
+    for attempt in [8, 12, 31, 32, 64, 1_000, u32::MAX] {
+        let (shortest, longest) = draws(attempt);
+        assert!(longest <= ms(5_000), "retry {attempt}: {longest:?}");
+        assert!(
+            shortest >= ms(1_000),
+            "retry {attempt} fell back to short waits: {shortest:?}"
+        );
+        assert!(longest >= ms(4_500), "retry {attempt} stays below the cap: {longest:?}");
+    }
+    // Jitter: the waits of one retry vary (clients do not retry in
+    // lockstep), but jitter never shortens a wait to near nothing.
+    let (shortest, longest) = draws(4);
+    assert!(longest - shortest >= ms(150), "no spread: {shortest:?}..{longest:?}");
+    assert!(shortest * 3 >= longest, "{shortest:?}..{longest:?}");
 }
 
 #[test]
