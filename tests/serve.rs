@@ -945,3 +945,136 @@ async fn healthz_answers_while_heavy_checks_run() {
         "one probe in ten waited {p90:?} or more (slowest {slowest:?})"
     );
 }
+
+/// The head block of the node at `url`, asked directly.
+async fn head_of(url: &str) -> u64 {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []});
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .expect("rpc")
+        .json()
+        .await
+        .expect("json");
+    let quantity = answer["result"].as_str().expect("a quantity");
+    u64::from_str_radix(quantity.trim_start_matches("0x"), 16).expect("hex")
+}
+
+/// Polls `/v1/pending` until `done` holds for its document (10 s at most).
+async fn pending_until(server: &Serve, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let mut last = String::new();
+    for _ in 0..100 {
+        let (status, body) = get(&server.url("/v1/pending"), None).await;
+        if status == 200 {
+            let document: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+            if done(&document) {
+                return document;
+            }
+        }
+        last = format!("{status} {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("/v1/pending never got there; last answer: {last}\n{}", server.stderr());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_discover_checks_voted_hashes_and_lists_the_unconfirmed() {
+    // Before serve starts: one hash every node approved, one only one of three did.
+    let (fleet, contract) = voting_fleet(3, &[(tx(60), 3), (tx(61), 1)]).await;
+    let cli = Cli::new();
+    let mut args = serve_args(&fleet.urls(), contract, &["--threshold", "2"]);
+    args.extend(
+        [
+            "--discover",
+            "--from-block",
+            "0",
+            "--state",
+            "serve-state.json",
+            "--interval",
+            "300ms",
+        ]
+        .map(String::from),
+    );
+    let server = serve(&cli, &args);
+    ready(&server).await;
+
+    let first = pending_until(&server, |d| d["discovered"] == 2).await;
+    let pending: Vec<&str> = first["pending"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|p| p["tx_hash"].as_str().unwrap())
+        .collect();
+    assert_eq!(pending, [hex(tx(61))], "{first}");
+    assert_eq!(first["pending"][0]["verdict"], "rejected", "{first}");
+    assert!(first["pending"][0]["first_block"].as_u64().unwrap() > 0, "{first}");
+
+    // A vote cast while serve runs is found in a later round and confirmed.
+    fleet
+        .cast_votes(contract, &[tx(62)], &[true, true, false])
+        .await
+        .unwrap();
+    let later = pending_until(&server, |d| d["discovered"] == 3).await;
+    let head = head_of(&fleet.url(0)).await;
+    assert!(later["scan_head_block"].as_u64().unwrap() <= head, "{later}");
+    assert_eq!(later["pending"].as_array().unwrap().len(), 1, "{later}");
+
+    // The metrics agree once a round has checked the new hash.
+    let mut scrape = None;
+    for _ in 0..50 {
+        let (status, text) = get(&server.url("/metrics"), None).await;
+        assert_eq!(status, 200, "{text}");
+        let s = prometheus(&text);
+        if value(&s, "quorum_check_discovered_txs", &[("verdict", "confirmed")]) == Some(2.0) {
+            scrape = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let scrape = scrape.unwrap_or_else(|| panic!("tx 62 never confirmed: {}", server.stderr()));
+    assert_eq!(
+        value(&scrape, "quorum_check_discovered_txs", &[("verdict", "rejected")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&scrape, "quorum_check_discovered_txs", &[("verdict", "unchecked")]),
+        Some(0.0)
+    );
+    let scanned = value(&scrape, "quorum_check_scan_head_block", &[]).expect("the scan head");
+    assert!(scanned >= 1.0 && scanned <= head_of(&fleet.url(0)).await as f64);
+    // Every discovered hash is checked like a listed one.
+    assert_eq!(
+        value(&scrape, "quorum_check_txs", &[("verdict", "confirmed")]),
+        Some(2.0)
+    );
+    // The scan's place is kept for the next start.
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cli.path("serve-state.json")).expect("the state file"))
+            .expect("JSON");
+    assert_eq!(
+        state["contract"].as_str().map(str::to_lowercase),
+        Some(format!("{contract:#x}"))
+    );
+    assert!(state["next_block"].as_u64().unwrap() > 1, "{state}");
+}
+
+#[tokio::test]
+async fn serve_without_discover_has_no_pending_list_and_refuses_scan_flags() {
+    let (fleet, contract) = voting_fleet(1, &[(tx(63), 1)]).await;
+    let cli = Cli::new();
+    let mut args = serve_args(&fleet.urls(), contract, &["--threshold", "1"]);
+    args.extend(["--tx", &hex(tx(63)), "--interval", "300ms"].map(String::from));
+    let server = serve(&cli, &args);
+    ready(&server).await;
+    let (status, body) = get(&server.url("/v1/pending"), None).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("--discover"), "{body}");
+    drop(server);
+
+    args.extend(["--from-block", "0"].map(String::from));
+    let run = run_expecting_exit(&cli, &args);
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(run.stderr().contains("add --discover"), "{}", run.stderr());
+}

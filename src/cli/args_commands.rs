@@ -109,6 +109,15 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub allowed_host: Vec<AllowedHost>,
+
+    /// Also find the hashes to check in the contract's vote events (see `scan`), new blocks
+    /// every round; GET /v1/pending lists those not confirmed yet. Needs --from-block or --state.
+    #[arg(long)]
+    pub discover: bool,
+
+    /// With --discover: the events and where to resume.
+    #[command(flatten)]
+    pub discovery: DiscoverArgs,
 }
 
 /// `--cache-ttl`: a duration, or 0 for none.

@@ -4,6 +4,12 @@
 //! vetted, the open-file limit raised and the connection cap sized below it.
 //! Stops on SIGTERM/Ctrl-C: no new connections, in-flight requests get until
 //! their check's deadline plus a second.
+//!
+//! With `--discover`, every round first scans the new blocks for vote events
+//! (one [`Scanner`](crate::scan::Scanner) kept across rounds, `--state`
+//! written after each scan) and checks the hashes found with the listed
+//! ones; `/metrics` and `/v1/pending` say where they stand
+//! ([`crate::cli::serve::discovery`]).
 
 use std::{path::Path, sync::Arc, time::Duration};
 
@@ -18,6 +24,7 @@ use crate::{
         auth::Token,
         checks::Checks,
         connections::Registry,
+        discovery::Discovered,
         fdlimit,
         host::HostPolicy,
         listener::{self, Server},
@@ -29,6 +36,22 @@ use crate::{
 /// Serves until stopped; returns the exit code (0).
 pub async fn run(args: &ServeArgs, prefer: Option<NodeSource>) -> anyhow::Result<u8> {
     let token = auth_token(args)?;
+    let discovery = &args.discovery;
+    if !args.discover && (discovery.from_block.is_some() || discovery.state.is_some()) {
+        bail!("--from-block and --state find hashes in vote events: add --discover");
+    }
+    let scanner = if args.discover {
+        let check = &args.check;
+        Some(super::scan::open_scanner(
+            &check.endpoints,
+            prefer,
+            check.contract,
+            discovery,
+            check.threshold,
+        )?)
+    } else {
+        None
+    };
     let mut base = CheckConfig::from_args_allowing_no_txs(&args.check, prefer)?;
     // A monitoring round wants every node's health (unless --no-wait-all).
     base.wait_all = !args.check.no_wait_all;
@@ -52,6 +75,7 @@ pub async fn run(args: &ServeArgs, prefer: Option<NodeSource>) -> anyhow::Result
         metrics_per_tx: args.check.metrics_per_tx,
         registry: registry.clone(),
         last: std::sync::Mutex::new(None),
+        pending: args.discover.then(|| std::sync::Mutex::new(None)),
     });
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let signal = super::shutdown_signal();
@@ -64,6 +88,7 @@ pub async fn run(args: &ServeArgs, prefer: Option<NodeSource>) -> anyhow::Result
         shared.clone(),
         args.check.tx.clone(),
         args.check.tx_file.clone(),
+        scanner,
         stopped.clone(),
     ));
     let grace = shared.base.limits.deadline + Duration::from_secs(1);
@@ -155,21 +180,49 @@ fn auth_token(args: &ServeArgs) -> anyhow::Result<Option<Token>> {
     Ok(token)
 }
 
-/// Background rounds until stopped: re-read the hash file when it changed,
-/// check, keep the metrics.
+/// Background rounds until stopped: scan for new vote events (with
+/// `--discover`), re-read the hash file when it changed, check, keep the
+/// metrics.
 async fn background(
     shared: Arc<Shared>,
     fixed: Vec<alloy::primitives::B256>,
     tx_file: Option<std::path::PathBuf>,
+    mut scanner: Option<(crate::scan::Scanner, Option<std::path::PathBuf>)>,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut config = shared.base.clone();
+    let mut listed = config.txs.clone();
+    let mut discovered = Discovered::default();
     let mut seen: Option<(std::time::SystemTime, u64)> = None;
     loop {
         let started = Instant::now();
         if let Some(path) = &tx_file {
-            reload(path, &fixed, &mut config, &mut seen);
+            reload(path, &fixed, &mut listed, &mut seen);
         }
+        if let Some((scanner, state)) = &mut scanner {
+            let found = tokio::select! {
+                found = scanner.scan(crate::scan::ToBlock::Latest) => found,
+                _ = stopped.wait_for(|s| *s) => return,
+            };
+            match found {
+                Ok(found) => {
+                    for note in crate::scan::render::notes(&found) {
+                        tracing::warn!("scan: {note}");
+                    }
+                    let new = discovered.add(&found);
+                    if new > 0 {
+                        tracing::info!(new, discovered = discovered.hashes().count(), "hashes discovered");
+                    }
+                    if let Some(path) = state
+                        && let Err(e) = super::scan::save_state(scanner, path)
+                    {
+                        tracing::warn!("{e}");
+                    }
+                }
+                Err(e) => tracing::warn!("scan failed; checking the hashes known so far: {e}"),
+            }
+        }
+        config.txs = crate::config::unique_hashes(listed.iter().copied().chain(discovered.hashes()));
         let report = fanout::run(&config, &shared.client, async {
             let _ = stopped.wait_for(|s| *s).await;
         })
@@ -178,7 +231,19 @@ async fn background(
             return;
         }
         let mut text = Vec::new();
-        if render::prometheus(&report, super::check::unix_now(), shared.metrics_per_tx, &mut text).is_ok() {
+        let mut written = render::prometheus(&report, super::check::unix_now(), shared.metrics_per_tx, &mut text);
+        if scanner.is_some() {
+            discovered.record(&report);
+            written = written.and_then(|()| discovered.write_metrics(&mut text));
+            match serde_json::to_vec(&discovered.pending()) {
+                Ok(mut json) => {
+                    json.push(b'\n');
+                    shared.finish_pending(json.into());
+                }
+                Err(e) => tracing::warn!("pending list not written: {e}"),
+            }
+        }
+        if written.is_ok() {
             shared.finish_round(String::from_utf8_lossy(&text).into_owned());
         }
         tracing::info!(txs = config.txs.len(), elapsed = ?started.elapsed(), "round finished");
@@ -194,7 +259,7 @@ async fn background(
 fn reload(
     path: &Path,
     fixed: &[alloy::primitives::B256],
-    config: &mut CheckConfig,
+    listed: &mut Vec<alloy::primitives::B256>,
     seen: &mut Option<(std::time::SystemTime, u64)>,
 ) {
     let stamp = std::fs::metadata(path)
@@ -205,9 +270,9 @@ fn reload(
     }
     match load_tx_file(path) {
         Ok(hashes) => {
-            config.txs = crate::config::unique_hashes(fixed.iter().chain(&hashes).copied());
+            *listed = crate::config::unique_hashes(fixed.iter().chain(&hashes).copied());
             *seen = stamp;
-            tracing::info!(txs = config.txs.len(), "hash list read");
+            tracing::info!(txs = listed.len(), "hash list read");
         }
         Err(e) => tracing::warn!(error = %e, "hash list not re-read; keeping the last one"),
     }

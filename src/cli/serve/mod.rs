@@ -12,13 +12,16 @@
 //! - [`connections`]: the connection cap, eviction of the longest-silent
 //!   connection, the idle timeout;
 //! - [`fdlimit`]: raising the open-file limit, sizing the cap below it;
-//! - [`metrics`]: serve's own metrics.
+//! - [`metrics`]: serve's own metrics;
+//! - [`discovery`]: with `--discover`, the hashes found in vote events,
+//!   their verdicts for `/metrics` and `/v1/pending`.
 //!
 //! Responses carry node names and redacted URLs only.
 
 pub mod auth;
 pub mod checks;
 pub mod connections;
+pub mod discovery;
 pub mod fdlimit;
 pub mod host;
 pub mod listener;
@@ -58,6 +61,9 @@ pub struct Shared {
     pub registry: Arc<connections::Registry>,
     /// The last completed round: its metrics and when it ended.
     pub last: Mutex<Option<(Arc<String>, Instant)>>,
+    /// With `--discover`: `/v1/pending`'s document after the last round
+    /// (`None` before the first); without, `/v1/pending` is not served.
+    pub pending: Option<Mutex<Option<axum::body::Bytes>>>,
 }
 
 impl Shared {
@@ -65,6 +71,13 @@ impl Shared {
     pub fn finish_round(&self, metrics: String) {
         if let Ok(mut last) = self.last.lock() {
             *last = Some((Arc::new(metrics), Instant::now()));
+        }
+    }
+
+    /// Records `/v1/pending`'s document after a round (with `--discover`).
+    pub fn finish_pending(&self, document: axum::body::Bytes) {
+        if let Some(Ok(mut pending)) = self.pending.as_ref().map(Mutex::lock) {
+            *pending = Some(document);
         }
     }
 }

@@ -6,11 +6,15 @@
 //!   those hashes, the same JSON document as `check --format json`; at most
 //!   `max_txs` hashes, at most `max_checks` fan-outs at once (429 beyond),
 //!   identical requests sharing one ([`super::checks`]);
+//! - `GET /v1/pending` (with `--discover`): the hashes found in vote events
+//!   that the last round did not confirm, as JSON
+//!   ([`super::discovery::Pending`]); 503 until the first round is done,
+//!   404 without `--discover`;
 //! - `GET /healthz`: the process is alive; `GET /readyz`: the last round
 //!   finished within 2 × the interval — both without the token, and
 //!   saying nothing more than `ok`, `ready` or `not ready`.
 //!
-//! With a token, `/metrics` and `/v1/check` need `Authorization: Bearer <token>`.
+//! With a token, `/metrics`, `/v1/check` and `/v1/pending` need `Authorization: Bearer <token>`.
 
 use std::sync::Arc;
 
@@ -31,12 +35,13 @@ pub fn app(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/v1/check", get(check))
+        .route("/v1/pending", get(pending))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .fallback(|| async {
             plain(
                 StatusCode::NOT_FOUND,
-                "not found: try /metrics, /v1/check?tx=0x…, /healthz, /readyz",
+                "not found: try /metrics, /v1/check?tx=0x…, /v1/pending, /healthz, /readyz",
             )
         })
         .with_state(shared)
@@ -91,6 +96,23 @@ async fn metrics(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respo
         text,
     )
         .into_response()
+}
+
+async fn pending(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if let Some(refusal) = refuse_unauthorized(&shared, &headers) {
+        return refusal;
+    }
+    let Some(pending) = &shared.pending else {
+        return json_error(
+            StatusCode::NOT_FOUND,
+            "serve runs without --discover: no hashes are discovered",
+        );
+    };
+    let document = pending.lock().ok().and_then(|p| p.clone());
+    match document {
+        Some(body) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        None => json_error(StatusCode::SERVICE_UNAVAILABLE, "no round finished yet"),
+    }
 }
 
 /// Ready or not, and nothing else: probes send no token, so the answer must
