@@ -80,6 +80,10 @@ impl Serve {
 fn serve_args(urls: &[String], contract: alloy::primitives::Address, extra: &[&str]) -> Vec<String> {
     let mut args = check_args(urls, contract, &[], extra);
     args[0] = "serve".into();
+    // serve refuses --format (it serves both JSON and Prometheus).
+    if let Some(at) = args.iter().position(|a| a == "--format") {
+        args.drain(at..at + 2);
+    }
     args.extend(["--listen".into(), "127.0.0.1:0".into()]);
     args
 }
@@ -397,9 +401,9 @@ async fn serve_bounds_concurrent_checks_and_guards_its_address() {
     assert_eq!(codes, [200, 429], "{a:?} {b:?}");
 
     // A public address without a token is refused before anything starts.
-    let mut args = check_args(&[fleet.url(0)], contract, &[], &[]);
-    args[0] = "serve".into();
-    args.extend(["--listen".into(), "0.0.0.0:0".into()]);
+    let mut args = serve_args(&[fleet.url(0)], contract, &[]);
+    let listen = args.len() - 1;
+    args[listen] = "0.0.0.0:0".into();
     cli.run(args).assert_usage_error("--auth-token-file");
 }
 
@@ -1077,4 +1081,36 @@ async fn serve_without_discover_has_no_pending_list_and_refuses_scan_flags() {
     let run = run_expecting_exit(&cli, &args);
     assert_eq!(run.code(), 2, "{}", run.stderr());
     assert!(run.stderr().contains("add --discover"), "{}", run.stderr());
+}
+
+#[tokio::test]
+async fn serve_refuses_the_check_flags_it_has_no_use_for() {
+    let (fleet, contract) = voting_fleet(1, &[(tx(64), 1)]).await;
+    let cli = Cli::new();
+    let mut base = serve_args(&fleet.urls(), contract, &["--threshold", "1"]);
+    base.extend(["--tx", &hex(tx(64))].map(String::from));
+    for (extra, flag) in [
+        (&["--format", "json"][..], "--format"),
+        (&["--output", "out.json"][..], "--output"),
+        (&["-q"][..], "--quiet"),
+    ] {
+        let mut args = base.clone();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let run = run_expecting_exit(&cli, &args);
+        assert_eq!(run.code(), 2, "{flag}: {}", run.stderr());
+        assert!(
+            run.stderr().contains(&format!("serve does not use {flag}")),
+            "{}",
+            run.stderr()
+        );
+        assert!(!cli.path("out.json").exists(), "refused before anything is written");
+    }
+    // From the environment, which check shares, they are not refused.
+    let mut cmd = cli.command();
+    cmd.args(&base)
+        .env("QUORUM_FORMAT", "json")
+        .env("QUORUM_OUTPUT", "out.json");
+    let server = start(cmd);
+    ready(&server).await;
+    assert!(!cli.path("out.json").exists());
 }
