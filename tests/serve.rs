@@ -1114,3 +1114,78 @@ async fn serve_refuses_the_check_flags_it_has_no_use_for() {
     ready(&server).await;
     assert!(!cli.path("out.json").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hash_file_that_cannot_be_re_read_is_counted_and_shown_by_readyz() {
+    let (fleet, contract) = voting_fleet(1, &[(tx(65), 1)]).await;
+    let cli = Cli::new();
+    let file = cli.write("hashes.txt", &format!("{}\n", hex(tx(65))));
+    let mut args = serve_args(&fleet.urls(), contract, &["--threshold", "1"]);
+    args.extend(["--tx-file", &path_str(&file), "--interval", "200ms"].map(String::from));
+    let before = unix_now();
+    let server = serve(&cli, &args);
+    ready(&server).await;
+    let metrics = || async {
+        let (status, text) = get(&server.url("/metrics"), None).await;
+        assert_eq!(status, 200, "{text}");
+        prometheus(&text)
+    };
+    let scrape = metrics().await;
+    let version = cli.run(["--version"]).stdout();
+    let version = version.split_whitespace().nth(1).expect("quorum-check VERSION");
+    assert_eq!(
+        value(&scrape, "quorum_check_build_info", &[("version", version)]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&scrape, "quorum_check_serve_tx_file_reload_errors_total", &[]),
+        Some(0.0)
+    );
+    let read_at = value(&scrape, "quorum_check_serve_tx_file_last_reload_timestamp_seconds", &[]).unwrap();
+    assert!(
+        read_at >= before.floor() && read_at <= unix_now() + 1.0,
+        "{read_at} vs {before}"
+    );
+    assert_eq!(get(&server.url("/readyz"), None).await, (200, "ready\n".into()));
+
+    // A garbage line: the last good list is kept, the failure counted and shown.
+    std::fs::write(&file, format!("{}\nnot a hash\n", hex(tx(65)))).unwrap();
+    let mut errors = 0.0;
+    for _ in 0..50 {
+        errors = value(&metrics().await, "quorum_check_serve_tx_file_reload_errors_total", &[]).unwrap();
+        if errors > 0.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(errors >= 1.0, "{}", server.stderr());
+    let (status, body) = get(&server.url("/readyz"), None).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("could not be re-read"), "{body}");
+    assert!(
+        !body.contains("not a hash"),
+        "readyz tells outsiders nothing of the file: {body}"
+    );
+    let scrape = metrics().await;
+    assert_eq!(
+        value(&scrape, "quorum_check_txs", &[("verdict", "confirmed")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&scrape, "quorum_check_serve_tx_file_last_reload_timestamp_seconds", &[]),
+        Some(read_at),
+        "the last good read is still the first one"
+    );
+
+    // Fixed: ready again, plainly.
+    std::fs::write(&file, format!("{}\n", hex(tx(65)))).unwrap();
+    let mut body = String::new();
+    for _ in 0..50 {
+        body = get(&server.url("/readyz"), None).await.1;
+        if body == "ready\n" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(body, "ready\n");
+}

@@ -75,6 +75,7 @@ pub async fn run(args: &ServeArgs, prefer: Option<NodeSource>) -> anyhow::Result
         metrics_per_tx: args.check.metrics_per_tx,
         registry: registry.clone(),
         last: std::sync::Mutex::new(None),
+        reloads: Default::default(),
         pending: args.discover.then(|| std::sync::Mutex::new(None)),
     });
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
@@ -197,7 +198,11 @@ async fn background(
     loop {
         let started = Instant::now();
         if let Some(path) = &tx_file {
-            reload(path, &fixed, &mut listed, &mut seen);
+            match reload(path, &fixed, &mut listed, &mut seen) {
+                Some(Ok(())) => shared.reloads.succeeded(super::check::unix_now()),
+                Some(Err(())) => shared.reloads.failed(),
+                None => {}
+            }
         }
         if let Some((scanner, state)) = &mut scanner {
             let found = tokio::select! {
@@ -255,25 +260,30 @@ async fn background(
 }
 
 /// Re-reads the hash file when its modification time or size changed; a
-/// file that cannot be read keeps the last good list (and says so).
+/// file that cannot be read keeps the last good list (and says so, every
+/// round until it is fixed). `None`: not re-read (unchanged).
 fn reload(
     path: &Path,
     fixed: &[alloy::primitives::B256],
     listed: &mut Vec<alloy::primitives::B256>,
     seen: &mut Option<(std::time::SystemTime, u64)>,
-) {
+) -> Option<Result<(), ()>> {
     let stamp = std::fs::metadata(path)
         .ok()
         .and_then(|m| Some((m.modified().ok()?, m.len())));
     if stamp.is_some() && stamp == *seen {
-        return;
+        return None;
     }
     match load_tx_file(path) {
         Ok(hashes) => {
             *listed = crate::config::unique_hashes(fixed.iter().chain(&hashes).copied());
             *seen = stamp;
             tracing::info!(txs = listed.len(), "hash list read");
+            Some(Ok(()))
         }
-        Err(e) => tracing::warn!(error = %e, "hash list not re-read; keeping the last one"),
+        Err(e) => {
+            tracing::warn!(error = %e, "hash list not re-read; keeping the last one");
+            Some(Err(()))
+        }
     }
 }

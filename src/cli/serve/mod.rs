@@ -39,6 +39,33 @@ pub use routes::app;
 
 use crate::{check::rpc::RpcClient, config::CheckConfig};
 
+/// How re-reading `--tx-file` went, for `/metrics` and `/readyz`.
+#[derive(Debug, Default)]
+pub struct Reloads {
+    /// Reads of a changed file that failed (the last good list kept).
+    pub errors: std::sync::atomic::AtomicU64,
+    /// When the file was last read successfully (Unix seconds; 0: never).
+    pub last_good: Mutex<f64>,
+    /// The last read failed: the list served is an older one.
+    pub failing: std::sync::atomic::AtomicBool,
+}
+
+impl Reloads {
+    /// Records a successful read at `now` (Unix seconds).
+    pub fn succeeded(&self, now: f64) {
+        if let Ok(mut last) = self.last_good.lock() {
+            *last = now;
+        }
+        self.failing.store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Records a failed read.
+    pub fn failed(&self) {
+        self.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.failing.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// What the handlers share.
 pub struct Shared {
     /// The check's configuration; requests replace its hashes.
@@ -61,6 +88,8 @@ pub struct Shared {
     pub registry: Arc<connections::Registry>,
     /// The last completed round: its metrics and when it ended.
     pub last: Mutex<Option<(Arc<String>, Instant)>>,
+    /// How re-reading `--tx-file` went.
+    pub reloads: Reloads,
     /// With `--discover`: `/v1/pending`'s document after the last round
     /// (`None` before the first); without, `/v1/pending` is not served.
     pub pending: Option<Mutex<Option<axum::body::Bytes>>>,

@@ -12,7 +12,8 @@
 //!   404 without `--discover`;
 //! - `GET /healthz`: the process is alive; `GET /readyz`: the last round
 //!   finished within 2 × the interval — both without the token, and
-//!   saying nothing more than `ok`, `ready` or `not ready`.
+//!   saying nothing more than `ok`, `ready` (with a note when the hash file
+//!   could not be re-read and an older list is checked) or `not ready`.
 //!
 //! With a token, `/metrics`, `/v1/check` and `/v1/pending` need `Authorization: Bearer <token>`.
 
@@ -86,7 +87,13 @@ async fn metrics(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respo
         return plain(StatusCode::SERVICE_UNAVAILABLE, "no round finished yet");
     };
     let mut text = round.as_bytes().to_vec();
-    let own = super::metrics::render(shared.client.calls_sent(), &shared.answers, &shared.registry, &mut text);
+    let own = super::metrics::render(
+        shared.client.calls_sent(),
+        &shared.answers,
+        &shared.registry,
+        &shared.reloads,
+        &mut text,
+    );
     if own.is_err() {
         return plain(StatusCode::INTERNAL_SERVER_ERROR, "could not write the metrics");
     }
@@ -119,7 +126,13 @@ async fn pending(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respo
 /// tell an outsider nothing about the rounds.
 async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     let finished = shared.last.lock().ok().and_then(|l| l.as_ref().map(|(_, at)| *at));
+    let stale_list = shared.reloads.failing.load(std::sync::atomic::Ordering::Relaxed);
     match finished {
+        // Still serving, but from an older hash list: say so, without details.
+        Some(at) if at.elapsed() <= 2 * shared.interval && stale_list => plain(
+            StatusCode::OK,
+            "ready, but the hash file could not be re-read: checking the last good list",
+        ),
         Some(at) if at.elapsed() <= 2 * shared.interval => plain(StatusCode::OK, "ready"),
         _ => plain(StatusCode::SERVICE_UNAVAILABLE, "not ready"),
     }
