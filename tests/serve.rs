@@ -1189,3 +1189,86 @@ async fn a_hash_file_that_cannot_be_re_read_is_counted_and_shown_by_readyz() {
     }
     assert_eq!(body, "ready\n");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_answers_a_check_in_prometheus_text_with_its_success() {
+    let (fleet, contract) = voting_fleet(3, &[(tx(66), 3), (tx(67), 1)]).await;
+    let cli = Cli::new();
+    let args = serve_args(&fleet.urls(), contract, &["--threshold", "2"]);
+    let server = serve(&cli, &args);
+    let probe = |hashes: &[B256]| {
+        let query: Vec<String> = hashes.iter().map(|h| format!("tx={}", hex(*h))).collect();
+        server.url(&format!("/probe?{}", query.join("&")))
+    };
+    let (status, text) = get(&probe(&[tx(66)]), None).await;
+    assert_eq!(status, 200, "{text}");
+    let scrape = prometheus(&text);
+    assert_eq!(value(&scrape, "quorum_check_probe_success", &[]), Some(1.0));
+    assert!(value(&scrape, "quorum_check_probe_duration_seconds", &[]).unwrap() > 0.0);
+    assert_eq!(
+        value(&scrape, "quorum_check_txs", &[("verdict", "confirmed")]),
+        Some(1.0)
+    );
+    // Per-transaction series name the hash probed; every node was heard.
+    assert!(
+        scrape
+            .samples
+            .iter()
+            .any(|s| s.labels.get("tx") == Some(hex(tx(66)).as_str())),
+        "{text}"
+    );
+    assert_eq!(samples(&scrape, "quorum_check_node_up").count(), 3, "{text}");
+
+    // One hash of two short of the threshold: no success.
+    let (status, text) = get(&probe(&[tx(66), tx(67)]), None).await;
+    assert_eq!(status, 200, "{text}");
+    let scrape = prometheus(&text);
+    assert_eq!(value(&scrape, "quorum_check_probe_success", &[]), Some(0.0));
+    assert_eq!(
+        value(&scrape, "quorum_check_txs", &[("verdict", "rejected")]),
+        Some(1.0)
+    );
+    // Bad targets are the caller's error, as for /v1/check.
+    assert_eq!(get(&server.url("/probe?tx=0x12"), None).await.0, 400);
+    assert_eq!(get(&server.url("/probe"), None).await.0, 400);
+}
+
+/// The example Prometheus configuration scrapes /probe with hashes as
+/// targets (relabelled into ?tx=) and passes `promtool check config`.
+#[test]
+fn the_example_probe_job_relabels_hashes_into_the_query() {
+    use yaml_rust2::YamlLoader;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/prometheus");
+    let text = std::fs::read_to_string(dir.join("prometheus.yml")).unwrap();
+    let config = &YamlLoader::load_from_str(&text).expect("YAML")[0];
+    let jobs = config["scrape_configs"].as_vec().expect("scrape_configs");
+    let probe = jobs
+        .iter()
+        .find(|j| j["metrics_path"].as_str() == Some("/probe"))
+        .expect("a /probe job");
+    let relabel = probe["relabel_configs"].as_vec().expect("relabel_configs");
+    assert!(relabel.iter().any(|r| r["target_label"].as_str() == Some("__param_tx")));
+    assert!(
+        relabel
+            .iter()
+            .any(|r| r["target_label"].as_str() == Some("__address__"))
+    );
+    let target = probe["static_configs"][0]["targets"][0].as_str().unwrap();
+    assert!(quorum_check::parse::parse_tx_hash(target).is_ok(), "{target}");
+    match std::process::Command::new("promtool")
+        .args(["check", "config"])
+        .arg(dir.join("prometheus.yml"))
+        .output()
+    {
+        Ok(out) => assert!(
+            out.status.success(),
+            "promtool: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(_) => assert!(
+            std::env::var_os("CI").is_none_or(|v| v != "true"),
+            "promtool is missing and CI=true: install the Debian package prometheus"
+        ),
+    }
+}

@@ -70,6 +70,7 @@ pub async fn run(args: &ServeArgs, prefer: Option<NodeSource>) -> anyhow::Result
         interval: args.interval,
         checks: Arc::new(Semaphore::new(args.max_concurrent_checks as usize)),
         answers: Arc::new(Checks::new(args.cache_ttl)),
+        probes: Arc::new(Checks::new(args.cache_ttl)),
         max_txs: args.max_tx_per_request as usize,
         token,
         metrics_per_tx: args.check.metrics_per_tx,

@@ -2,7 +2,7 @@
 //! minority of hostile clients can neither knock over nor turn into a
 //! provider-quota amplifier.
 //!
-//! - [`routes`]: `/metrics`, `/v1/check`, `/healthz`, `/readyz`;
+//! - [`routes`]: `/metrics`, `/v1/check`, `/probe`, `/v1/pending`, `/healthz`, `/readyz`;
 //! - [`auth`]: the bearer token (vetted at start, compared in constant time);
 //! - [`host`]: which `Host` a request may name (DNS rebinding);
 //! - [`checks`]: identical checks share one fan-out; answers are reused for
@@ -78,6 +78,8 @@ pub struct Shared {
     pub checks: Arc<Semaphore>,
     /// Checks in flight and recent answers.
     pub answers: Arc<checks::Checks>,
+    /// `/probe`'s checks in flight and recent answers (Prometheus text).
+    pub probes: Arc<checks::Checks>,
     /// Hashes per `/v1/check` request, at most.
     pub max_txs: usize,
     /// The bearer token, when one is required.
