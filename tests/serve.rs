@@ -134,7 +134,11 @@ fn start(mut cmd: Command) -> Serve {
             kept.lock().unwrap().push(line);
         }
     });
-    let addr = base.strip_prefix("http://").unwrap().to_string();
+    let addr = base
+        .strip_prefix("http://")
+        .or_else(|| base.strip_prefix("https://"))
+        .unwrap()
+        .to_string();
     Serve {
         child,
         base,
@@ -1271,4 +1275,78 @@ fn the_example_probe_job_relabels_hashes_into_the_query() {
             "promtool is missing and CI=true: install the Debian package prometheus"
         ),
     }
+}
+
+/// A throw-away CA (PEM) and a certificate it signed for 127.0.0.1 with its key (PEM).
+fn tls_files(cli: &Cli) -> (String, std::path::PathBuf, std::path::PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let cert_file = cli.write("serve-cert.pem", &cert.pem());
+    let key_file = cli.write("serve-key.pem", &key.serialize_pem());
+    set_mode(&key_file, 0o600);
+    (ca_cert.pem(), cert_file, key_file)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_speaks_https_with_tls_cert_and_key() {
+    let (fleet, contract) = voting_fleet(1, &[(tx(68), 1)]).await;
+    let cli = Cli::new();
+    let (ca_pem, cert, key) = tls_files(&cli);
+    let mut args = serve_args(&fleet.urls(), contract, &["--threshold", "1"]);
+    args.extend(["--tls-cert", &path_str(&cert), "--tls-key", &path_str(&key)].map(String::from));
+    let server = serve(&cli, &args);
+    assert!(server.base.starts_with("https://"), "{}", server.base);
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let url = server.url(&format!("/v1/check?tx={}", hex(tx(68))));
+    let response = client.get(&url).send().await.expect("an HTTPS answer");
+    assert_eq!(response.status().as_u16(), 200);
+    let report: CheckReport = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    assert_eq!(report.txs[0].verdict, quorum_check::Verdict::Confirmed);
+    // Plain HTTP on the TLS port gets no HTTP answer.
+    let plain = raw(&server.addr, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await;
+    assert!(!plain.starts_with("HTTP/1.1 200"), "{plain:?}");
+    // A client that does not trust the certificate is refused by its own TLS.
+    assert!(reqwest::Client::new().get(&url).send().await.is_err());
+    drop(server);
+
+    // Bad files and half a pair are usage errors, before anything listens.
+    let bad = cli.write("bad.pem", "not a certificate\n");
+    let mut args = serve_args(&fleet.urls(), contract, &["--threshold", "1"]);
+    let with = |extra: &[&str]| {
+        let mut a = args.clone();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let run = run_expecting_exit(
+        &cli,
+        &with(&["--tls-cert", &path_str(&bad), "--tls-key", &path_str(&key)]),
+    );
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
+        run.stderr().contains("--tls-cert") && run.stderr().contains("bad.pem"),
+        "{}",
+        run.stderr()
+    );
+    let run = run_expecting_exit(&cli, &with(&["--tls-cert", &path_str(&cert)]));
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(run.stderr().contains("--tls-key"), "{}", run.stderr());
+    // A public address with a token but no TLS: warned that the token travels in clear.
+    let token = token_file(&cli, "token", "0123456789abcdef0123\n");
+    args.extend(["--auth-token-file", &path_str(&token)].map(String::from));
+    let listen = args.iter().position(|a| a == "127.0.0.1:0").unwrap();
+    args[listen] = "0.0.0.0:0".into();
+    let server = serve(&cli, &args);
+    assert!(server.stderr().contains("travels in clear"), "{}", server.stderr());
 }

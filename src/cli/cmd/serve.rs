@@ -36,6 +36,16 @@ use crate::{
 /// Serves until stopped; returns the exit code (0).
 pub async fn run(args: &ServeArgs, prefer: Option<NodeSource>) -> anyhow::Result<u8> {
     let token = auth_token(args)?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::cli::serve::tls::acceptor(cert, key).map_err(anyhow::Error::msg)?),
+        _ => None,
+    };
+    if !args.listen.ip().is_loopback() && tls.is_none() && token.is_some() {
+        tracing::warn!(
+            "--listen {} without --tls-cert/--tls-key: the bearer token travels in clear; serve HTTPS or put a TLS proxy in front",
+            args.listen
+        );
+    }
     let discovery = &args.discovery;
     if !args.discover && (discovery.from_block.is_some() || discovery.state.is_some()) {
         bail!("--from-block and --state find hashes in vote events: add --discover");
@@ -61,7 +71,8 @@ pub async fn run(args: &ServeArgs, prefer: Option<NodeSource>) -> anyhow::Result
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let local = listener.local_addr().context("listening address")?;
-    crate::eprint_line(&format!("quorum-check: listening on http://{local}"));
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    crate::eprint_line(&format!("quorum-check: listening on {scheme}://{local}"));
 
     let registry = Arc::new(Registry::new(max_connections));
     let shared = Arc::new(Shared {
@@ -95,6 +106,7 @@ pub async fn run(args: &ServeArgs, prefer: Option<NodeSource>) -> anyhow::Result
     ));
     let grace = shared.base.limits.deadline + Duration::from_secs(1);
     let server = Arc::new(Server {
+        tls,
         router: app(shared),
         hosts: HostPolicy::new(local, args.allowed_host.clone()),
         registry,

@@ -11,6 +11,7 @@
 //!   heads, graceful shutdown;
 //! - [`connections`]: the connection cap, eviction of the longest-silent
 //!   connection, the idle timeout;
+//! - [`tls`]: `--tls-cert`/`--tls-key`, HTTPS with rustls;
 //! - [`fdlimit`]: raising the open-file limit, sizing the cap below it;
 //! - [`metrics`]: serve's own metrics;
 //! - [`discovery`]: with `--discover`, the hashes found in vote events,
@@ -27,6 +28,7 @@ pub mod host;
 pub mod listener;
 pub mod metrics;
 pub mod routes;
+pub mod tls;
 
 use std::{
     sync::{Arc, Mutex},
