@@ -80,6 +80,10 @@ impl Serve {
 fn serve_args(urls: &[String], contract: alloy::primitives::Address, extra: &[&str]) -> Vec<String> {
     let mut args = check_args(urls, contract, &[], extra);
     args[0] = "serve".into();
+    // serve refuses --format (it serves both JSON and Prometheus).
+    if let Some(at) = args.iter().position(|a| a == "--format") {
+        args.drain(at..at + 2);
+    }
     args.extend(["--listen".into(), "127.0.0.1:0".into()]);
     args
 }
@@ -130,7 +134,11 @@ fn start(mut cmd: Command) -> Serve {
             kept.lock().unwrap().push(line);
         }
     });
-    let addr = base.strip_prefix("http://").unwrap().to_string();
+    let addr = base
+        .strip_prefix("http://")
+        .or_else(|| base.strip_prefix("https://"))
+        .unwrap()
+        .to_string();
     Serve {
         child,
         base,
@@ -397,9 +405,9 @@ async fn serve_bounds_concurrent_checks_and_guards_its_address() {
     assert_eq!(codes, [200, 429], "{a:?} {b:?}");
 
     // A public address without a token is refused before anything starts.
-    let mut args = check_args(&[fleet.url(0)], contract, &[], &[]);
-    args[0] = "serve".into();
-    args.extend(["--listen".into(), "0.0.0.0:0".into()]);
+    let mut args = serve_args(&[fleet.url(0)], contract, &[]);
+    let listen = args.len() - 1;
+    args[listen] = "0.0.0.0:0".into();
     cli.run(args).assert_usage_error("--auth-token-file");
 }
 
@@ -944,4 +952,401 @@ async fn healthz_answers_while_heavy_checks_run() {
         p90 < Duration::from_millis(100),
         "one probe in ten waited {p90:?} or more (slowest {slowest:?})"
     );
+}
+
+/// The head block of the node at `url`, asked directly.
+async fn head_of(url: &str) -> u64 {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []});
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .expect("rpc")
+        .json()
+        .await
+        .expect("json");
+    let quantity = answer["result"].as_str().expect("a quantity");
+    u64::from_str_radix(quantity.trim_start_matches("0x"), 16).expect("hex")
+}
+
+/// Polls `/v1/pending` until `done` holds for its document (10 s at most).
+async fn pending_until(server: &Serve, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let mut last = String::new();
+    for _ in 0..100 {
+        let (status, body) = get(&server.url("/v1/pending"), None).await;
+        if status == 200 {
+            let document: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+            if done(&document) {
+                return document;
+            }
+        }
+        last = format!("{status} {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("/v1/pending never got there; last answer: {last}\n{}", server.stderr());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_discover_checks_voted_hashes_and_lists_the_unconfirmed() {
+    // Before serve starts: one hash every node approved, one only one of three did.
+    let (fleet, contract) = voting_fleet(3, &[(tx(60), 3), (tx(61), 1)]).await;
+    let cli = Cli::new();
+    let mut args = serve_args(&fleet.urls(), contract, &["--threshold", "2"]);
+    args.extend(
+        [
+            "--discover",
+            "--from-block",
+            "0",
+            "--state",
+            "serve-state.json",
+            "--interval",
+            "300ms",
+        ]
+        .map(String::from),
+    );
+    let server = serve(&cli, &args);
+    ready(&server).await;
+
+    let first = pending_until(&server, |d| d["discovered"] == 2).await;
+    let pending: Vec<&str> = first["pending"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|p| p["tx_hash"].as_str().unwrap())
+        .collect();
+    assert_eq!(pending, [hex(tx(61))], "{first}");
+    assert_eq!(first["pending"][0]["verdict"], "rejected", "{first}");
+    assert!(first["pending"][0]["first_block"].as_u64().unwrap() > 0, "{first}");
+
+    // A vote cast while serve runs is found in a later round and confirmed.
+    fleet
+        .cast_votes(contract, &[tx(62)], &[true, true, false])
+        .await
+        .unwrap();
+    let later = pending_until(&server, |d| d["discovered"] == 3).await;
+    let head = head_of(&fleet.url(0)).await;
+    assert!(later["scan_head_block"].as_u64().unwrap() <= head, "{later}");
+    assert_eq!(later["pending"].as_array().unwrap().len(), 1, "{later}");
+
+    // The metrics agree once a round has checked the new hash.
+    let mut scrape = None;
+    for _ in 0..50 {
+        let (status, text) = get(&server.url("/metrics"), None).await;
+        assert_eq!(status, 200, "{text}");
+        let s = prometheus(&text);
+        if value(&s, "quorum_check_discovered_txs", &[("verdict", "confirmed")]) == Some(2.0) {
+            scrape = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let scrape = scrape.unwrap_or_else(|| panic!("tx 62 never confirmed: {}", server.stderr()));
+    assert_eq!(
+        value(&scrape, "quorum_check_discovered_txs", &[("verdict", "rejected")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&scrape, "quorum_check_discovered_txs", &[("verdict", "unchecked")]),
+        Some(0.0)
+    );
+    let scanned = value(&scrape, "quorum_check_scan_head_block", &[]).expect("the scan head");
+    assert!(scanned >= 1.0 && scanned <= head_of(&fleet.url(0)).await as f64);
+    // Every discovered hash is checked like a listed one.
+    assert_eq!(
+        value(&scrape, "quorum_check_txs", &[("verdict", "confirmed")]),
+        Some(2.0)
+    );
+    // The scan's place is kept for the next start.
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cli.path("serve-state.json")).expect("the state file"))
+            .expect("JSON");
+    assert_eq!(
+        state["contract"].as_str().map(str::to_lowercase),
+        Some(format!("{contract:#x}"))
+    );
+    assert!(state["next_block"].as_u64().unwrap() > 1, "{state}");
+}
+
+#[tokio::test]
+async fn serve_without_discover_has_no_pending_list_and_refuses_scan_flags() {
+    let (fleet, contract) = voting_fleet(1, &[(tx(63), 1)]).await;
+    let cli = Cli::new();
+    let mut args = serve_args(&fleet.urls(), contract, &["--threshold", "1"]);
+    args.extend(["--tx", &hex(tx(63)), "--interval", "300ms"].map(String::from));
+    let server = serve(&cli, &args);
+    ready(&server).await;
+    let (status, body) = get(&server.url("/v1/pending"), None).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("--discover"), "{body}");
+    drop(server);
+
+    args.extend(["--from-block", "0"].map(String::from));
+    let run = run_expecting_exit(&cli, &args);
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(run.stderr().contains("add --discover"), "{}", run.stderr());
+}
+
+#[tokio::test]
+async fn serve_refuses_the_check_flags_it_has_no_use_for() {
+    let (fleet, contract) = voting_fleet(1, &[(tx(64), 1)]).await;
+    let cli = Cli::new();
+    let mut base = serve_args(&fleet.urls(), contract, &["--threshold", "1"]);
+    base.extend(["--tx", &hex(tx(64))].map(String::from));
+    for (extra, flag) in [
+        (&["--format", "json"][..], "--format"),
+        (&["--output", "out.json"][..], "--output"),
+        (&["-q"][..], "--quiet"),
+    ] {
+        let mut args = base.clone();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let run = run_expecting_exit(&cli, &args);
+        assert_eq!(run.code(), 2, "{flag}: {}", run.stderr());
+        assert!(
+            run.stderr().contains(&format!("serve does not use {flag}")),
+            "{}",
+            run.stderr()
+        );
+        assert!(!cli.path("out.json").exists(), "refused before anything is written");
+    }
+    // From the environment, which check shares, they are not refused.
+    let mut cmd = cli.command();
+    cmd.args(&base)
+        .env("QUORUM_FORMAT", "json")
+        .env("QUORUM_OUTPUT", "out.json");
+    let server = start(cmd);
+    ready(&server).await;
+    assert!(!cli.path("out.json").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hash_file_that_cannot_be_re_read_is_counted_and_shown_by_readyz() {
+    let (fleet, contract) = voting_fleet(1, &[(tx(65), 1)]).await;
+    let cli = Cli::new();
+    let file = cli.write("hashes.txt", &format!("{}\n", hex(tx(65))));
+    let mut args = serve_args(&fleet.urls(), contract, &["--threshold", "1"]);
+    args.extend(["--tx-file", &path_str(&file), "--interval", "200ms"].map(String::from));
+    let before = unix_now();
+    let server = serve(&cli, &args);
+    ready(&server).await;
+    let metrics = || async {
+        let (status, text) = get(&server.url("/metrics"), None).await;
+        assert_eq!(status, 200, "{text}");
+        prometheus(&text)
+    };
+    let scrape = metrics().await;
+    let version = cli.run(["--version"]).stdout();
+    let version = version.split_whitespace().nth(1).expect("quorum-check VERSION");
+    assert_eq!(
+        value(&scrape, "quorum_check_build_info", &[("version", version)]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&scrape, "quorum_check_serve_tx_file_reload_errors_total", &[]),
+        Some(0.0)
+    );
+    let read_at = value(&scrape, "quorum_check_serve_tx_file_last_reload_timestamp_seconds", &[]).unwrap();
+    assert!(
+        read_at >= before.floor() && read_at <= unix_now() + 1.0,
+        "{read_at} vs {before}"
+    );
+    assert_eq!(get(&server.url("/readyz"), None).await, (200, "ready\n".into()));
+
+    // A garbage line: the last good list is kept, the failure counted and shown.
+    std::fs::write(&file, format!("{}\nnot a hash\n", hex(tx(65)))).unwrap();
+    let mut errors = 0.0;
+    for _ in 0..50 {
+        errors = value(&metrics().await, "quorum_check_serve_tx_file_reload_errors_total", &[]).unwrap();
+        if errors > 0.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(errors >= 1.0, "{}", server.stderr());
+    let (status, body) = get(&server.url("/readyz"), None).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("could not be re-read"), "{body}");
+    assert!(
+        !body.contains("not a hash"),
+        "readyz tells outsiders nothing of the file: {body}"
+    );
+    let scrape = metrics().await;
+    assert_eq!(
+        value(&scrape, "quorum_check_txs", &[("verdict", "confirmed")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&scrape, "quorum_check_serve_tx_file_last_reload_timestamp_seconds", &[]),
+        Some(read_at),
+        "the last good read is still the first one"
+    );
+
+    // Fixed: ready again, plainly.
+    std::fs::write(&file, format!("{}\n", hex(tx(65)))).unwrap();
+    let mut body = String::new();
+    for _ in 0..50 {
+        body = get(&server.url("/readyz"), None).await.1;
+        if body == "ready\n" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(body, "ready\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_answers_a_check_in_prometheus_text_with_its_success() {
+    let (fleet, contract) = voting_fleet(3, &[(tx(66), 3), (tx(67), 1)]).await;
+    let cli = Cli::new();
+    let args = serve_args(&fleet.urls(), contract, &["--threshold", "2"]);
+    let server = serve(&cli, &args);
+    let probe = |hashes: &[B256]| {
+        let query: Vec<String> = hashes.iter().map(|h| format!("tx={}", hex(*h))).collect();
+        server.url(&format!("/probe?{}", query.join("&")))
+    };
+    let (status, text) = get(&probe(&[tx(66)]), None).await;
+    assert_eq!(status, 200, "{text}");
+    let scrape = prometheus(&text);
+    assert_eq!(value(&scrape, "quorum_check_probe_success", &[]), Some(1.0));
+    assert!(value(&scrape, "quorum_check_probe_duration_seconds", &[]).unwrap() > 0.0);
+    assert_eq!(
+        value(&scrape, "quorum_check_txs", &[("verdict", "confirmed")]),
+        Some(1.0)
+    );
+    // Per-transaction series name the hash probed; every node was heard.
+    assert!(
+        scrape
+            .samples
+            .iter()
+            .any(|s| s.labels.get("tx") == Some(hex(tx(66)).as_str())),
+        "{text}"
+    );
+    assert_eq!(samples(&scrape, "quorum_check_node_up").count(), 3, "{text}");
+
+    // One hash of two short of the threshold: no success.
+    let (status, text) = get(&probe(&[tx(66), tx(67)]), None).await;
+    assert_eq!(status, 200, "{text}");
+    let scrape = prometheus(&text);
+    assert_eq!(value(&scrape, "quorum_check_probe_success", &[]), Some(0.0));
+    assert_eq!(
+        value(&scrape, "quorum_check_txs", &[("verdict", "rejected")]),
+        Some(1.0)
+    );
+    // Bad targets are the caller's error, as for /v1/check.
+    assert_eq!(get(&server.url("/probe?tx=0x12"), None).await.0, 400);
+    assert_eq!(get(&server.url("/probe"), None).await.0, 400);
+}
+
+/// The example Prometheus configuration scrapes /probe with hashes as
+/// targets (relabelled into ?tx=) and passes `promtool check config`.
+#[test]
+fn the_example_probe_job_relabels_hashes_into_the_query() {
+    use yaml_rust2::YamlLoader;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/prometheus");
+    let text = std::fs::read_to_string(dir.join("prometheus.yml")).unwrap();
+    let config = &YamlLoader::load_from_str(&text).expect("YAML")[0];
+    let jobs = config["scrape_configs"].as_vec().expect("scrape_configs");
+    let probe = jobs
+        .iter()
+        .find(|j| j["metrics_path"].as_str() == Some("/probe"))
+        .expect("a /probe job");
+    let relabel = probe["relabel_configs"].as_vec().expect("relabel_configs");
+    assert!(relabel.iter().any(|r| r["target_label"].as_str() == Some("__param_tx")));
+    assert!(
+        relabel
+            .iter()
+            .any(|r| r["target_label"].as_str() == Some("__address__"))
+    );
+    let target = probe["static_configs"][0]["targets"][0].as_str().unwrap();
+    assert!(quorum_check::parse::parse_tx_hash(target).is_ok(), "{target}");
+    match std::process::Command::new("promtool")
+        .args(["check", "config"])
+        .arg(dir.join("prometheus.yml"))
+        .output()
+    {
+        Ok(out) => assert!(
+            out.status.success(),
+            "promtool: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(_) => assert!(
+            std::env::var_os("CI").is_none_or(|v| v != "true"),
+            "promtool is missing and CI=true: install the Debian package prometheus"
+        ),
+    }
+}
+
+/// A throw-away CA (PEM) and a certificate it signed for 127.0.0.1 with its key (PEM).
+fn tls_files(cli: &Cli) -> (String, std::path::PathBuf, std::path::PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let cert_file = cli.write("serve-cert.pem", &cert.pem());
+    let key_file = cli.write("serve-key.pem", &key.serialize_pem());
+    set_mode(&key_file, 0o600);
+    (ca_cert.pem(), cert_file, key_file)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_speaks_https_with_tls_cert_and_key() {
+    let (fleet, contract) = voting_fleet(1, &[(tx(68), 1)]).await;
+    let cli = Cli::new();
+    let (ca_pem, cert, key) = tls_files(&cli);
+    let mut args = serve_args(&fleet.urls(), contract, &["--threshold", "1"]);
+    args.extend(["--tls-cert", &path_str(&cert), "--tls-key", &path_str(&key)].map(String::from));
+    let server = serve(&cli, &args);
+    assert!(server.base.starts_with("https://"), "{}", server.base);
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let url = server.url(&format!("/v1/check?tx={}", hex(tx(68))));
+    let response = client.get(&url).send().await.expect("an HTTPS answer");
+    assert_eq!(response.status().as_u16(), 200);
+    let report: CheckReport = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    assert_eq!(report.txs[0].verdict, quorum_check::Verdict::Confirmed);
+    // Plain HTTP on the TLS port gets no HTTP answer.
+    let plain = raw(&server.addr, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await;
+    assert!(!plain.starts_with("HTTP/1.1 200"), "{plain:?}");
+    // A client that does not trust the certificate is refused by its own TLS.
+    assert!(reqwest::Client::new().get(&url).send().await.is_err());
+    drop(server);
+
+    // Bad files and half a pair are usage errors, before anything listens.
+    let bad = cli.write("bad.pem", "not a certificate\n");
+    let mut args = serve_args(&fleet.urls(), contract, &["--threshold", "1"]);
+    let with = |extra: &[&str]| {
+        let mut a = args.clone();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let run = run_expecting_exit(
+        &cli,
+        &with(&["--tls-cert", &path_str(&bad), "--tls-key", &path_str(&key)]),
+    );
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
+        run.stderr().contains("--tls-cert") && run.stderr().contains("bad.pem"),
+        "{}",
+        run.stderr()
+    );
+    let run = run_expecting_exit(&cli, &with(&["--tls-cert", &path_str(&cert)]));
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(run.stderr().contains("--tls-key"), "{}", run.stderr());
+    // A public address with a token but no TLS: warned that the token travels in clear.
+    let token = token_file(&cli, "token", "0123456789abcdef0123\n");
+    args.extend(["--auth-token-file", &path_str(&token)].map(String::from));
+    let listen = args.iter().position(|a| a == "127.0.0.1:0").unwrap();
+    args[listen] = "0.0.0.0:0".into();
+    let server = serve(&cli, &args);
+    assert!(server.stderr().contains("travels in clear"), "{}", server.stderr());
 }

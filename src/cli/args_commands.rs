@@ -109,6 +109,35 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub allowed_host: Vec<AllowedHost>,
+
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+    #[arg(
+        long = "tls-cert",
+        value_name = "FILE",
+        env = "QUORUM_TLS_CERT",
+        hide_env_values = true,
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert (keep it unreadable by others).
+    #[arg(
+        long = "tls-key",
+        value_name = "FILE",
+        env = "QUORUM_TLS_KEY",
+        hide_env_values = true,
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+
+    /// Also find the hashes to check in the contract's vote events (see `scan`), new blocks
+    /// every round; GET /v1/pending lists those not confirmed yet. Needs --from-block or --state.
+    #[arg(long)]
+    pub discover: bool,
+
+    /// With --discover: the events and where to resume.
+    #[command(flatten)]
+    pub discovery: DiscoverArgs,
 }
 
 /// `--cache-ttl`: a duration, or 0 for none.

@@ -42,6 +42,9 @@ pub fn parse_cli() -> Result<(Cli, Option<NodeSource>), clap::Error> {
             _ => None,
         }
     });
+    if let Some(("serve", m)) = matches.subcommand() {
+        refuse_unused_by_serve(m)?;
+    }
     let mut cli = Cli::from_arg_matches(&matches)?;
     // A hash list on the command line (--tx or --tx-file) replaces QUORUM_TX:
     // clap lets --tx beat the variable, but would add --tx-file's hashes to it.
@@ -55,6 +58,42 @@ pub fn parse_cli() -> Result<(Cli, Option<NodeSource>), clap::Error> {
         args.tx.clear();
     }
     Ok((cli, prefer))
+}
+
+/// `check` flags that `serve` has no use for, and why: given on the command
+/// line they are refused rather than ignored (from the environment, which
+/// `check` shares, they are ignored).
+const UNUSED_BY_SERVE: [(&str, &str, &str); 3] = [
+    ("format", "--format", "/metrics is Prometheus text, /v1/check JSON"),
+    (
+        "output",
+        "--output",
+        "results are served over HTTP, not written to a file",
+    ),
+    ("quiet", "--quiet", "serve prints nothing but its start and stop lines"),
+];
+
+fn refuse_unused_by_serve(m: &clap::ArgMatches) -> Result<(), clap::Error> {
+    for (id, flag, why) in UNUSED_BY_SERVE {
+        if m.value_source(id) == Some(ValueSource::CommandLine) {
+            let mut command = Cli::command();
+            return Err(command.find_subcommand_mut("serve").map_or_else(
+                || {
+                    clap::Error::raw(
+                        clap::error::ErrorKind::ArgumentConflict,
+                        format!("serve does not use {flag}\n"),
+                    )
+                },
+                |serve| {
+                    serve.error(
+                        clap::error::ErrorKind::ArgumentConflict,
+                        format!("serve does not use {flag}: {why}"),
+                    )
+                },
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Runs a parsed command; returns the process exit code.

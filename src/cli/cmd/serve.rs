@@ -4,6 +4,12 @@
 //! vetted, the open-file limit raised and the connection cap sized below it.
 //! Stops on SIGTERM/Ctrl-C: no new connections, in-flight requests get until
 //! their check's deadline plus a second.
+//!
+//! With `--discover`, every round first scans the new blocks for vote events
+//! (one [`Scanner`](crate::scan::Scanner) kept across rounds, `--state`
+//! written after each scan) and checks the hashes found with the listed
+//! ones; `/metrics` and `/v1/pending` say where they stand
+//! ([`crate::cli::serve::discovery`]).
 
 use std::{path::Path, sync::Arc, time::Duration};
 
@@ -19,6 +25,7 @@ use crate::{
         auth::Token,
         checks::Checks,
         connections::Registry,
+        discovery::Discovered,
         fdlimit,
         host::HostPolicy,
         listener::{self, Server},
@@ -30,6 +37,32 @@ use crate::{
 /// Serves until stopped (success; an error before serving is a usage error).
 pub async fn run(args: &ServeArgs, prefer: Option<NodeSource>) -> anyhow::Result<ExitStatus> {
     let token = auth_token(args)?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::cli::serve::tls::acceptor(cert, key).map_err(anyhow::Error::msg)?),
+        _ => None,
+    };
+    if !args.listen.ip().is_loopback() && tls.is_none() && token.is_some() {
+        tracing::warn!(
+            "--listen {} without --tls-cert/--tls-key: the bearer token travels in clear; serve HTTPS or put a TLS proxy in front",
+            args.listen
+        );
+    }
+    let discovery = &args.discovery;
+    if !args.discover && (discovery.from_block.is_some() || discovery.state.is_some()) {
+        bail!("--from-block and --state find hashes in vote events: add --discover");
+    }
+    let scanner = if args.discover {
+        let check = &args.check;
+        Some(super::scan::open_scanner(
+            &check.endpoints,
+            prefer,
+            check.contract,
+            discovery,
+            check.threshold,
+        )?)
+    } else {
+        None
+    };
     let mut base = CheckConfig::from_args_allowing_no_txs(&args.check, prefer)?;
     // A monitoring round wants every node's health (unless --no-wait-all).
     base.wait_all = !args.check.no_wait_all;
@@ -39,7 +72,8 @@ pub async fn run(args: &ServeArgs, prefer: Option<NodeSource>) -> anyhow::Result
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let local = listener.local_addr().context("listening address")?;
-    crate::cli::eprint_line(&format!("quorum-check: listening on http://{local}"));
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    crate::cli::eprint_line(&format!("quorum-check: listening on {scheme}://{local}"));
 
     let registry = Arc::new(Registry::new(max_connections));
     let shared = Arc::new(Shared {
@@ -48,11 +82,14 @@ pub async fn run(args: &ServeArgs, prefer: Option<NodeSource>) -> anyhow::Result
         interval: args.interval,
         checks: Arc::new(Semaphore::new(args.max_concurrent_checks as usize)),
         answers: Arc::new(Checks::new(args.cache_ttl)),
+        probes: Arc::new(Checks::new(args.cache_ttl)),
         max_txs: args.max_tx_per_request as usize,
         token,
         metrics_per_tx: args.check.metrics_per_tx,
         registry: registry.clone(),
         last: std::sync::Mutex::new(None),
+        reloads: Default::default(),
+        pending: args.discover.then(|| std::sync::Mutex::new(None)),
     });
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let signal = super::shutdown_signal();
@@ -65,10 +102,12 @@ pub async fn run(args: &ServeArgs, prefer: Option<NodeSource>) -> anyhow::Result
         shared.clone(),
         args.check.tx.clone(),
         args.check.tx_file.clone(),
+        scanner,
         stopped.clone(),
     ));
     let grace = shared.base.limits.deadline + Duration::from_secs(1);
     let server = Arc::new(Server {
+        tls,
         router: app(shared),
         hosts: HostPolicy::new(local, args.allowed_host.clone()),
         registry,
@@ -156,21 +195,53 @@ fn auth_token(args: &ServeArgs) -> anyhow::Result<Option<Token>> {
     Ok(token)
 }
 
-/// Background rounds until stopped: re-read the hash file when it changed,
-/// check, keep the metrics.
+/// Background rounds until stopped: scan for new vote events (with
+/// `--discover`), re-read the hash file when it changed, check, keep the
+/// metrics.
 async fn background(
     shared: Arc<Shared>,
     fixed: Vec<alloy::primitives::B256>,
     tx_file: Option<std::path::PathBuf>,
+    mut scanner: Option<(crate::scan::Scanner, Option<std::path::PathBuf>)>,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut config = shared.base.clone();
+    let mut listed = config.txs.clone();
+    let mut discovered = Discovered::default();
     let mut seen: Option<(std::time::SystemTime, u64)> = None;
     loop {
         let started = Instant::now();
         if let Some(path) = &tx_file {
-            reload(path, &fixed, &mut config, &mut seen);
+            match reload(path, &fixed, &mut listed, &mut seen) {
+                Some(Ok(())) => shared.reloads.succeeded(super::check::unix_now()),
+                Some(Err(())) => shared.reloads.failed(),
+                None => {}
+            }
         }
+        if let Some((scanner, state)) = &mut scanner {
+            let found = tokio::select! {
+                found = scanner.scan(crate::scan::ToBlock::Latest) => found,
+                _ = stopped.wait_for(|s| *s) => return,
+            };
+            match found {
+                Ok(found) => {
+                    for note in crate::scan::render::notes(&found) {
+                        tracing::warn!("scan: {note}");
+                    }
+                    let new = discovered.add(&found);
+                    if new > 0 {
+                        tracing::info!(new, discovered = discovered.hashes().count(), "hashes discovered");
+                    }
+                    if let Some(path) = state
+                        && let Err(e) = super::scan::save_state(scanner, path)
+                    {
+                        tracing::warn!("{e}");
+                    }
+                }
+                Err(e) => tracing::warn!("scan failed; checking the hashes known so far: {e}"),
+            }
+        }
+        config.txs = crate::config::unique_hashes(listed.iter().copied().chain(discovered.hashes()));
         let report = fanout::run(&config, &shared.client, async {
             let _ = stopped.wait_for(|s| *s).await;
         })
@@ -179,7 +250,19 @@ async fn background(
             return;
         }
         let mut text = Vec::new();
-        if render::prometheus(&report, super::check::unix_now(), shared.metrics_per_tx, &mut text).is_ok() {
+        let mut written = render::prometheus(&report, super::check::unix_now(), shared.metrics_per_tx, &mut text);
+        if scanner.is_some() {
+            discovered.record(&report);
+            written = written.and_then(|()| discovered.write_metrics(&mut text));
+            match serde_json::to_vec(&discovered.pending()) {
+                Ok(mut json) => {
+                    json.push(b'\n');
+                    shared.finish_pending(json.into());
+                }
+                Err(e) => tracing::warn!("pending list not written: {e}"),
+            }
+        }
+        if written.is_ok() {
             shared.finish_round(String::from_utf8_lossy(&text).into_owned());
         }
         tracing::info!(txs = config.txs.len(), elapsed = ?started.elapsed(), "round finished");
@@ -191,25 +274,30 @@ async fn background(
 }
 
 /// Re-reads the hash file when its modification time or size changed; a
-/// file that cannot be read keeps the last good list (and says so).
+/// file that cannot be read keeps the last good list (and says so, every
+/// round until it is fixed). `None`: not re-read (unchanged).
 fn reload(
     path: &Path,
     fixed: &[alloy::primitives::B256],
-    config: &mut CheckConfig,
+    listed: &mut Vec<alloy::primitives::B256>,
     seen: &mut Option<(std::time::SystemTime, u64)>,
-) {
+) -> Option<Result<(), ()>> {
     let stamp = std::fs::metadata(path)
         .ok()
         .and_then(|m| Some((m.modified().ok()?, m.len())));
     if stamp.is_some() && stamp == *seen {
-        return;
+        return None;
     }
     match load_tx_file(path) {
         Ok(hashes) => {
-            config.txs = crate::config::unique_hashes(fixed.iter().chain(&hashes).copied());
+            *listed = crate::config::unique_hashes(fixed.iter().chain(&hashes).copied());
             *seen = stamp;
-            tracing::info!(txs = config.txs.len(), "hash list read");
+            tracing::info!(txs = listed.len(), "hash list read");
+            Some(Ok(()))
         }
-        Err(e) => tracing::warn!(error = %e, "hash list not re-read; keeping the last one"),
+        Err(e) => {
+            tracing::warn!(error = %e, "hash list not re-read; keeping the last one");
+            Some(Err(()))
+        }
     }
 }

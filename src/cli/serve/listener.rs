@@ -4,7 +4,8 @@
 //! to send each request head (a silent, slow or idle keep-alive client is
 //! closed after it), a head of at most [`head_limit`] bytes (431 beyond),
 //! a slot under `--max-connections` from the [`Registry`], and a `Host`
-//! check ([`HostPolicy`]) before the routes. On stop, the listener closes
+//! check ([`HostPolicy`]) before the routes; with TLS, a handshake first,
+//! within the same timeout ([`super::tls`]). On stop, the listener closes
 //! and each connection finishes the request it is answering, then closes.
 
 use std::{convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
@@ -50,6 +51,8 @@ pub fn head_limit(max_txs: usize) -> usize {
 
 /// What every connection shares.
 pub struct Server {
+    /// With `--tls-cert`/`--tls-key`: every connection starts with a TLS handshake.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
     /// The routes.
     pub router: Router,
     /// The names requests may use.
@@ -125,7 +128,40 @@ async fn connection(
     activity: Arc<Activity>,
     mut stop: watch::Receiver<bool>,
 ) -> Option<Closed> {
-    let io = TokioIo::new(Counted::new(stream, activity.clone()));
+    let counted = Counted::new(stream, activity.clone());
+    let Some(acceptor) = &server.tls else {
+        return drive(TokioIo::new(counted), local, server, http, activity, stop).await;
+    };
+    // The handshake gets the time a request head gets.
+    let handshake = tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(counted));
+    let tls = tokio::select! {
+        done = handshake => done,
+        () = activity.evicted() => return Some(Closed::Evicted),
+        _ = stop.wait_for(|s| *s) => return None,
+    };
+    match tls {
+        Ok(Ok(tls)) => drive(TokioIo::new(tls), local, server, http, activity, stop).await,
+        // Not TLS, or a client that gave up: nothing to answer.
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => Some(Closed::HeaderTimeout),
+    }
+}
+
+/// HTTP/1 on an open (plain or TLS) connection until it ends.
+async fn drive<I>(
+    io: I,
+    local: SocketAddr,
+    server: &Arc<Server>,
+    http: &http1::Builder,
+    activity: Arc<Activity>,
+    mut stop: watch::Receiver<bool>,
+) -> Option<Closed>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
     let service = {
         let (server, activity) = (server.clone(), activity.clone());
         hyper::service::service_fn(move |request| answer(request, server.clone(), local, activity.clone()))

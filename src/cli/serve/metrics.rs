@@ -1,19 +1,56 @@
 //! `serve`'s own metrics, appended to the last round's on `/metrics`:
 //! upstream JSON-RPC calls (what the providers bill), how `/v1/check`
-//! requests were answered, and the connections — open, the cap, and those
-//! `serve` closed itself, by reason. Written with the renderer's metric
-//! header writers.
+//! requests were answered, the connections — open, the cap, and those
+//! `serve` closed itself, by reason —, re-reads of the hash file, and the
+//! version running. Written with the renderer's metric header writers.
 
 use std::io::{self, Write};
 
 use super::{
+    Reloads,
     checks::{Checks, Source},
     connections::{Closed, Registry},
 };
 use crate::render::{prometheus_counter as counter, prometheus_gauge as gauge};
 
 /// Writes the metrics; `upstream_calls` is the HTTP client's count.
-pub fn render(upstream_calls: u64, checks: &Checks, registry: &Registry, out: &mut dyn Write) -> io::Result<()> {
+pub fn render(
+    upstream_calls: u64,
+    checks: &Checks,
+    registry: &Registry,
+    reloads: &Reloads,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    gauge(
+        out,
+        "quorum_check_build_info",
+        "The quorum-check version serving these metrics (always 1).",
+    )?;
+    writeln!(
+        out,
+        "quorum_check_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    )?;
+    counter(
+        out,
+        "quorum_check_serve_tx_file_reload_errors_total",
+        "Re-reads of a changed --tx-file that failed; the last good hash list was kept.",
+    )?;
+    writeln!(
+        out,
+        "quorum_check_serve_tx_file_reload_errors_total {}",
+        reloads.errors.load(std::sync::atomic::Ordering::Relaxed)
+    )?;
+    gauge(
+        out,
+        "quorum_check_serve_tx_file_last_reload_timestamp_seconds",
+        "When --tx-file was last read successfully (Unix time; 0: never, or no --tx-file).",
+    )?;
+    let last_good = reloads.last_good.lock().map(|t| *t).unwrap_or(0.0);
+    writeln!(
+        out,
+        "quorum_check_serve_tx_file_last_reload_timestamp_seconds {last_good:.3}"
+    )?;
     counter(
         out,
         "quorum_check_serve_upstream_calls_total",

@@ -6,11 +6,20 @@
 //!   those hashes, the same JSON document as `check --format json`; at most
 //!   `max_txs` hashes, at most `max_checks` fan-outs at once (429 beyond),
 //!   identical requests sharing one ([`super::checks`]);
+//! - `GET /probe?tx=0x…` (as `/v1/check`): the same check answered in the
+//!   Prometheus text format, per-transaction series included, with
+//!   `quorum_check_probe_success` (1 when every hash is confirmed) — the
+//!   blackbox-exporter pattern: one scrape job, hashes as targets;
+//! - `GET /v1/pending` (with `--discover`): the hashes found in vote events
+//!   that the last round did not confirm, as JSON
+//!   ([`super::discovery::Pending`]); 503 until the first round is done,
+//!   404 without `--discover`;
 //! - `GET /healthz`: the process is alive; `GET /readyz`: the last round
 //!   finished within 2 × the interval — both without the token, and
-//!   saying nothing more than `ok`, `ready` or `not ready`.
+//!   saying nothing more than `ok`, `ready` (with a note when the hash file
+//!   could not be re-read and an older list is checked) or `not ready`.
 //!
-//! With a token, `/metrics` and `/v1/check` need `Authorization: Bearer <token>`.
+//! With a token, `/metrics`, `/v1/check`, `/probe` and `/v1/pending` need `Authorization: Bearer <token>`.
 
 use std::sync::Arc;
 
@@ -31,12 +40,14 @@ pub fn app(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/v1/check", get(check))
+        .route("/v1/pending", get(pending))
+        .route("/probe", get(probe))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .fallback(|| async {
             plain(
                 StatusCode::NOT_FOUND,
-                "not found: try /metrics, /v1/check?tx=0x…, /healthz, /readyz",
+                "not found: try /metrics, /v1/check?tx=0x…, /probe?tx=0x…, /v1/pending, /healthz, /readyz",
             )
         })
         .with_state(shared)
@@ -81,7 +92,13 @@ async fn metrics(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respo
         return plain(StatusCode::SERVICE_UNAVAILABLE, "no round finished yet");
     };
     let mut text = round.as_bytes().to_vec();
-    let own = super::metrics::render(shared.client.calls_sent(), &shared.answers, &shared.registry, &mut text);
+    let own = super::metrics::render(
+        shared.client.calls_sent(),
+        &shared.answers,
+        &shared.registry,
+        &shared.reloads,
+        &mut text,
+    );
     if own.is_err() {
         return plain(StatusCode::INTERNAL_SERVER_ERROR, "could not write the metrics");
     }
@@ -93,11 +110,34 @@ async fn metrics(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respo
         .into_response()
 }
 
+async fn pending(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if let Some(refusal) = refuse_unauthorized(&shared, &headers) {
+        return refusal;
+    }
+    let Some(pending) = &shared.pending else {
+        return json_error(
+            StatusCode::NOT_FOUND,
+            "serve runs without --discover: no hashes are discovered",
+        );
+    };
+    let document = pending.lock().ok().and_then(|p| p.clone());
+    match document {
+        Some(body) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        None => json_error(StatusCode::SERVICE_UNAVAILABLE, "no round finished yet"),
+    }
+}
+
 /// Ready or not, and nothing else: probes send no token, so the answer must
 /// tell an outsider nothing about the rounds.
 async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     let finished = shared.last.lock().ok().and_then(|l| l.as_ref().map(|(_, at)| *at));
+    let stale_list = shared.reloads.failing.load(std::sync::atomic::Ordering::Relaxed);
     match finished {
+        // Still serving, but from an older hash list: say so, without details.
+        Some(at) if at.elapsed() <= 2 * shared.interval && stale_list => plain(
+            StatusCode::OK,
+            "ready, but the hash file could not be re-read: checking the last good list",
+        ),
         Some(at) if at.elapsed() <= 2 * shared.interval => plain(StatusCode::OK, "ready"),
         _ => plain(StatusCode::SERVICE_UNAVAILABLE, "not ready"),
     }
@@ -133,19 +173,41 @@ fn hashes_of(query: &str, max: usize) -> Result<Vec<alloy::primitives::B256>, St
 }
 
 async fn check(State(shared): State<Arc<Shared>>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
-    if let Some(refusal) = refuse_unauthorized(&shared, &headers) {
+    answer_check(shared, &headers, query.as_deref(), Answering::Json).await
+}
+
+async fn probe(State(shared): State<Arc<Shared>>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+    answer_check(shared, &headers, query.as_deref(), Answering::Probe).await
+}
+
+/// How a check of the request's hashes is answered.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Answering {
+    /// `/v1/check`: the JSON document, settled as early as possible.
+    Json,
+    /// `/probe`: Prometheus text, every node waited for (unless
+    /// `--no-wait-all`), as a background round is.
+    Probe,
+}
+
+async fn answer_check(shared: Arc<Shared>, headers: &HeaderMap, query: Option<&str>, how: Answering) -> Response {
+    if let Some(refusal) = refuse_unauthorized(&shared, headers) {
         return refusal;
     }
-    let hashes = match hashes_of(query.as_deref().unwrap_or(""), shared.max_txs) {
+    let hashes = match hashes_of(query.unwrap_or(""), shared.max_txs) {
         Ok(h) => h,
         Err(e) => return json_error(StatusCode::BAD_REQUEST, &crate::sanitize::cut_message(&e)),
     };
-    let lookup = shared.answers.answer(
+    let answers = match how {
+        Answering::Json => &shared.answers,
+        Answering::Probe => &shared.probes,
+    };
+    let lookup = answers.answer(
         hashes,
         || shared.checks.clone().try_acquire_owned().ok(),
         |hashes| {
             let shared = shared.clone();
-            async move { run_check(&shared, hashes).await }
+            async move { run_check(&shared, hashes, how).await }
         },
     );
     let answer = match lookup {
@@ -162,22 +224,54 @@ async fn check(State(shared): State<Arc<Shared>>, headers: HeaderMap, RawQuery(q
             return response;
         }
     };
+    let content_type = match how {
+        Answering::Json => "application/json",
+        Answering::Probe => "text/plain; version=0.0.4; charset=utf-8",
+    };
     match answer {
-        Ok(body) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Ok(body) => (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], body).into_response(),
         Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, &e),
     }
 }
 
-/// One fan-out for `hashes`, rendered as the JSON document.
-async fn run_check(shared: &Shared, hashes: Vec<alloy::primitives::B256>) -> Result<Bytes, String> {
+/// One fan-out for `hashes`, rendered as the JSON document or, for
+/// `/probe`, as Prometheus text ending with `quorum_check_probe_success`.
+async fn run_check(shared: &Shared, hashes: Vec<alloy::primitives::B256>, how: Answering) -> Result<Bytes, String> {
     let mut config = shared.base.clone();
     config.txs = hashes;
-    // An API answer wants the verdict; nodes are not waited for once it is settled.
-    config.wait_all = false;
+    // An API answer wants the verdict; nodes are not waited for once it is
+    // settled. A probe reports node health too, as a round does.
+    if how == Answering::Json {
+        config.wait_all = false;
+    }
+    let started = std::time::Instant::now();
     let report = fanout::run(&config, &shared.client, std::future::pending()).await;
     let mut body = Vec::new();
-    render::json(&report, &mut body).map_err(|_| "could not write the report".to_string())?;
+    let written = match how {
+        Answering::Json => render::json(&report, &mut body),
+        Answering::Probe => render::prometheus(&report, crate::cli::cmd::check::unix_now(), true, &mut body)
+            .and_then(|()| probe_metrics(&report, started.elapsed(), &mut body)),
+    };
+    written.map_err(|_| "could not write the report".to_string())?;
     Ok(Bytes::from(body))
+}
+
+/// `/probe`'s own lines, after the check's metrics.
+fn probe_metrics(report: &crate::report::Report, took: std::time::Duration, out: &mut Vec<u8>) -> std::io::Result<()> {
+    use std::io::Write;
+    let all_confirmed = report.summary().confirmed == report.len();
+    render::prometheus_gauge(
+        out,
+        "quorum_check_probe_success",
+        "1 when every transaction probed is confirmed by the quorum, else 0.",
+    )?;
+    writeln!(out, "quorum_check_probe_success {}", u8::from(all_confirmed))?;
+    render::prometheus_gauge(
+        out,
+        "quorum_check_probe_duration_seconds",
+        "How long the probe's check took.",
+    )?;
+    writeln!(out, "quorum_check_probe_duration_seconds {:.6}", took.as_secs_f64())
 }
 
 #[cfg(test)]
