@@ -25,24 +25,6 @@ use support::{
 /// A head no chain will reach: 10^12.
 const FAR_AHEAD: u64 = 1_000_000_000_000;
 
-/// The head of the node at `url`, as it reports it.
-async fn head(url: &str) -> u64 {
-    let body = r#"{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}"#;
-    let answer = reqwest::Client::new()
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .expect("eth_blockNumber")
-        .bytes()
-        .await
-        .expect("answer");
-    let answer: serde_json::Value = serde_json::from_slice(&answer).expect("json");
-    let hex = answer["result"].as_str().expect("a head");
-    u64::from_str_radix(hex.trim_start_matches("0x"), 16).expect("a quantity")
-}
-
 /// Mines empty blocks on node `i` until its head is `target`.
 async fn mine_to(fleet: &Fleet, i: usize, target: u64) {
     let now = head(&fleet.url(i)).await;

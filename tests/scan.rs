@@ -52,11 +52,6 @@ async fn rpc(url: &str, method: &str, params: serde_json::Value) -> serde_json::
     answer["result"].clone()
 }
 
-async fn head(url: &str) -> u64 {
-    let n = rpc(url, "eth_blockNumber", json!([])).await;
-    u64::from_str_radix(n.as_str().expect("quantity").trim_start_matches("0x"), 16).expect("hex")
-}
-
 fn scan_args(urls: &[String], contract: Address, extra: &[&str]) -> Vec<String> {
     let mut args = vec![
         "scan".to_string(),

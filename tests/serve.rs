@@ -954,22 +954,6 @@ async fn healthz_answers_while_heavy_checks_run() {
     );
 }
 
-/// The head block of the node at `url`, asked directly.
-async fn head_of(url: &str) -> u64 {
-    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []});
-    let answer: serde_json::Value = reqwest::Client::new()
-        .post(url)
-        .json(&body)
-        .send()
-        .await
-        .expect("rpc")
-        .json()
-        .await
-        .expect("json");
-    let quantity = answer["result"].as_str().expect("a quantity");
-    u64::from_str_radix(quantity.trim_start_matches("0x"), 16).expect("hex")
-}
-
 /// Polls `/v1/pending` until `done` holds for its document (10 s at most).
 async fn pending_until(server: &Serve, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
     let mut last = String::new();
@@ -1025,8 +1009,8 @@ async fn serve_discover_checks_voted_hashes_and_lists_the_unconfirmed() {
         .await
         .unwrap();
     let later = pending_until(&server, |d| d["discovered"] == 3).await;
-    let head = head_of(&fleet.url(0)).await;
-    assert!(later["scan_head_block"].as_u64().unwrap() <= head, "{later}");
+    let node_head = head(&fleet.url(0)).await;
+    assert!(later["scan_head_block"].as_u64().unwrap() <= node_head, "{later}");
     assert_eq!(later["pending"].as_array().unwrap().len(), 1, "{later}");
 
     // The metrics agree once a round has checked the new hash.
@@ -1051,7 +1035,7 @@ async fn serve_discover_checks_voted_hashes_and_lists_the_unconfirmed() {
         Some(0.0)
     );
     let scanned = value(&scrape, "quorum_check_scan_head_block", &[]).expect("the scan head");
-    assert!(scanned >= 1.0 && scanned <= head_of(&fleet.url(0)).await as f64);
+    assert!(scanned >= 1.0 && scanned <= head(&fleet.url(0)).await as f64);
     // Every discovered hash is checked like a listed one.
     assert_eq!(
         value(&scrape, "quorum_check_txs", &[("verdict", "confirmed")]),

@@ -271,3 +271,19 @@ pub fn reverting_code() -> Vec<u8> {
     code.extend(payload);
     code
 }
+
+/// The head block of the node at `url`, asked directly (not through quorum-check).
+pub async fn head(url: &str) -> u64 {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []});
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .expect("eth_blockNumber")
+        .json()
+        .await
+        .expect("a JSON answer");
+    let quantity = answer["result"].as_str().expect("a quantity");
+    u64::from_str_radix(quantity.trim_start_matches("0x"), 16).expect("hex")
+}

@@ -54,6 +54,24 @@ pub async fn run(args: &ScanArgs, prefer: Option<NodeSource>) -> anyhow::Result<
     Ok(report.exit_code())
 }
 
+/// The scanner of `watch --discover` and `serve --discover`: `None`
+/// without `--discover`, whose event flags (`--from-block`, `--state`) are
+/// then refused.
+pub fn discovery_scanner(
+    discover: bool,
+    check: &crate::cli::CheckArgs,
+    discovery: &DiscoverArgs,
+    prefer: Option<NodeSource>,
+) -> anyhow::Result<Option<(Scanner, Option<PathBuf>)>> {
+    if !discover {
+        if discovery.from_block.is_some() || discovery.state.is_some() {
+            bail!("--from-block and --state find hashes in vote events: add --discover");
+        }
+        return Ok(None);
+    }
+    open_scanner(&check.endpoints, prefer, check.contract, discovery, check.threshold).map(Some)
+}
+
 /// A scanner for these flags, and the state file to save to: the nodes,
 /// the event, the state file read and checked (it must belong to this
 /// contract, event and `--chain-id`; its path must be writable) — all

@@ -47,22 +47,7 @@ pub async fn run(args: &ServeArgs, prefer: Option<NodeSource>) -> anyhow::Result
             args.listen
         );
     }
-    let discovery = &args.discovery;
-    if !args.discover && (discovery.from_block.is_some() || discovery.state.is_some()) {
-        bail!("--from-block and --state find hashes in vote events: add --discover");
-    }
-    let scanner = if args.discover {
-        let check = &args.check;
-        Some(super::scan::open_scanner(
-            &check.endpoints,
-            prefer,
-            check.contract,
-            discovery,
-            check.threshold,
-        )?)
-    } else {
-        None
-    };
+    let scanner = super::scan::discovery_scanner(args.discover, &args.check, &args.discovery, prefer)?;
     let mut base = CheckConfig::from_args_allowing_no_txs(&args.check, prefer)?;
     // A monitoring round wants every node's health (unless --no-wait-all).
     base.wait_all = !args.check.no_wait_all;

@@ -32,10 +32,7 @@ pub const DEFAULT_WATCH_DEADLINE: Duration = Duration::from_secs(600);
 
 /// Watches; returns the exit code.
 pub async fn run(args: &WatchArgs, prefer: Option<NodeSource>, color: bool) -> anyhow::Result<ExitStatus> {
-    let discovery = &args.discovery;
-    if !args.discover && (discovery.from_block.is_some() || discovery.state.is_some()) {
-        anyhow::bail!("--from-block and --state find hashes in vote events: add --discover");
-    }
+    let mut scanner = super::scan::discovery_scanner(args.discover, &args.check, &args.discovery, prefer)?;
     let mut config = if args.discover {
         CheckConfig::from_args_allowing_no_txs(&args.check, prefer)?
     } else {
@@ -43,18 +40,6 @@ pub async fn run(args: &WatchArgs, prefer: Option<NodeSource>, color: bool) -> a
     };
     let out = crate::cli::output::target(args.check.output.as_deref());
     crate::cli::output::check_writable(out)?;
-    let mut scanner = if args.discover {
-        let check = &args.check;
-        Some(super::scan::open_scanner(
-            &check.endpoints,
-            prefer,
-            check.contract,
-            discovery,
-            check.threshold,
-        )?)
-    } else {
-        None
-    };
     let mut known: alloy::primitives::map::B256Set = config.txs.iter().copied().collect();
     let started = Instant::now();
     let end = started + args.check.deadline.unwrap_or(DEFAULT_WATCH_DEADLINE);
