@@ -61,7 +61,13 @@ async fn seven_of_ten_confirms_and_six_rejects() {
     assert_eq!(report.txs[0].tx_hash, yes7, "reports keep the order of the hashes");
 
     // The text output carries the phrases scripts look for.
-    let mut args = check_args(&fleet.urls(), contract, &[yes7, yes6], &["--threshold", "7"]);
+    // --wait-all: every node heard, so no "(N not waited for)" in the lines.
+    let mut args = check_args(
+        &fleet.urls(),
+        contract,
+        &[yes7, yes6],
+        &["--threshold", "7", "--wait-all"],
+    );
     args.retain(|a| a != "json");
     let pos = args.iter().position(|a| a == "--format").unwrap();
     args.remove(pos);
@@ -422,4 +428,66 @@ async fn many_hashes_in_one_run_are_batched() {
         assert_eq!(proxy.max_batch(), 50, "node {node}");
         assert_eq!(proxy.requests(), 3, "node {node}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configuration_every_node_rejects_is_named_not_counted() {
+    let h = tx(31);
+    let (fleet, contract) = voting_fleet(3, &[(h, 3)]).await;
+    let cli = Cli::new();
+    let quiet = |contract: alloy::primitives::Address, extra: &[&str]| {
+        let mut args = check_args(&fleet.urls(), contract, &[h], &["--threshold", "2", "-q"]);
+        let format = args.iter().position(|a| a == "--format").unwrap();
+        args.drain(format..format + 2);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+
+    // Nothing deployed at the address on any node.
+    let empty: alloy::primitives::Address = "0x000000000000000000000000000000000000dEaD".parse().unwrap();
+    let run = cli.run_async(quiet(empty, &[])).await;
+    assert_eq!(run.code(), 3, "{}", run.stderr());
+    assert!(
+        run.stdout().contains(
+            "no node has code at 0x000000000000000000000000000000000000dEaD (check --contract and --chain-id)"
+        ),
+        "{}",
+        run.stdout()
+    );
+    assert!(!run.stdout().contains("could still reach it"), "{}", run.stdout());
+
+    // Every node on anvil's chain, not the one asked for (by name, too).
+    for chain in ["1", "mainnet", "0x1"] {
+        let run = cli.run_async(quiet(contract, &["--chain-id", chain])).await;
+        assert_eq!(run.code(), 3, "{}", run.stderr());
+        assert!(
+            run.stdout().contains("every node is on chain 31337, not 1"),
+            "{chain}: {}",
+            run.stdout()
+        );
+    }
+    // The right chain in hex is accepted.
+    let run = cli.run_async(quiet(contract, &["--chain-id", "0x7a69"])).await;
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+
+    // A mix (one node down, the others without code) is still named: a node
+    // that did not answer neither makes nor breaks the diagnosis.
+    let mut urls = fleet.urls();
+    urls[0] = format!("http://127.0.0.1:{}", closed_port());
+    let mut args = check_args(&urls, empty, &[h], &["--threshold", "2", "--retries", "0"]);
+    args.push("--wait-all".into());
+    let report = cli.run_async(args).await.report();
+    let reason = report.txs[0].reason.clone().unwrap_or_default();
+    assert!(reason.starts_with("no node has code at"), "{reason}");
+    // A bad --chain-id is a usage error before any request.
+    cli.run(quiet(contract, &["--chain-id", "moonbase-xyz"]))
+        .assert_usage_error("--chain-id");
+}
+
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

@@ -199,9 +199,27 @@ impl Answer {
     }
 }
 
+/// What the run asked, in the words of a diagnosis: the contract, the vote
+/// function and the expected chain.
+pub(crate) struct Asked<'a> {
+    pub contract: Address,
+    pub function: &'a str,
+    pub chain_id: Option<u64>,
+}
+
 /// Why an inconclusive verdict is one: the statuses of the nodes without a
-/// valid answer, counted.
-pub(crate) fn inconclusive_reason<'a>(unanswered: impl Iterator<Item = &'a NodeStatus>, tally: &Tally) -> String {
+/// valid answer, counted — or, when no node gave a valid answer and every
+/// node that answered at all reports the same configuration failure, that
+/// cause (see [`configuration_diagnosis`]).
+pub(crate) fn inconclusive_reason<'a>(
+    unanswered: impl Iterator<Item = &'a NodeStatus> + Clone,
+    nobody_voted: bool,
+    tally: &Tally,
+    asked: &Asked<'_>,
+) -> String {
+    if nobody_voted && let Some(diagnosis) = configuration_diagnosis(unanswered.clone(), asked) {
+        return diagnosis;
+    }
     let mut by_status: BTreeMap<&str, usize> = BTreeMap::new();
     for status in unanswered {
         *by_status.entry(status.name()).or_default() += 1;
@@ -215,4 +233,136 @@ pub(crate) fn inconclusive_reason<'a>(unanswered: impl Iterator<Item = &'a NodeS
         tally.yes(),
         tally.threshold()
     )
+}
+
+/// The cause, when every node that answered reports one and the same
+/// configuration failure: nothing at the contract address, another chain,
+/// no such function. Nodes that did not answer (timeouts, connection, HTTP
+/// and TLS errors, skipped, interrupted, lagging) neither make nor break a
+/// diagnosis; any other answer (a revert, an RPC error, a bad response)
+/// means the configuration is not the whole story, and there is none.
+pub(crate) fn configuration_diagnosis<'a>(
+    statuses: impl Iterator<Item = &'a NodeStatus>,
+    asked: &Asked<'_>,
+) -> Option<String> {
+    #[derive(PartialEq)]
+    enum Kind {
+        NoContract,
+        NoFunction,
+        WrongChain,
+    }
+    let mut kind = None;
+    let mut chains: Vec<u64> = Vec::new();
+    for status in statuses {
+        let this = match status {
+            NodeStatus::NoContract => Kind::NoContract,
+            NodeStatus::NoFunction => Kind::NoFunction,
+            NodeStatus::WrongChain { chain_id } => {
+                if !chains.contains(chain_id) {
+                    chains.push(*chain_id);
+                }
+                Kind::WrongChain
+            }
+            NodeStatus::Timeout
+            | NodeStatus::ConnectError { .. }
+            | NodeStatus::HttpError { .. }
+            | NodeStatus::TlsError { .. }
+            | NodeStatus::Skipped
+            | NodeStatus::Interrupted
+            | NodeStatus::Lagging { .. } => continue,
+            _ => return None,
+        };
+        match &kind {
+            None => kind = Some(this),
+            Some(seen) if *seen == this => {}
+            Some(_) => return None,
+        }
+    }
+    Some(match kind? {
+        Kind::NoContract => format!(
+            "no node has code at {} (check --contract and --chain-id)",
+            asked.contract.to_checksum(None)
+        ),
+        Kind::NoFunction => format!("no node's contract has {} (check --function and --abi)", asked.function),
+        Kind::WrongChain => {
+            let expected = asked.chain_id.map(|c| format!(", not {c}")).unwrap_or_default();
+            chains.sort_unstable();
+            if let [chain] = chains.as_slice() {
+                format!("every node is on chain {chain}{expected} (check --chain-id and the node URLs)")
+            } else {
+                let list: Vec<String> = chains.iter().map(u64::to_string).collect();
+                format!(
+                    "no node is on the expected chain{} (they are on chains {}; check --chain-id and the node URLs)",
+                    asked.chain_id.map(|c| format!(" {c}")).unwrap_or_default(),
+                    list.join(", ")
+                )
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asked() -> Asked<'static> {
+        Asked {
+            contract: Address::repeat_byte(0x11),
+            function: "vote(bytes32)",
+            chain_id: Some(1),
+        }
+    }
+
+    fn diagnose(statuses: &[NodeStatus]) -> Option<String> {
+        configuration_diagnosis(statuses.iter(), &asked())
+    }
+
+    #[test]
+    fn one_configuration_failure_everywhere_is_named() {
+        let no_code = diagnose(&[NodeStatus::NoContract, NodeStatus::NoContract, NodeStatus::Timeout]).unwrap();
+        assert_eq!(
+            no_code,
+            "no node has code at 0x1111111111111111111111111111111111111111 (check --contract and --chain-id)"
+        );
+        let no_function = diagnose(&[NodeStatus::NoFunction, NodeStatus::Skipped]).unwrap();
+        assert!(
+            no_function.starts_with("no node's contract has vote(bytes32)"),
+            "{no_function}"
+        );
+        let chain = diagnose(&[
+            NodeStatus::WrongChain { chain_id: 31337 },
+            NodeStatus::WrongChain { chain_id: 31337 },
+        ])
+        .unwrap();
+        assert!(chain.starts_with("every node is on chain 31337, not 1 "), "{chain}");
+        let chains = diagnose(&[
+            NodeStatus::WrongChain { chain_id: 31337 },
+            NodeStatus::WrongChain { chain_id: 5 },
+        ])
+        .unwrap();
+        assert!(
+            chains.starts_with("no node is on the expected chain 1 (they are on chains 5, 31337;"),
+            "{chains}"
+        );
+    }
+
+    #[test]
+    fn mixed_or_other_answers_are_not_diagnosed() {
+        assert_eq!(diagnose(&[NodeStatus::NoContract, NodeStatus::NoFunction]), None);
+        let reverted = NodeStatus::Reverted { reason: "x".into() };
+        assert_eq!(diagnose(&[NodeStatus::NoContract, reverted]), None);
+        // Nobody answered at all: that is not a configuration diagnosis.
+        assert_eq!(diagnose(&[NodeStatus::Timeout, NodeStatus::Timeout]), None);
+        assert_eq!(diagnose(&[]), None);
+    }
+
+    #[test]
+    fn a_valid_vote_keeps_the_counting_reason() {
+        let tally = Tally::new(2, 3, false);
+        let statuses = [NodeStatus::NoContract];
+        let counted = inconclusive_reason(statuses.iter(), false, &tally, &asked());
+        assert!(counted.contains("could still reach it"), "{counted}");
+        let named = inconclusive_reason(statuses.iter(), true, &tally, &asked());
+        assert!(named.starts_with("no node has code"), "{named}");
+    }
 }

@@ -7,7 +7,7 @@ use alloy::primitives::B256;
 
 use super::{Cell, Report};
 use crate::{
-    report::{NodeReport, NodeStatus, TxReport, inconclusive_reason},
+    report::{Asked, NodeReport, NodeStatus, TxReport, inconclusive_reason},
     tally::{Tally, Verdict},
 };
 
@@ -143,11 +143,15 @@ impl<'a> TxView<'a> {
     /// Why the verdict is inconclusive; `None` otherwise.
     pub fn reason(&self) -> Option<String> {
         (self.verdict() == Verdict::Inconclusive).then(|| {
-            let unanswered = (0..self.report.nodes.len())
-                .map(|n| &self.report.statuses[self.cell(n).status as usize])
-                .filter(|(_, vote)| vote.is_none())
-                .map(|(status, _)| status);
-            inconclusive_reason(unanswered, self.tally())
+            let answers = (0..self.report.nodes.len()).map(|n| &self.report.statuses[self.cell(n).status as usize]);
+            let nobody_voted = answers.clone().all(|(_, vote)| vote.is_none());
+            let unanswered = answers.filter(|(_, vote)| vote.is_none()).map(|(status, _)| status);
+            let asked = Asked {
+                contract: self.report.contract,
+                function: &self.report.function,
+                chain_id: self.report.chain_id,
+            };
+            inconclusive_reason(unanswered, nobody_voted, self.tally(), &asked)
         })
     }
 
