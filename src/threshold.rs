@@ -56,6 +56,20 @@ pub enum ThresholdError {
     RelativeWithUint(String),
 }
 
+impl ThresholdError {
+    /// The message; `defaulted` (the user did not choose the threshold)
+    /// adds "(the default)" where the threshold is named, so a user who
+    /// never typed `majority` learns where it came from.
+    pub(crate) fn message(&self, defaulted: bool) -> String {
+        match self {
+            Self::RelativeWithUint(spec) if defaulted => format!(
+                "threshold '{spec}' (the default) is relative, but the vote function returns a uint weight: only an absolute threshold N can be used"
+            ),
+            other => other.to_string(),
+        }
+    }
+}
+
 impl FromStr for Threshold {
     type Err = ThresholdError;
 

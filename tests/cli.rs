@@ -116,6 +116,21 @@ fn bad_thresholds_are_named() {
     ] {
         cli.run(with(base(&cli), "--threshold", bad)).assert_usage_error(named);
     }
+    // uint votes need an absolute threshold; the default one is said to be
+    // the default, so a user who never typed "majority" knows where it came from.
+    let uint = with(base(&cli), "--function", "weight(bytes32)(uint96)");
+    let uint: Vec<String> = {
+        let abi = uint.iter().position(|a| a == "--abi").unwrap();
+        let mut args = uint.clone();
+        args.drain(abi..abi + 2);
+        args
+    };
+    cli.run(&uint)
+        .assert_usage_error("threshold 'majority' (the default) is relative");
+    let typed = cli.run(with(uint.clone(), "--threshold", "majority"));
+    typed.assert_usage_error("threshold 'majority' is relative");
+    let from_env = cli.run_env(&uint, &[("QUORUM_THRESHOLD", "2/3")]);
+    from_env.assert_usage_error("threshold '2/3' is relative");
 }
 
 #[test]
@@ -340,6 +355,23 @@ fn help_and_version_exit_zero() {
     ] {
         assert!(run.stdout().contains(flag), "{flag} missing from help");
     }
+    // Global options under their own heading, apart from the subcommand's.
+    let help = run.stdout();
+    let global = help.find("Global options:").expect("a Global options heading");
+    assert!(help[global..].contains("--log-format"), "{help}");
+    assert!(!help[global..].contains("--threshold"), "{help}");
+    assert!(help.contains("Nodes:") && help.find("Nodes:") < Some(global), "{help}");
+    // serve's --deadline is a check's, watch's is when watching gives up.
+    let serve = cli.run(["serve", "--help"]).stdout();
+    assert!(
+        !serve.contains("watching gives up") && !serve.contains("10m"),
+        "{serve}"
+    );
+    let watch = cli.run(["watch", "--help"]).stdout();
+    assert!(
+        watch.contains("watching gives up") && watch.contains("QUORUM_WATCH_DEADLINE"),
+        "{watch}"
+    );
     cli.run(["frobnicate"]).assert_usage_error("frobnicate");
 }
 

@@ -76,6 +76,25 @@ async fn three_hanging_nodes_do_not_delay_a_confirmation() {
         "took {:?}; the timeout was 10s",
         run.elapsed
     );
+    // The quiet line says the three were not waited for: "yes 7 of 10"
+    // alone reads as if they had said no.
+    let mut args = check_args(
+        &urls(&proxies),
+        contract,
+        &[tx(1)],
+        &["--threshold", "7", "--timeout", "10s", "-q"],
+    );
+    let format = args.iter().position(|a| a == "--format").unwrap();
+    args.drain(format..format + 2);
+    let quiet = Cli::new().run_async(args).await;
+    assert_eq!(quiet.code(), 0, "{}", quiet.stderr());
+    assert_eq!(
+        quiet.stdout().trim_end(),
+        format!(
+            "Transaction confirmed: {} (yes 7 of 10 (3 not waited for), threshold 7)",
+            hex(tx(1))
+        )
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

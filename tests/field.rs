@@ -154,7 +154,8 @@ fn devnets_printed_configuration_works_pasted_in_any_directory() {
     // Paste the block into .env in another, empty directory.
     let cli = Cli::new();
     cli.write(".env", &(env.join("\n") + "\n"));
-    let run = cli.run(["check"]);
+    // --wait-all: every node heard, so the line is exactly "(yes 2 of 3, …)".
+    let run = cli.run(["check", "--wait-all"]);
     let pasted = run.stdout();
     // And the one-liner, as a shell would split it.
     let words: Vec<&str> = one_line.split_whitespace().skip(1).collect();

@@ -43,6 +43,7 @@ async fn the_binary_alone_works_from_any_directory() {
             "2".into(),
             "--chain-id".into(),
             "31337".into(),
+            "--wait-all".into(),
         ]);
         args
     };

@@ -220,10 +220,83 @@ async fn watch_gives_up_at_its_deadline_with_the_last_verdict() {
     let err = run.stderr();
     assert_eq!(err.matches("start -> pending (yes").count(), 1, "{err}");
     assert!(!err.contains("-> Transaction"), "{err}");
-    assert!(
-        err.trim_end().ends_with("gave up after 1s 500ms: 0 of 1 confirmed"),
-        "{err}"
+    // The real time it watched, not the flag's value echoed.
+    let last = err.trim_end().lines().last().unwrap_or_default();
+    let seconds: f64 = last
+        .strip_prefix("gave up after ")
+        .and_then(|rest| rest.strip_suffix("s: 0 of 1 confirmed"))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!((1.4..5.0).contains(&seconds), "{err}");
+}
+
+/// `check_args` ask for JSON; these read the text lines.
+fn text_format(args: &mut [String]) {
+    let format = args.iter().position(|a| a == "--format").unwrap();
+    args[format + 1] = "text".into();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_runs_a_last_round_at_its_deadline() {
+    // One node of three has voted, threshold 2. The interval is longer than
+    // the deadline: the only regular round is the first. The second vote
+    // arrives between it and the deadline; the round timed to end at the
+    // deadline sees it, so the watch ends confirmed instead of giving up.
+    let h = tx(5);
+    let (fleet, contract) = voting_fleet(3, &[]).await;
+    fleet.cast_votes(contract, &[h], &[true, false, false]).await.unwrap();
+    let mut args = check_args(
+        &fleet.urls(),
+        contract,
+        &[h],
+        &["--threshold", "2", "--interval", "30s", "--deadline", "4s"],
     );
+    args[0] = "watch".into();
+    text_format(&mut args);
+    let cli = Cli::new();
+    let watching = cli.run_async(args);
+    let vote = async {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        fleet.cast_vote(1, contract, h, true).await.unwrap();
+    };
+    let (run, ()) = tokio::join!(watching, vote);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    assert!(
+        run.stdout().contains("pending -> Transaction confirmed"),
+        "{}",
+        run.stdout()
+    );
+    assert!(run.elapsed >= Duration::from_millis(2500), "{:?}", run.elapsed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_has_its_own_deadline_variable() {
+    // QUORUM_DEADLINE is check's (a few seconds); a watch must not give up by it.
+    let h = tx(6);
+    let (fleet, contract) = voting_fleet(2, &[(h, 0)]).await;
+    let mut args = check_args(
+        &fleet.urls(),
+        contract,
+        &[h],
+        &["--threshold", "2", "--interval", "200ms"],
+    );
+    args[0] = "watch".into();
+    text_format(&mut args);
+    let cli = Cli::new();
+    let run = cli
+        .run_async_env(
+            args.clone(),
+            &[("QUORUM_DEADLINE", "300ms"), ("QUORUM_WATCH_DEADLINE", "2s")],
+        )
+        .await;
+    assert_eq!(run.code(), 4, "{}{}", run.stdout(), run.stderr());
+    assert!(run.elapsed >= Duration::from_millis(1900), "{:?}", run.elapsed);
+    assert!(run.stdout().contains("gave up after 2."), "{}", run.stdout());
+    // The command line still wins over the variable.
+    args.extend(["--deadline".into(), "500ms".into()]);
+    let run = cli.run_async_env(args, &[("QUORUM_WATCH_DEADLINE", "1m")]).await;
+    assert_eq!(run.code(), 4, "{}{}", run.stdout(), run.stderr());
+    assert!(run.elapsed < Duration::from_secs(20), "{:?}", run.elapsed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -298,6 +371,23 @@ async fn nodes_reports_down_and_wrong_chain_nodes() {
         "{out}"
     );
     assert!(out.contains("unhealthy"), "{out}");
+    // No trailing spaces in the table (a padded last column left them).
+    assert!(out.lines().all(|l| l == l.trim_end()), "{out:?}");
+
+    // A function the contract does not have: the problem says why, not
+    // "3: execution reverted". QUORUM_FORMAT applies to nodes too.
+    let mut missing = args("1", "text");
+    let format = missing.iter().position(|a| a == "--format").unwrap();
+    missing.drain(format..format + 2);
+    missing.extend(["--function".into(), "approve(bytes32)(bool)".into()]);
+    let run = cli.run_async_env(missing, &[("QUORUM_FORMAT", "json")]).await;
+    let report: HealthReport = serde_json::from_slice(&run.output.stdout)
+        .unwrap_or_else(|e| panic!("QUORUM_FORMAT=json gives JSON: {e}: {}", run.stdout()));
+    let problems = report.nodes[0].problems.join("; ");
+    assert!(
+        problems.contains("approve(bytes32) does not answer with a valid vote: it reverted without a reason"),
+        "{problems}"
+    );
 }
 
 #[test]
@@ -311,7 +401,25 @@ fn completions_and_man_page_are_generated() {
             out.contains("quorum-check") && out.contains("watch") && out.contains("threshold"),
             "{shell}"
         );
+        // The words --block and --multicall know are offered.
+        for word in ["finalized", "pinned", "earliest"] {
+            assert!(out.contains(word), "{shell} completion lacks --block {word}");
+        }
+        assert!(out.contains("auto") && out.contains("off"), "{shell}: --multicall");
     }
+    // Offered, but not the only values: a number and an address still parse.
+    let run = cli.run([
+        "check",
+        "--block",
+        "12",
+        "--multicall",
+        "0xcA11bde05977b3631167028862bE2a173976CA11",
+    ]);
+    assert!(
+        !run.stderr().contains("--block") && !run.stderr().contains("--multicall"),
+        "{}",
+        run.stderr()
+    );
     cli.run(["completions", "tcsh"]).assert_usage_error("tcsh");
     let run = cli.run(["man"]);
     assert_eq!(run.code(), 0);
@@ -445,6 +553,42 @@ async fn the_cron_wrapper_stamps_lines_and_acts_on_each_exit_code() {
         // A hash nobody voted on exits 1 as well: never claim a vote against it.
         assert!(!text.contains("voted against"), "{text}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cron_wrapper_logs_a_configuration_diagnosis() {
+    let h = tx(41);
+    let (fleet, _contract) = voting_fleet(2, &[(h, 2)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        format!(
+            "QUORUM_RPC_URLS={}\nQUORUM_CONTRACT=0x000000000000000000000000000000000000dEaD\nQUORUM_THRESHOLD=2\n",
+            fleet.urls().join(",")
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("pending.txt"), format!("{}\n", hex(h))).unwrap();
+    let wrapper = repo().join("examples/cron/quorum-check-cron");
+    let dir_path = dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(wrapper)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("QUORUM_CHECK_BIN", env!("CARGO_BIN_EXE_quorum-check"))
+            .env("QUORUM_CHECK_DIR", &dir_path)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("no node has code at 0x000000000000000000000000000000000000dEaD"),
+        "{text}"
+    );
+    assert!(text.contains("exit 3: inconclusive"), "{text}");
 }
 
 fn closed_port() -> u16 {

@@ -34,12 +34,14 @@ pub struct EndpointArgs {
     #[arg(long, value_name = "FILE", env = "QUORUM_NODES", hide_env_values = true)]
     pub nodes: Option<PathBuf>,
 
-    /// Expected chain id; a node on another chain is reported and not counted.
+    /// Expected chain id (decimal, 0x hex, or a name: mainnet, sepolia, holesky, base, …); a node
+    /// on another chain is reported and not counted.
     #[arg(
         long = "chain-id",
         value_name = "ID",
         env = "QUORUM_CHAIN_ID",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = parse_chain_id
     )]
     pub chain_id: Option<u64>,
 
@@ -77,7 +79,7 @@ pub struct EndpointArgs {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Where the nodes are.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Nodes")]
     pub endpoints: EndpointArgs,
 
     /// Address of the voting contract.
@@ -127,7 +129,9 @@ pub struct CheckArgs {
         value_name = "BLOCK",
         env = "QUORUM_BLOCK",
         hide_env_values = true,
-        default_value_t = config::DEFAULT_BLOCK
+        default_value_t = config::DEFAULT_BLOCK,
+        value_parser = Completing::<BlockSpec>::new(&["latest", "safe", "finalized", "pending", "earliest", "pinned"]),
+        hide_possible_values = true
     )]
     pub block: BlockSpec,
 
@@ -138,7 +142,7 @@ pub struct CheckArgs {
     pub max_pin_lag: u64,
 
     /// The run ends by then, whatever the nodes do, counted from the start (reading the hash
-    /// list included) [default: timeout + 1s]. With watch: when watching gives up [default: 10m].
+    /// list included) [default: timeout + 1s].
     #[arg(long, value_name = "DURATION", env = "QUORUM_DEADLINE", hide_env_values = true, value_parser = parse_duration)]
     pub deadline: Option<Duration>,
 
@@ -155,7 +159,9 @@ pub struct CheckArgs {
         value_name = "auto|off|ADDRESS",
         env = "QUORUM_MULTICALL",
         hide_env_values = true,
-        default_value_t = config::DEFAULT_MULTICALL
+        default_value_t = config::DEFAULT_MULTICALL,
+        value_parser = Completing::<config::Multicall>::new(&["auto", "off"]),
+        hide_possible_values = true
     )]
     pub multicall: config::Multicall,
 
@@ -191,6 +197,11 @@ pub struct CheckArgs {
     /// Print only the verdict lines (text format).
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Whether `--threshold` came from its default (neither flag nor
+    /// variable): set after parsing, so errors can say "(the default)".
+    #[arg(skip)]
+    pub threshold_defaulted: bool,
 }
 
 impl CheckArgs {
@@ -203,6 +214,70 @@ impl CheckArgs {
 
 pub use crate::parse::{parse_address, parse_duration, parse_tx_hash};
 
+/// A value parser for a type read with `FromStr` that also names the words
+/// it knows, for shell completion (`--block` tags, `--multicall auto|off`),
+/// while accepting what else the type parses (numbers, addresses).
+#[derive(Clone)]
+pub struct Completing<T> {
+    words: &'static [&'static str],
+    parsed: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> Completing<T> {
+    /// Completes `words`.
+    pub fn new(words: &'static [&'static str]) -> Self {
+        Self {
+            words,
+            parsed: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T> clap::builder::TypedValueParser for Completing<T>
+where
+    T: std::str::FromStr<Err = String> + Clone + Send + Sync + 'static,
+{
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<T, clap::Error> {
+        clap::builder::StringValueParser::new()
+            .try_map(|s| s.parse::<T>())
+            .parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            self.words.iter().map(|w| clap::builder::PossibleValue::new(*w)),
+        ))
+    }
+}
+
+/// `--chain-id`: decimal, `0x` hex, or a chain's name as cast and alloy know it
+/// (`mainnet`, `sepolia`, `holesky`, `base`, `arbitrum`, …).
+pub fn parse_chain_id(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let hex = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X"));
+    let number = match hex {
+        Some(digits) => u64::from_str_radix(digits, 16).ok(),
+        None => t.parse::<u64>().ok(),
+    };
+    if let Some(id) = number {
+        return Ok(id);
+    }
+    if hex.is_none()
+        && !t.starts_with(|c: char| c.is_ascii_digit())
+        && let Ok(chain) = t.to_ascii_lowercase().parse::<alloy_chains::NamedChain>()
+    {
+        return Ok(chain as u64);
+    }
+    Err("expected a chain id: a number (31337), 0x hex (0x7a69) or a chain name (mainnet, sepolia, …)".into())
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
@@ -212,5 +287,19 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn chain_ids_in_every_form_users_type() {
+        use super::parse_chain_id;
+        assert_eq!(parse_chain_id("31337"), Ok(31337));
+        assert_eq!(parse_chain_id("0x7a69"), Ok(31337));
+        assert_eq!(parse_chain_id("0X7A69"), Ok(31337));
+        assert_eq!(parse_chain_id("mainnet"), Ok(1));
+        assert_eq!(parse_chain_id("Sepolia"), Ok(11155111));
+        for bad in ["", "0x", "0xzz", "-1", "moonshot-chain", "18446744073709551616"] {
+            let err = parse_chain_id(bad).unwrap_err();
+            assert!(err.starts_with("expected a chain id"), "{bad}: {err}");
+        }
     }
 }

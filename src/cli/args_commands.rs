@@ -20,7 +20,7 @@ use crate::{
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     /// Every `check` flag.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Check options")]
     pub check: CheckArgs,
 
     /// Time between two rounds.
@@ -33,7 +33,7 @@ pub struct WatchArgs {
     pub discover: bool,
 
     /// With --discover: the events and where to resume.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Discovery (with --discover)")]
     pub discovery: DiscoverArgs,
 }
 
@@ -41,7 +41,7 @@ pub struct WatchArgs {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Every `check` flag.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Check options")]
     pub check: CheckArgs,
 
     /// Address to listen on. A non-loopback address needs --auth-token-file or
@@ -136,7 +136,7 @@ pub struct ServeArgs {
     pub discover: bool,
 
     /// With --discover: the events and where to resume.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Discovery (with --discover)")]
     pub discovery: DiscoverArgs,
 }
 
@@ -163,7 +163,7 @@ pub enum HealthFormat {
 #[derive(Debug, Args)]
 pub struct NodesArgs {
     /// Where the nodes are.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Nodes")]
     pub endpoints: EndpointArgs,
 
     /// Also check that this contract has code on every node, and that its vote function answers
@@ -216,7 +216,13 @@ pub struct NodesArgs {
     pub threshold: Threshold,
 
     /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(
+        long,
+        value_enum,
+        env = "QUORUM_FORMAT",
+        hide_env_values = true,
+        default_value = "text"
+    )]
     pub format: HealthFormat,
 }
 
@@ -310,7 +316,7 @@ fn parse_block_number(s: &str) -> Result<u64, String> {
 #[derive(Debug, Args)]
 pub struct ScanArgs {
     /// Where the nodes are.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Nodes")]
     pub endpoints: EndpointArgs,
 
     /// Address of the voting contract.

@@ -9,12 +9,15 @@ use super::{
     args_commands::{DemoArgs, DevnetArgs, NodesArgs, ScanArgs, ServeArgs, WatchArgs},
 };
 
+/// The help heading of the flags every subcommand takes.
+const GLOBAL: &str = "Global options";
+
 /// Has a quorum of independent Ethereum nodes voted for this transaction?
 #[derive(Debug, Parser)]
 #[command(name = "quorum-check", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
     /// More logging on stderr (-v info, -vv debug); RUST_LOG overrides.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = GLOBAL)]
     pub verbose: u8,
 
     /// Log line format on stderr.
@@ -24,12 +27,13 @@ pub struct Cli {
         env = "QUORUM_LOG_FORMAT",
         hide_env_values = true,
         default_value = "text",
-        global = true
+        global = true,
+        help_heading = GLOBAL
     )]
     pub log_format: LogFormat,
 
     /// When to colour output: auto (on a terminal, unless NO_COLOR is set), always, never.
-    #[arg(long, value_enum, value_name = "WHEN", default_value = "auto", global = true)]
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "auto", global = true, help_heading = GLOBAL)]
     pub color: ColorWhen,
 
     /// The subcommand.
@@ -69,10 +73,17 @@ pub enum Command {
     /// Run the original script's scenario on a local 10-node fleet, then tear it down.
     Demo(DemoArgs),
     /// Re-check every --interval until every transaction is confirmed or --deadline passes.
+    // watch's --deadline is when watching gives up, not one check's: its own
+    // variable, so a QUORUM_DEADLINE meant for check does not end a watch early.
+    #[command(mut_arg("deadline", |a| a
+        .env("QUORUM_WATCH_DEADLINE")
+        .help("When watching gives up, counted from the start; a last round runs then [default: 10m]")))]
     Watch(Box<WatchArgs>),
     /// Health of each node: chain id, head block and age, client version, latency, contract code.
     Nodes(Box<NodesArgs>),
     /// Keep checking in the background and serve /metrics, /v1/check, /healthz and /readyz over HTTP.
+    #[command(mut_arg("deadline", |a| a
+        .help("Each check (background round or /v1/check) ends by then, whatever the nodes do [default: timeout + 1s]")))]
     Serve(Box<ServeArgs>),
     /// Find the transactions to check in the contract's vote events, read from every node.
     Scan(Box<ScanArgs>),

@@ -47,7 +47,7 @@ impl CheckConfig {
             bail!("no transaction hash given: pass --tx HASH, set QUORUM_TX, or pass --tx-file PATH");
         }
 
-        Ok(Self::new(CheckParts {
+        Self::new(CheckParts {
             function,
             txs,
             threshold: args.threshold,
@@ -64,7 +64,8 @@ impl CheckConfig {
             multicall: args.multicall,
             wait_all: args.wait_all || (args.monitoring() && !args.no_wait_all),
             ..CheckParts::new(nodes, args.contract)
-        })?)
+        })
+        .map_err(|e| anyhow::anyhow!(e.message(args.threshold_defaulted)))
     }
 }
 

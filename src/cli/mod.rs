@@ -57,6 +57,12 @@ pub fn parse_cli() -> Result<(Cli, Option<NodeSource>), clap::Error> {
     {
         args.tx.clear();
     }
+    let threshold_defaulted = matches.subcommand().is_some_and(|(_, m)| {
+        m.ids().any(|i| i.as_str() == "threshold") && m.value_source("threshold") == Some(ValueSource::DefaultValue)
+    });
+    if let Some(args) = cli.command.check_args_mut() {
+        args.threshold_defaulted = threshold_defaulted;
+    }
     Ok((cli, prefer))
 }
 

@@ -164,7 +164,12 @@ pub(super) fn assess(
                 Ok(data) => spec.function.decode(&data).map(|_| ()).map_err(|e| e.to_string()),
                 Err(_) => Err("eth_call result is not hex data".to_string()),
             },
-            Some(Err(e)) => Err(format!("{}: {}", e.code, node_text(&e.message))),
+            Some(Err(e)) => Err(vote_error_reason(
+                spec,
+                e.code,
+                &node_text(&e.message),
+                e.data.as_deref(),
+            )),
             None => Err("no answer".to_string()),
         };
         health.vote_answers = Some(decoded.is_ok());
@@ -182,6 +187,21 @@ pub(super) fn assess(
 }
 
 /// Every rule `health` breaks, as a problem to show.
+/// Why the vote probe's `eth_call` failed, in words: a revert's decoded
+/// reason, a reason-less revert explained (it is how a solc contract answers
+/// a function it does not have), else the node's code and message.
+fn vote_error_reason(spec: &HealthCheck<'_>, code: i64, message: &str, data: Option<&RawValue>) -> String {
+    let revert_data = data
+        .and_then(|raw| serde_json::from_str::<Bytes>(raw.get()).ok())
+        .filter(|d| !d.is_empty());
+    let reverted = code == 3 || message.to_ascii_lowercase().contains("revert");
+    match (reverted, revert_data) {
+        (_, Some(data)) => format!("it reverted: {}", spec.function.describe_revert(&data)),
+        (true, None) => "it reverted without a reason (a contract compiled by solc does this for a function it does not have: check --function and --abi)".into(),
+        (false, None) => format!("the node answered error {code}: {message}"),
+    }
+}
+
 fn problems(spec: &HealthCheck<'_>, health: &NodeHealth, vote_problem: Option<String>) -> Vec<String> {
     let mut problems = Vec::new();
     match (spec.chain_id, health.chain_id) {

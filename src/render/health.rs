@@ -10,10 +10,12 @@ use crate::health::HealthReport;
 /// Writes the health table.
 pub fn render(report: &HealthReport, out: &mut dyn Write) -> io::Result<()> {
     let width = super::name_width(report.nodes.iter().map(|n| n.name.as_str()));
-    writeln!(
+    super::write_row(
         out,
-        "  {:>3}  {:<width$}  {:>6}  {:<9}  {:>8}  {:>10}  {:>5}  {:>8}  {:>9}  {:<8}  CLIENT / PROBLEMS",
-        "#", "NODE", "WEIGHT", "HEALTH", "CHAIN", "HEAD", "LAG", "AGE", "LATENCY", "CONTRACT"
+        &format!(
+            "  {:>3}  {:<width$}  {:>6}  {:<9}  {:>8}  {:>10}  {:>5}  {:>8}  {:>9}  {:<8}  CLIENT / PROBLEMS",
+            "#", "NODE", "WEIGHT", "HEALTH", "CHAIN", "HEAD", "LAG", "AGE", "LATENCY", "CONTRACT"
+        ),
     )?;
     for n in &report.nodes {
         let dash = || "-".to_string();
@@ -43,14 +45,16 @@ pub fn render(report: &HealthReport, out: &mut dyn Write) -> io::Result<()> {
             detail = format!("{detail} [{}]", n.problems.join("; "));
         }
         let name: String = n.name.chars().take(width).collect();
-        writeln!(
+        super::write_row(
             out,
-            "  {:>3}  {name:<width$}  {:>6}  {:<9}  {chain:>8}  {head:>10}  {lag:>5}  {age:>8}  {:>6.1} ms  {code:<8}  {}",
-            n.node,
-            n.weight,
-            if n.healthy { "healthy" } else { "unhealthy" },
-            n.latency_ms,
-            detail.trim()
+            &format!(
+                "  {:>3}  {name:<width$}  {:>6}  {:<9}  {chain:>8}  {head:>10}  {lag:>5}  {age:>8}  {:>6.1} ms  {code:<8}  {}",
+                n.node,
+                n.weight,
+                if n.healthy { "healthy" } else { "unhealthy" },
+                n.latency_ms,
+                detail.trim()
+            ),
         )?;
     }
     let verdict = if report.quorum_reachable {

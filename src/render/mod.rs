@@ -53,6 +53,12 @@ pub fn render(report: &Report, format: Format, options: &Options, out: &mut dyn 
 }
 
 /// Width of a NODE column: the longest name, between 4 and 48 characters.
+/// Writes a table row without the spaces a padded last column leaves at
+/// its end, then a newline.
+fn write_row(out: &mut dyn std::io::Write, row: &str) -> std::io::Result<()> {
+    writeln!(out, "{}", row.trim_end())
+}
+
 fn name_width<'a>(names: impl Iterator<Item = &'a str>) -> usize {
     names.map(|n| n.chars().count()).max().unwrap_or(4).clamp(4, 48)
 }

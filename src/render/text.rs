@@ -116,6 +116,14 @@ fn write_verdict_line(tx: &TxView<'_>, reasons: &mut ReasonCache, out: &mut dyn 
     if !uint_votes {
         write!(out, " of {}", tx.total_weight())?;
     }
+    // Early settlement: say how many nodes the yes-weight did not wait for,
+    // or "yes 6 of 10" reads as if four nodes had said no.
+    let not_waited = (0..tx.node_count())
+        .filter(|&n| matches!(tx.status(n), NodeStatus::Skipped))
+        .count();
+    if not_waited > 0 {
+        write!(out, " ({not_waited} not waited for)")?;
+    }
     write!(out, ", threshold {})", tx.threshold())?;
     if let (Verdict::Inconclusive, Some(reason)) = (verdict, tx.reason_cached(reasons)) {
         write!(out, " — {reason}")?;
@@ -128,15 +136,15 @@ fn table(tx: &TxView<'_>, out: &mut dyn Write) -> io::Result<()> {
     let nodes: Vec<_> = tx.nodes().collect();
     let name_width = super::name_width(nodes.iter().map(|n| n.name.as_str()));
     let show_from = nodes.iter().any(|n| n.from.is_some());
-    write!(
-        out,
+    let mut row = format!(
         "  {:>3}  {:<name_width$}  {:>6}  {:<13}  {:>6}  {:>9}",
         "#", "NODE", "WEIGHT", "STATUS", "VOTE", "LATENCY"
-    )?;
+    );
     if show_from {
-        write!(out, "  {:<42}", "FROM")?;
+        row.push_str(&format!("  {:<42}", "FROM"));
     }
-    writeln!(out, "  DETAIL")?;
+    row.push_str("  DETAIL");
+    super::write_row(out, &row)?;
     for n in &nodes {
         let vote = match &n.status {
             NodeStatus::Ok {
@@ -155,16 +163,15 @@ fn table(tx: &TxView<'_>, out: &mut dyn Write) -> io::Result<()> {
             .map(|ms| format!("{ms:.1} ms"))
             .unwrap_or_else(|| "-".into());
         let name: String = n.name.chars().take(name_width).collect();
-        write!(
-            out,
+        let mut row = format!(
             "  {:>3}  {name:<name_width$}  {:>6}  {:<13}  {vote:>6}  {latency:>9}",
             n.node,
             n.weight,
             n.status.name()
-        )?;
+        );
         if show_from {
             let from = n.from.map(|a| a.to_checksum(None)).unwrap_or_else(|| "-".into());
-            write!(out, "  {from:<42}")?;
+            row.push_str(&format!("  {from:<42}"));
         }
         let mut detail = n.status.detail().unwrap_or_default();
         if n.attempts > 1 {
@@ -173,7 +180,8 @@ fn table(tx: &TxView<'_>, out: &mut dyn Write) -> io::Result<()> {
             }
             detail.push_str(&format!("{} attempts", n.attempts));
         }
-        writeln!(out, "  {detail}")?;
+        row.push_str(&format!("  {detail}"));
+        super::write_row(out, &row)?;
     }
     Ok(())
 }

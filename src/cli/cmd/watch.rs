@@ -1,6 +1,7 @@
 //! `quorum-check watch`: re-check every `--interval` until every transaction
-//! is confirmed (exit 0) or `--deadline` passes: then a last line says
-//! `gave up after <duration>: N of M confirmed` and the exit code is 4
+//! is confirmed (exit 0) or `--deadline` passes (env `QUORUM_WATCH_DEADLINE`;
+//! a last round is timed to end at the deadline): then a last line says
+//! `gave up after <elapsed>: N of M confirmed` and the exit code is 4
 //! ("gave up waiting"), never the 1 of a real rejection. A transaction not
 //! confirmed yet is `pending` — votes can still arrive — and only changes
 //! of state are printed (not of the yes-weight: with early settlement it
@@ -51,12 +52,17 @@ pub async fn run(args: &WatchArgs, prefer: Option<NodeSource>, color: bool) -> a
     let mut last: Vec<Option<bool>> = vec![None; config.txs.len()];
     let mut rounds = 0u32;
     let mut gave_up = false;
+    // The last round is timed to end at the deadline: votes that arrive
+    // between the last regular round and the deadline still count.
+    let mut final_round = false;
     let report = loop {
         rounds += 1;
-        // A round never runs past the watch's own deadline.
+        let round_started = Instant::now();
+        // A round does not run past the watch's own deadline, except that
+        // the last one always gets a little time to be worth running.
         config.limits.deadline = round_budget
-            .min(end.saturating_duration_since(Instant::now()))
-            .max(Duration::from_millis(1));
+            .min(end.saturating_duration_since(round_started))
+            .max(round_budget.min(LAST_ROUND_FLOOR));
         if let Some((scanner, state)) = &mut scanner {
             let found = tokio::select! {
                 found = scanner.scan(crate::scan::ToBlock::Latest) => found?,
@@ -85,13 +91,21 @@ pub async fn run(args: &WatchArgs, prefer: Option<NodeSource>, color: bool) -> a
         if report.interrupted() || (all_confirmed && !args.discover) {
             break report;
         }
-        let next = Instant::now() + args.interval;
-        if next >= end {
+        let now = Instant::now();
+        if final_round || now >= end {
             gave_up = !all_confirmed;
             break report;
         }
+        let took = now - round_started;
+        let mut wake = now + args.interval;
+        if wake + took >= end {
+            // Not time for another regular round: one more, as late as it can
+            // start and still end by the deadline.
+            final_round = true;
+            wake = end.checked_sub(took).unwrap_or(now).max(now);
+        }
         tokio::select! {
-            () = tokio::time::sleep_until(next) => {}
+            () = tokio::time::sleep_until(wake) => {}
             () = shutdown.as_mut() => break report,
         }
     };
@@ -106,10 +120,9 @@ pub async fn run(args: &WatchArgs, prefer: Option<NodeSource>, color: bool) -> a
         super::check::write_report(&report, args.check.format, &options, out)?;
     }
     if gave_up {
-        let waited = args.check.deadline.unwrap_or(DEFAULT_WATCH_DEADLINE);
         let line = format!(
             "gave up after {}: {} of {} confirmed",
-            humantime::format_duration(waited),
+            elapsed_text(started.elapsed()),
             report.summary().confirmed,
             report.len()
         );
@@ -117,6 +130,18 @@ pub async fn run(args: &WatchArgs, prefer: Option<NodeSource>, color: bool) -> a
         return Ok(ExitStatus::GaveUp);
     }
     Ok(report.exit_code())
+}
+
+/// The least time the last round gets, even at the deadline itself.
+const LAST_ROUND_FLOOR: Duration = Duration::from_secs(1);
+
+/// How long the watch ran, as "12.0s" (tenths under a minute) or "10m 2s".
+fn elapsed_text(elapsed: Duration) -> String {
+    if elapsed < Duration::from_secs(60) {
+        format!("{:.1}s", elapsed.as_secs_f64())
+    } else {
+        humantime::format_duration(Duration::from_secs(elapsed.as_secs())).to_string()
+    }
 }
 
 /// A line for the person watching: stdout in text mode, stderr otherwise
@@ -152,5 +177,17 @@ fn print_changes(report: &Report, last: &mut [Option<bool>], format: Format) {
         };
         say(&line, format);
         *previous = Some(confirmed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elapsed_reads_like_a_person_would_say_it() {
+        assert_eq!(elapsed_text(Duration::from_millis(12_049)), "12.0s");
+        assert_eq!(elapsed_text(Duration::from_millis(940)), "0.9s");
+        assert_eq!(elapsed_text(Duration::from_millis(602_700)), "10m 2s");
     }
 }
