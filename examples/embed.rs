@@ -8,6 +8,10 @@
 //!   http://127.0.0.1:8545 http://127.0.0.1:8546 http://127.0.0.1:8547
 //! ```
 //!
+//! The fleet on those ports comes from `quorum-check devnet --nodes 3 --port
+//! 8545` (in another terminal): its contract is at the address above, and
+//! its nodes vote on the hash above by default.
+//!
 //! Arguments: the contract, one transaction hash, then the node URLs. It
 //! checks the hash every second until it is confirmed (exit 0) or 5 rounds
 //! have passed (exit 1).

@@ -45,7 +45,7 @@ impl Node {
     /// A node at `url` (http or https; a key in the path or query stays
     /// secret: it is never printed), weight 1.
     pub fn new(url: &str) -> Result<Self, Error> {
-        let url = NodeUrl::parse(url).map_err(|e| Error::Node(format!("node URL: {e}")))?;
+        let url = NodeUrl::parse(url).map_err(|e| Error::node(None, format!("node URL: {e}")))?;
         Ok(Self::at(0, url))
     }
 
@@ -105,6 +105,8 @@ pub struct CheckerBuilder {
     contract: Option<Address>,
     function: Option<VoteFunction>,
     threshold: Threshold,
+    /// Whether [`threshold`](Self::threshold) was called (else the default applies).
+    threshold_set: bool,
     block: BlockSpec,
     max_pin_lag: u64,
     chain_id: Option<u64>,
@@ -124,6 +126,7 @@ impl Default for CheckerBuilder {
             contract: None,
             function: None,
             threshold: DEFAULT_THRESHOLD,
+            threshold_set: false,
             block: DEFAULT_BLOCK,
             max_pin_lag: DEFAULT_MAX_PIN_LAG,
             chain_id: None,
@@ -147,8 +150,8 @@ impl CheckerBuilder {
 
     /// Adds the nodes of a nodes file (`[[node]]` entries, `${NAME}` from the
     /// environment), as `quorum-check --nodes FILE` reads it.
-    pub fn nodes_file(mut self, path: &std::path::Path) -> Result<Self, Error> {
-        self.nodes.extend(crate::nodes_file::load_nodes_file(path)?);
+    pub fn nodes_file(mut self, path: impl AsRef<std::path::Path>) -> Result<Self, Error> {
+        self.nodes.extend(crate::nodes_file::load_nodes_file(path.as_ref())?);
         Ok(self)
     }
 
@@ -167,6 +170,7 @@ impl CheckerBuilder {
     /// The threshold (default: a majority of the weight).
     pub fn threshold(mut self, threshold: Threshold) -> Self {
         self.threshold = threshold;
+        self.threshold_set = true;
         self
     }
 
@@ -244,7 +248,10 @@ impl CheckerBuilder {
         for (index, node) in nodes.iter_mut().enumerate() {
             node.index = index;
             if node.weight == 0 {
-                return Err(Error::Node(format!("node #{}: weight must be at least 1", index + 1)));
+                return Err(Error::node(
+                    Some(index + 1),
+                    format!("node #{}: weight must be at least 1", index + 1),
+                ));
             }
             if let Some(name) = &node.name {
                 check_name(index, name, &mut names)?;
@@ -284,7 +291,7 @@ impl CheckerBuilder {
             wait_all: self.wait_all,
             ..CheckParts::new(nodes, contract)
         })
-        .map_err(|e| Error::Threshold(e.to_string()))?;
+        .map_err(|e| Error::Threshold(e.message(!self.threshold_set)))?;
         let client = RpcClient::for_nodes(&config.nodes, config.limits.retries, config.limits.max_response_bytes)?
             .with_max_batch(config.limits.batch_size);
         Ok(Checker { config, client })
@@ -311,15 +318,16 @@ fn check_duration(what: &str, value: Duration) -> Result<(), Error> {
 fn check_name(index: usize, name: &str, seen: &mut std::collections::HashSet<String>) -> Result<(), Error> {
     let which = format!("node #{}", index + 1);
     if name.trim().is_empty() {
-        return Err(Error::Node(format!("{which}: name is empty")));
+        return Err(Error::node(Some(index + 1), format!("{which}: name is empty")));
     }
     if name.chars().any(crate::sanitize::is_unsafe_char) {
-        return Err(Error::Node(format!(
-            "{which}: name holds control or invisible formatting characters (newline, ESC, bidi override…)"
-        )));
+        return Err(Error::node(
+            Some(index + 1),
+            format!("{which}: name holds control or invisible formatting characters (newline, ESC, bidi override…)"),
+        ));
     }
     if !seen.insert(name.to_string()) {
-        return Err(Error::Node(format!("{which}: duplicate name")));
+        return Err(Error::node(Some(index + 1), format!("{which}: duplicate name")));
     }
     Ok(())
 }
@@ -348,7 +356,10 @@ impl Checker {
         self.config.total_weight
     }
 
-    /// Checks `hashes` (duplicates asked once) on every node at once.
+    /// Checks `hashes` on every node at once. A hash given twice is asked
+    /// once and reported once: the report's [`Report::tx`] indexes the list
+    /// without duplicates, in the order first given; look a hash up with
+    /// [`Report::get`].
     pub async fn check(&self, hashes: &[B256]) -> Result<Report, Error> {
         self.check_with_cancel(hashes, std::future::pending()).await
     }
@@ -391,7 +402,7 @@ mod tests {
             .contract(contract())
             .build();
         assert!(
-            matches!(&twice, Err(Error::DuplicateNode(m)) if m.contains("same node")),
+            matches!(&twice, Err(Error::DuplicateNode { message, first: 1, position: 2 }) if message.contains("same node")),
             "{twice:?}"
         );
         let too_high = Checker::builder()
@@ -484,7 +495,7 @@ mod tests {
         }
         let twice = base().node(node(8546).name("a")).node(node(8547).name("a")).build();
         assert!(
-            matches!(&twice, Err(Error::Node(m)) if m == "node #3: duplicate name"),
+            matches!(&twice, Err(Error::Node { message, position: Some(3) }) if message == "node #3: duplicate name"),
             "{twice:?}"
         );
     }

@@ -9,15 +9,30 @@ use crate::{abi::AbiError, input::InputError};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A node's URL, weight or headers are not valid.
-    #[error("{0}")]
-    Node(String),
+    /// A node's URL, weight, name or headers are not valid.
+    #[error("{message}")]
+    Node {
+        /// Which node: its 1-based position among the configured ones
+        /// (`--rpc` order, or the nodes file's `[[node]]` order); `None`
+        /// for a [`Node`](crate::Node) not added to a builder yet, or when
+        /// there is no node at all.
+        position: Option<usize>,
+        /// What is wrong, naming the node (never its key).
+        message: String,
+    },
     /// No node was added.
     #[error("no nodes configured: add at least one node")]
     NoNodes,
     /// The same endpoint (with the same `from`) was added twice: its vote would count twice.
-    #[error("{0}")]
-    DuplicateNode(String),
+    #[error("{message}")]
+    DuplicateNode {
+        /// The 1-based position of the node's first entry.
+        first: usize,
+        /// The 1-based position of the entry that repeats it.
+        position: usize,
+        /// Both entries named, and the endpoint (redacted).
+        message: String,
+    },
     /// No contract address was given.
     #[error("no contract address given")]
     NoContract,
@@ -42,6 +57,16 @@ pub enum Error {
     /// Starting or driving a local anvil fleet failed.
     #[error("{0}")]
     Devnet(String),
+}
+
+impl Error {
+    /// A node error with its position (1-based), if known.
+    pub(crate) fn node(position: Option<usize>, message: impl Into<String>) -> Self {
+        Self::Node {
+            position,
+            message: message.into(),
+        }
+    }
 }
 
 impl From<InputError> for Error {

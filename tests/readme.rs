@@ -121,3 +121,22 @@ fn the_splitter_handles_the_readme_quoting() {
         ["a b", "c", "d"]
     );
 }
+
+#[test]
+fn the_library_snippet_is_the_compiled_example() {
+    // README's ```rust block under "As a library" is examples/library.rs
+    // (which `cargo test` builds) from its `// Cargo.toml:` line on.
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/library.rs")).unwrap();
+    let code = &example[example.find("\n// Cargo.toml:").expect("marker in the example") + 1..];
+    let section = &readme[readme.find("## As a library").expect("section")..];
+    let start = section.find("```rust\n").expect("a rust block") + "```rust\n".len();
+    let block = &section[start..start + section[start..].find("```\n").expect("closed block")];
+    assert_eq!(block, code, "README's library snippet differs from examples/library.rs");
+    for dependency in ["tokio", "serde_json"] {
+        assert!(
+            block.contains(dependency),
+            "the snippet names its dependency {dependency}"
+        );
+    }
+}

@@ -63,17 +63,22 @@ impl Headers {
         for (name, value) in &pairs {
             let shown = printable(name);
             if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                return Err(Error::Node(format!("header '{shown}' is not a valid HTTP header name")));
+                return Err(Error::node(
+                    None,
+                    format!("header '{shown}' is not a valid HTTP header name"),
+                ));
             }
             if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-                return Err(Error::Node(format!(
-                    "header '{shown}' is set by quorum-check itself and cannot be configured"
-                )));
+                return Err(Error::node(
+                    None,
+                    format!("header '{shown}' is set by quorum-check itself and cannot be configured"),
+                ));
             }
             if reqwest::header::HeaderValue::from_str(value).is_err() {
-                return Err(Error::Node(format!(
-                    "header '{shown}' has a value that is not valid in HTTP (control characters or non-ASCII)"
-                )));
+                return Err(Error::node(
+                    None,
+                    format!("header '{shown}' has a value that is not valid in HTTP (control characters or non-ASCII)"),
+                ));
             }
         }
         Ok(Self(pairs))
@@ -129,12 +134,16 @@ pub fn check_distinct(nodes: &mut [Node], source: NodeSource) -> Result<(), Erro
     let mut seen: std::collections::HashMap<(String, Option<Address>), usize> = std::collections::HashMap::new();
     for (i, node) in nodes.iter().enumerate() {
         if let Some(&first) = seen.get(&(node.url.identity(), node.from)) {
-            return Err(Error::DuplicateNode(format!(
-                "{} and {} are the same node ({}): list each node once, or its vote counts twice",
-                which(&nodes[first]),
-                which(node),
-                node.url.redacted()
-            )));
+            return Err(Error::DuplicateNode {
+                first: nodes[first].index + 1,
+                position: node.index + 1,
+                message: format!(
+                    "{} and {} are the same node ({}): list each node once, or its vote counts twice",
+                    which(&nodes[first]),
+                    which(node),
+                    node.url.redacted()
+                ),
+            });
         }
         seen.insert((node.url.identity(), node.from), i);
     }
@@ -164,12 +173,16 @@ pub fn nodes_from_urls(urls: &[String]) -> Result<Vec<Node>, Error> {
         if raw.trim().is_empty() {
             continue;
         }
-        let url =
-            NodeUrl::parse(raw).map_err(|e| Error::Node(format!("RPC URL #{} is unusable: {e}", position + 1)))?;
+        let url = NodeUrl::parse(raw).map_err(|e| {
+            Error::node(
+                Some(position + 1),
+                format!("RPC URL #{} is unusable: {e}", position + 1),
+            )
+        })?;
         nodes.push(Node::at(nodes.len(), url));
     }
     if nodes.is_empty() {
-        return Err(Error::Node("no nodes configured: the RPC URL list is empty".into()));
+        return Err(Error::node(None, "no nodes configured: the RPC URL list is empty"));
     }
     Ok(nodes)
 }

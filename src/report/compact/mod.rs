@@ -263,7 +263,19 @@ impl Report {
         self.hashes.is_empty()
     }
 
-    /// Transaction `index`.
+    /// The verdict for `tx_hash`, if it was checked. Use this to look up
+    /// the hashes you passed: the report lists each hash once.
+    pub fn get(&self, tx_hash: &B256) -> Option<TxView<'_>> {
+        self.hashes
+            .iter()
+            .position(|h| h == tx_hash)
+            .map(|index| self.tx(index))
+    }
+
+    /// Transaction `index` of the checked list: the hashes in the order
+    /// first given, each once (a hash given twice is asked and listed once,
+    /// so an index into the caller's own slice may not match; see
+    /// [`get`](Self::get)). Panics when `index >= len()`.
     pub fn tx(&self, index: usize) -> TxView<'_> {
         TxView { report: self, index }
     }
