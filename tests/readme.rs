@@ -140,3 +140,26 @@ fn the_library_snippet_is_the_compiled_example() {
         );
     }
 }
+
+#[test]
+fn the_nodes_file_examples_build_as_written() {
+    // README's nodes file and examples/nodes.toml, with their ${VARS} set:
+    // a checker builds from them (a ca_cert they name must exist).
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = &readme[readme.find("### Nodes file").expect("section")..];
+    let start = section.find("```toml\n").expect("a toml block") + "```toml\n".len();
+    let block = &section[start..start + section[start..].find("```\n").expect("closed block")];
+    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/nodes.toml")).unwrap();
+    let env = |name: &str| Some(format!("fake-{name}"));
+    for (what, text) in [("README", block), ("examples/nodes.toml", example.as_str())] {
+        let nodes = quorum_check::nodes_file::parse_nodes_toml_with(text, &env)
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(nodes.len() >= 2, "{what}");
+        let mut builder = quorum_check::Checker::builder()
+            .contract("0x5FbDB2315678afecb367f032d93F642f64180aa3".parse().unwrap());
+        for node in nodes {
+            builder = builder.node(node);
+        }
+        builder.build().unwrap_or_else(|e| panic!("{what}: {e}"));
+    }
+}

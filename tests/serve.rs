@@ -1334,3 +1334,24 @@ async fn serve_speaks_https_with_tls_cert_and_key() {
     let server = serve(&cli, &args);
     assert!(server.stderr().contains("travels in clear"), "{}", server.stderr());
 }
+
+#[test]
+fn a_busy_port_is_named_with_how_to_move() {
+    // Another process (an OpenTelemetry exporter, say) holds the port.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let cli = Cli::new();
+    let contract: alloy::primitives::Address = "0x5FbDB2315678afecb367f032d93F642f64180aa3".parse().unwrap();
+    let mut args = serve_args(&["http://127.0.0.1:1".to_string()], contract, &["--tx", &hex(tx(1))]);
+    let listen = args.iter().rposition(|a| a == "--listen").unwrap();
+    args[listen + 1] = format!("127.0.0.1:{port}");
+    let run = run_expecting_exit(&cli, &args);
+    assert_ne!(run.code(), 0);
+    let err = run.stderr();
+    assert!(
+        err.contains(&format!("cannot listen on 127.0.0.1:{port}: the port is in use"))
+            && err.contains("--listen ADDR:PORT"),
+        "{err}"
+    );
+    drop(taken);
+}

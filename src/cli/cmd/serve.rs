@@ -16,6 +16,13 @@ use std::{path::Path, sync::Arc, time::Duration};
 use anyhow::{Context, bail};
 use tokio::{sync::Semaphore, time::Instant};
 
+/// `serve`'s default port (`--listen 127.0.0.1:9464`). Kept since 0.1.0:
+/// every Prometheus exporter port from 9100 to 9999 is allocated, and moving
+/// would break the scrape configurations already written for it; 9464 is
+/// also the OpenTelemetry Prometheus exporter's default, which the error
+/// for a busy port says.
+pub const DEFAULT_PORT: u16 = 9464;
+
 use crate::{
     ExitStatus,
     check::fanout,
@@ -53,9 +60,21 @@ pub async fn run(args: &ServeArgs, prefer: Option<NodeSource>) -> anyhow::Result
     base.wait_all = !args.check.no_wait_all;
     let client = super::check::client_for(&base)?;
     let max_connections = max_connections(args, base.nodes.len());
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let listener = match tokio::net::TcpListener::bind(args.listen).await {
+        Ok(listener) => listener,
+        // The default port is also the OpenTelemetry Prometheus exporter's:
+        // say so, and how to move, rather than only "address in use".
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => bail!(
+            "cannot listen on {}: the port is in use{}; choose another with --listen ADDR:PORT (QUORUM_LISTEN)",
+            args.listen,
+            if args.listen.port() == DEFAULT_PORT {
+                " (9464 is also the default of OpenTelemetry's Prometheus exporter)"
+            } else {
+                ""
+            }
+        ),
+        Err(e) => return Err(e).with_context(|| format!("cannot listen on {}", args.listen)),
+    };
     let local = listener.local_addr().context("listening address")?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     crate::cli::eprint_line(&format!("quorum-check: listening on {scheme}://{local}"));
