@@ -61,6 +61,7 @@ pub mod cli;
 pub mod config;
 #[cfg(feature = "devnet")]
 pub mod devnet;
+pub mod dissent;
 pub mod error;
 mod exit;
 pub mod health;

@@ -64,12 +64,18 @@ async fn keys_echoed_by_a_node_are_scrubbed_everywhere() {
             vec!["--format", "json"],
             vec!["--format", "prometheus"],
             vec!["--format", "json", "--output", "out.prom"],
+            vec!["--dissent-log", "dissent.log"],
         ] {
             let run = cli.run_async_env(base(&extra), &env).await;
             assert_eq!(run.code(), 3, "{extra:?}: {}", run.stderr());
             seen += &(run.stdout() + &run.stderr());
         }
         seen += &std::fs::read_to_string(&out).unwrap();
+        // The dissent log's line for the failed node carries its text, masked.
+        let log = std::fs::read_to_string(cli.path("dissent.log")).unwrap();
+        assert!(log.contains("***"), "code {code}: {log}");
+        std::fs::remove_file(cli.path("dissent.log")).unwrap();
+        seen += &log;
         let nodes_run = cli
             .run_async_env(
                 vec![

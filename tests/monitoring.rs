@@ -213,7 +213,9 @@ async fn the_alert_rules_parse_and_name_metrics_that_exist() {
             "QuorumCheckStale",
             "QuorumCheckQuorumAtRisk",
             "QuorumCheckNodeDown",
-            "QuorumCheckTransactionUnconfirmed"
+            "QuorumCheckTransactionUnconfirmed",
+            "QuorumCheckNodeKeepsDissenting",
+            "QuorumCheckNodeKeepsFailing"
         ]
     );
     // The metrics they use are written by a real run.

@@ -152,11 +152,11 @@ fn the_nodes_file_examples_build_as_written() {
     let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/nodes.toml")).unwrap();
     let env = |name: &str| Some(format!("fake-{name}"));
     for (what, text) in [("README", block), ("examples/nodes.toml", example.as_str())] {
-        let nodes = quorum_check::nodes_file::parse_nodes_toml_with(text, &env)
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let nodes =
+            quorum_check::nodes_file::parse_nodes_toml_with(text, &env).unwrap_or_else(|e| panic!("{what}: {e}"));
         assert!(nodes.len() >= 2, "{what}");
-        let mut builder = quorum_check::Checker::builder()
-            .contract("0x5FbDB2315678afecb367f032d93F642f64180aa3".parse().unwrap());
+        let mut builder =
+            quorum_check::Checker::builder().contract("0x5FbDB2315678afecb367f032d93F642f64180aa3".parse().unwrap());
         for node in nodes {
             builder = builder.node(node);
         }

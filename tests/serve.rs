@@ -1355,3 +1355,50 @@ fn a_busy_port_is_named_with_how_to_move() {
     );
     drop(taken);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_counts_and_logs_each_dispute_once_across_rounds() {
+    let h = tx(210);
+    let (fleet, contract) = voting_fleet(3, &[(h, 3)]).await;
+    let liar = Proxy::start(&fleet.url(2), Fault::flip_votes()).await;
+    let urls = vec![fleet.url(0), fleet.url(1), liar.url.clone()];
+    let cli = Cli::new();
+    let log = cli.path("dissent.log");
+    let mut args = serve_args(&urls, contract, &["--threshold", "2"]);
+    args.extend(["--tx", &hex(h), "--interval", "150ms", "--dissent-log", &path_str(&log)].map(String::from));
+    let server = serve(&cli, &args);
+    ready(&server).await;
+    // Several rounds, and a /v1/check of the same hash, see the same dispute.
+    let (status, body) = get(&server.url(&format!("/v1/check?tx={}", hex(h))), None).await;
+    assert_eq!(status, 200, "{body}");
+    let api: CheckReport = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        api.nodes.iter().map(|n| (n.dissent, n.failed)).collect::<Vec<_>>(),
+        [(0, 0), (0, 0), (1, 0)]
+    );
+    let before = liar.requests();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(liar.requests() >= before + 3, "rounds went on");
+    let scrape = prometheus(&get(&server.url("/metrics"), None).await.1);
+    let liar_label = [("node", urls[2].as_str())];
+    assert_eq!(
+        value(&scrape, "quorum_check_node_dissent_total", &liar_label),
+        Some(1.0)
+    );
+    assert_eq!(value(&scrape, "quorum_check_node_dissent", &liar_label), Some(1.0));
+    assert_eq!(
+        value(
+            &scrape,
+            "quorum_check_node_dissent_total",
+            &[("node", urls[0].as_str())]
+        ),
+        Some(0.0)
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.lines().count(), 1, "logged once: {text}");
+    let line: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
+    assert_eq!(
+        (&line["node"], &line["vote"]),
+        (&urls[2].as_str().into(), &false.into())
+    );
+}

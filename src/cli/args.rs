@@ -166,12 +166,14 @@ pub struct CheckArgs {
     pub multicall: config::Multicall,
 
     /// Wait for every node even after all verdicts are settled (the default with --format
-    /// prometheus or --output FILE: a monitoring run wants every node's health).
+    /// prometheus, --output FILE or --dissent-log FILE: a monitoring run wants every node's
+    /// health).
     #[arg(long = "wait-all")]
     pub wait_all: bool,
 
-    /// Stop waiting once every verdict is settled, also with --format prometheus or --output FILE
-    /// (nodes not waited for are reported as not heard, never as down).
+    /// Stop waiting once every verdict is settled, also with --format prometheus, --output FILE
+    /// or --dissent-log FILE (nodes not waited for are reported as not heard, never as down, and
+    /// neither dissent nor fail).
     #[arg(long = "no-wait-all", conflicts_with = "wait_all")]
     pub no_wait_all: bool,
 
@@ -202,13 +204,26 @@ pub struct CheckArgs {
     /// variable): set after parsing, so errors can say "(the default)".
     #[arg(skip)]
     pub threshold_defaulted: bool,
+
+    /// Append one JSON line per (transaction, node) dispute to FILE: a node that disagreed with
+    /// the quorum or gave no valid answer (logged once per process in watch and serve). Such a
+    /// run waits for every node unless --no-wait-all.
+    #[arg(
+        long = "dissent-log",
+        value_name = "FILE",
+        env = "QUORUM_DISSENT_LOG",
+        hide_env_values = true
+    )]
+    pub dissent_log: Option<PathBuf>,
 }
 
 impl CheckArgs {
-    /// A monitoring run: Prometheus output, or output written to a file.
-    /// Such a run waits for every node unless `--no-wait-all`.
+    /// A monitoring run: Prometheus output, output written to a file, or a
+    /// dissent log. Such a run waits for every node unless `--no-wait-all`.
     pub fn monitoring(&self) -> bool {
-        self.format == Format::Prometheus || self.output.as_deref().is_some_and(|p| p != std::path::Path::new("-"))
+        self.format == Format::Prometheus
+            || self.output.as_deref().is_some_and(|p| p != std::path::Path::new("-"))
+            || self.dissent_log.is_some()
     }
 }
 

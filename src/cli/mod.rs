@@ -1,7 +1,7 @@
 //! The command line: flags and their environment fallbacks (`args`), one
 //! module per subcommand ([`cmd`]), and what only a process needs — `.env`
 //! ([`dotenv`]), logging set-up ([`logging`]), atomic output files
-//! ([`output`]), man pages ([`man`]), the HTTP side of `serve` ([`serve`]).
+//! ([`output`]), the append-only dispute log ([`dissent_log`]), man pages ([`man`]), the HTTP side of `serve` ([`serve`]).
 //! The library below it never imports from here.
 
 mod args;
@@ -9,6 +9,7 @@ mod args_commands;
 pub mod cmd;
 mod command;
 mod config_args;
+pub mod dissent_log;
 pub mod dotenv;
 pub mod env_hint;
 pub mod logging;

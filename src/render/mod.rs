@@ -13,8 +13,8 @@ pub use json::render as json;
 pub use prometheus::render as prometheus;
 /// Metric header writers, for `serve`'s own metrics.
 #[cfg(feature = "cli")]
-pub(crate) use prometheus::{counter as prometheus_counter, gauge as prometheus_gauge};
-pub use text::{pending_line, render as text, verdict_line};
+pub(crate) use prometheus::{counter as prometheus_counter, escape as prometheus_escape, gauge as prometheus_gauge};
+pub use text::{dissent_lines, pending_line, render as text, verdict_line};
 
 use crate::report::Report;
 

@@ -125,6 +125,22 @@ pub fn render(report: &Report, timestamp: f64, per_tx: bool, out: &mut dyn Write
             )?;
         }
     }
+    gauge(
+        out,
+        "quorum_check_node_dissent",
+        "Transactions of this run on which a quorum formed while the node's valid answer was on the other side.",
+    )?;
+    for (i, node) in nodes.iter().enumerate() {
+        writeln!(out, "quorum_check_node_dissent{{{}}} {}", label(i), node.dissent)?;
+    }
+    gauge(
+        out,
+        "quorum_check_node_failed",
+        "Transactions of this run for which the node gave no valid answer (nodes not waited for are not counted).",
+    )?;
+    for (i, node) in nodes.iter().enumerate() {
+        writeln!(out, "quorum_check_node_failed{{{}}} {}", label(i), node.failed)?;
+    }
 
     gauge(out, "quorum_check_run_duration_seconds", "Wall time of the fan-out.")?;
     writeln!(

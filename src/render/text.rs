@@ -1,6 +1,7 @@
 //! Human-readable output: per transaction a table of the nodes' answers, then
 //! the verdict line ("Transaction confirmed: 0x… (yes 7 of 10, threshold 7)");
-//! with `--block pinned`, a line when the pin is behind the nodes' head.
+//! then who disagreed with the quorum or gave no valid answer; with
+//! `--block pinned`, a line when the pin is behind the nodes' head.
 
 use std::io::{self, Write};
 
@@ -46,6 +47,15 @@ pub fn render(report: &Report, quiet: bool, color: bool, out: &mut dyn Write) ->
             report.elapsed_ms()
         )?;
     }
+    if !quiet {
+        let lines = dissent_lines(report);
+        if !lines.is_empty() {
+            writeln!(out)?;
+        }
+        for line in lines {
+            writeln!(out, "{line}")?;
+        }
+    }
     if !quiet && let Some(line) = pin_line(report) {
         writeln!(out, "\n{line}")?;
     }
@@ -53,6 +63,34 @@ pub fn render(report: &Report, quiet: bool, color: bool, out: &mut dyn Write) ->
         writeln!(out, "(interrupted: nodes not heard from are marked interrupted)")?;
     }
     Ok(())
+}
+
+/// Who disagrees: per node with a non-zero count,
+/// `dissent: node-3 disagreed with the quorum on 12 of 40 transactions`
+/// (40: the transactions on which a quorum formed), then
+/// `failed: node-7 gave no valid answer for 40 transactions`. None when
+/// every node agreed and answered.
+pub fn dissent_lines(report: &Report) -> Vec<String> {
+    let plural = |n: u64| if n == 1 { "transaction" } else { "transactions" };
+    let nodes = report.nodes();
+    let dissent = nodes.iter().filter(|n| n.dissent > 0).map(|n| {
+        format!(
+            "dissent: {} disagreed with the quorum on {} of {} {}",
+            n.name,
+            n.dissent,
+            report.quorums(),
+            plural(report.quorums())
+        )
+    });
+    let failed = nodes.iter().filter(|n| n.failed > 0).map(|n| {
+        format!(
+            "failed: {} gave no valid answer for {} {}",
+            n.name,
+            n.failed,
+            plural(n.failed)
+        )
+    });
+    dissent.chain(failed).collect()
 }
 
 /// With `--block pinned`, when the pin is behind the nodes' head:

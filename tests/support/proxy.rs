@@ -324,6 +324,29 @@ impl Fault {
     pub fn rewrite(f: impl Fn(&mut serde_json::Value) + Send + Sync + 'static) -> Self {
         Self::Rewrite(Arc::new(f))
     }
+
+    /// A node answering votes in non-canonical encodings: every 32-byte
+    /// `eth_call` result that is a bool word (0 or 1) gets its top byte set
+    /// (`0xff00…01`: a bool word that is neither 0 nor 1), and with
+    /// `extra_word` also 32 bytes more behind it. Through Multicall3 each
+    /// inner answer is rewritten the same way.
+    pub fn noncanon_votes(extra_word: bool) -> Self {
+        Self::rewrite(move |v| {
+            for_each_result(v, |r| {
+                if let Some(s) = r.as_str()
+                    && s.len() == 66
+                    && s[2..65].bytes().all(|b| b == b'0')
+                    && matches!(&s[65..], "0" | "1")
+                {
+                    let mut lie = format!("0xff{}", &s[4..]);
+                    if extra_word {
+                        lie.push_str(&"0".repeat(64));
+                    }
+                    *r = serde_json::Value::String(lie);
+                }
+            })
+        })
+    }
 }
 
 fn for_each_result(v: &mut serde_json::Value, mut f: impl FnMut(&mut serde_json::Value)) {

@@ -7,6 +7,7 @@ use crate::{
     ExitStatus,
     check::fanout,
     check::rpc::RpcClient,
+    cli::dissent_log::{self, DissentLog},
     cli::output,
     cli::{CheckArgs, Format},
     config::{CheckConfig, NodeSource},
@@ -21,6 +22,7 @@ pub async fn run(args: &CheckArgs, prefer: Option<NodeSource>, color: bool) -> a
     let config = CheckConfig::from_args(args, prefer)?;
     let out = output::target(args.output.as_deref());
     output::check_writable(out)?;
+    let log = args.dissent_log.as_deref().map(dissent_log::open).transpose()?;
     if config.txs.is_empty() {
         // The report (zero counts) is still written: a stale --output file
         // must not fire an alert when nothing is pending.
@@ -32,7 +34,7 @@ pub async fn run(args: &CheckArgs, prefer: Option<NodeSource>, color: bool) -> a
         timestamp: 0.0,
         metrics_per_tx: args.metrics_per_tx,
     };
-    run_config_from(&config, args.format, &options, out, clock_start).await
+    run_config_from(&config, args.format, &options, out, log.as_ref(), clock_start).await
 }
 
 /// Runs an already validated check and writes the report; `color` colours
@@ -47,7 +49,7 @@ pub async fn run_config(
         color,
         ..Default::default()
     };
-    run_config_from(config, format, &options, out, tokio::time::Instant::now()).await
+    run_config_from(config, format, &options, out, None, tokio::time::Instant::now()).await
 }
 
 async fn run_config_from(
@@ -55,6 +57,7 @@ async fn run_config_from(
     format: Format,
     options: &render::Options,
     out: Option<&Path>,
+    log: Option<&DissentLog>,
     clock_start: tokio::time::Instant,
 ) -> anyhow::Result<ExitStatus> {
     tracing::info!(nodes = config.nodes.len(), txs = config.txs.len(), threshold = %config.threshold, "checking");
@@ -64,7 +67,20 @@ async fn run_config_from(
     tracing::debug!(elapsed = ?started.elapsed(), "fan-out done, report built");
     write_report(&report, format, options, out)?;
     tracing::debug!(elapsed = ?started.elapsed(), "report written");
+    if let Some(log) = log {
+        record_disputes(log, &report);
+    }
     Ok(report.exit_code())
+}
+
+/// Appends `report`'s disputes to the dissent log; a failure to write is
+/// said on stderr (the verdict and its exit code stand).
+pub fn record_disputes(log: &DissentLog, report: &Report) {
+    match log.record(report) {
+        Ok(n) if n > 0 => tracing::debug!(lines = n, "dissent log appended"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!("{e:#}"),
+    }
 }
 
 /// The HTTP client a check needs.

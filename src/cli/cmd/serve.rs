@@ -56,6 +56,12 @@ pub async fn run(args: &ServeArgs, prefer: Option<NodeSource>) -> anyhow::Result
     }
     let scanner = super::scan::discovery_scanner(args.discover, &args.check, &args.discovery, prefer)?;
     let mut base = CheckConfig::from_args_allowing_no_txs(&args.check, prefer)?;
+    let dissent_log = args
+        .check
+        .dissent_log
+        .as_deref()
+        .map(crate::cli::dissent_log::open)
+        .transpose()?;
     // A monitoring round wants every node's health (unless --no-wait-all).
     base.wait_all = !args.check.no_wait_all;
     let client = super::check::client_for(&base)?;
@@ -94,6 +100,7 @@ pub async fn run(args: &ServeArgs, prefer: Option<NodeSource>) -> anyhow::Result
         last: std::sync::Mutex::new(None),
         reloads: Default::default(),
         pending: args.discover.then(|| std::sync::Mutex::new(None)),
+        dissent_log,
     });
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let signal = super::shutdown_signal();
@@ -213,6 +220,7 @@ async fn background(
     let mut listed = config.txs.clone();
     let mut discovered = Discovered::default();
     let mut seen: Option<(std::time::SystemTime, u64)> = None;
+    let mut dissent = crate::cli::serve::metrics::DissentTotals::new();
     loop {
         let started = Instant::now();
         if let Some(path) = &tx_file {
@@ -253,8 +261,13 @@ async fn background(
         if *stopped.borrow() {
             return;
         }
+        if let Some(log) = &shared.dissent_log {
+            super::check::record_disputes(log, &report);
+        }
+        dissent.record(&report);
         let mut text = Vec::new();
-        let mut written = render::prometheus(&report, super::check::unix_now(), shared.metrics_per_tx, &mut text);
+        let mut written = render::prometheus(&report, super::check::unix_now(), shared.metrics_per_tx, &mut text)
+            .and_then(|()| dissent.write(&mut text));
         if scanner.is_some() {
             discovered.record(&report);
             written = written.and_then(|()| discovered.write_metrics(&mut text));

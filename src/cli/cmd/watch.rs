@@ -41,6 +41,12 @@ pub async fn run(args: &WatchArgs, prefer: Option<NodeSource>, color: bool) -> a
     };
     let out = crate::cli::output::target(args.check.output.as_deref());
     crate::cli::output::check_writable(out)?;
+    let log = args
+        .check
+        .dissent_log
+        .as_deref()
+        .map(crate::cli::dissent_log::open)
+        .transpose()?;
     let mut known: alloy::primitives::map::B256Set = config.txs.iter().copied().collect();
     let started = Instant::now();
     let end = started + args.check.deadline.unwrap_or(DEFAULT_WATCH_DEADLINE);
@@ -86,6 +92,9 @@ pub async fn run(args: &WatchArgs, prefer: Option<NodeSource>, color: bool) -> a
         }
         let report = fanout::run(&config, &client, shutdown.as_mut()).await;
         print_changes(&report, &mut last, args.check.format);
+        if let Some(log) = &log {
+            super::check::record_disputes(log, &report);
+        }
         // Discovering, new hashes may still come: only the deadline ends the watch.
         let all_confirmed = report.summary().confirmed == report.len();
         if report.interrupted() || (all_confirmed && !args.discover) {

@@ -11,7 +11,73 @@ use super::{
     checks::{Checks, Source},
     connections::{Closed, Registry},
 };
-use crate::render::{prometheus_counter as counter, prometheus_gauge as gauge};
+use crate::{
+    cli::dissent_log::Seen,
+    dissent::Mark,
+    render::{prometheus_counter as counter, prometheus_gauge as gauge},
+    report::Report,
+};
+
+/// `quorum_check_node_dissent_total`: per node, the (transaction, node)
+/// pairs where the node dissented from a quorum, each counted the first
+/// time only — a dispute that lasts many rounds counts once. The pairs
+/// counted are remembered in a bounded set.
+#[derive(Debug)]
+pub struct DissentTotals {
+    seen: Seen,
+    totals: Vec<u64>,
+    names: Vec<String>,
+}
+
+impl DissentTotals {
+    /// Nothing counted yet.
+    pub fn new() -> Self {
+        Self {
+            seen: Seen::new(crate::cli::dissent_log::MAX_REMEMBERED),
+            totals: Vec::new(),
+            names: Vec::new(),
+        }
+    }
+
+    /// Counts the first dissents of a round.
+    pub fn record(&mut self, report: &Report) {
+        let nodes = report.nodes();
+        if self.totals.len() < nodes.len() {
+            self.totals.resize(nodes.len(), 0);
+        }
+        self.names = nodes.iter().map(|n| n.name.clone()).collect();
+        for tx in report.txs() {
+            for node in 0..tx.node_count() {
+                if tx.mark(node) == Some(Mark::Dissent) && self.seen.insert((tx.tx_hash(), node)) {
+                    self.totals[node] += 1;
+                }
+            }
+        }
+    }
+
+    /// Writes the counter, one sample per node.
+    pub fn write(&self, out: &mut dyn Write) -> io::Result<()> {
+        counter(
+            out,
+            "quorum_check_node_dissent_total",
+            "(Transaction, node) pairs where the node's valid answer went against a quorum, counted when first seen, not once per round.",
+        )?;
+        for (name, total) in self.names.iter().zip(&self.totals) {
+            writeln!(
+                out,
+                "quorum_check_node_dissent_total{{node=\"{}\"}} {total}",
+                crate::render::prometheus_escape(name)
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl Default for DissentTotals {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// Writes the metrics; `upstream_calls` is the HTTP client's count.
 pub fn render(

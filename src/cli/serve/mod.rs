@@ -97,6 +97,8 @@ pub struct Shared {
     /// With `--discover`: `/v1/pending`'s document after the last round
     /// (`None` before the first); without, `/v1/pending` is not served.
     pub pending: Option<Mutex<Option<axum::body::Bytes>>>,
+    /// `--dissent-log`: every check's disputes, each logged once.
+    pub dissent_log: Option<crate::cli::dissent_log::DissentLog>,
 }
 
 impl Shared {

@@ -240,12 +240,16 @@ async fn run_check(shared: &Shared, hashes: Vec<alloy::primitives::B256>, how: A
     let mut config = shared.base.clone();
     config.txs = hashes;
     // An API answer wants the verdict; nodes are not waited for once it is
-    // settled. A probe reports node health too, as a round does.
-    if how == Answering::Json {
+    // settled — unless disputes are logged (--dissent-log). A probe reports
+    // node health too, as a round does.
+    if how == Answering::Json && shared.dissent_log.is_none() {
         config.wait_all = false;
     }
     let started = std::time::Instant::now();
     let report = fanout::run(&config, &shared.client, std::future::pending()).await;
+    if let Some(log) = &shared.dissent_log {
+        crate::cli::cmd::check::record_disputes(log, &report);
+    }
     let mut body = Vec::new();
     let written = match how {
         Answering::Json => render::json(&report, &mut body),

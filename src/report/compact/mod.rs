@@ -82,6 +82,14 @@ pub struct NodeInfo {
     /// How the node was asked: through Multicall3, in batches, or one call
     /// per request. Absent when it was not asked (e.g. it lagged the pinned block).
     pub via: Option<Via>,
+    /// Transactions on which a quorum formed while this node's valid answer
+    /// was on the other side ([`crate::dissent`]).
+    #[serde(default)]
+    pub dissent: u64,
+    /// Transactions for which this node gave no valid answer (a node not
+    /// waited for is not counted).
+    #[serde(default)]
+    pub failed: u64,
 }
 
 /// How a run went, beside the answers.
@@ -130,6 +138,8 @@ pub struct Report {
     interrupted: bool,
     summary: Summary,
     uint_votes: bool,
+    /// Transactions on which a quorum formed.
+    quorums: u64,
     nodes: Vec<NodeInfo>,
     statuses: Vec<(NodeStatus, Option<VoteValue>)>,
     hashes: Vec<B256>,
@@ -157,6 +167,15 @@ impl Report {
         debug_assert!(pins.as_ref().is_none_or(|p| p.read_at.len() == config.txs.len()));
         let pinned_block = pins.as_ref().and_then(PinFacts::lowest);
         debug_assert_eq!(cells.len(), config.txs.len() * config.nodes.len());
+        let node_count = config.nodes.len();
+        let mut dissent = crate::dissent::Counts::new(node_count);
+        for (tally, row) in tallies.iter().zip(cells.chunks(node_count.max(1))) {
+            let answers = row.iter().map(|cell| {
+                let (status, vote) = &statuses.list[cell.status as usize];
+                answer_of(status, *vote)
+            });
+            dissent.add(tally.yes(), tally.no(), tally.threshold(), answers);
+        }
         let mut summary = Summary::default();
         for tally in &tallies {
             match tally.verdict() {
@@ -181,17 +200,21 @@ impl Report {
             interrupted,
             summary,
             uint_votes: matches!(config.function.kind(), crate::abi::VoteKind::Uint(_)),
+            quorums: dissent.quorums,
             nodes: config
                 .nodes
                 .iter()
                 .zip(vias.into_iter().chain(std::iter::repeat(None)))
-                .map(|(node, via)| NodeInfo {
+                .zip(dissent.nodes)
+                .map(|((node, via), counts)| NodeInfo {
                     node: node.index + 1,
                     name: node.label(),
                     url: node.url.redacted().to_string(),
                     weight: node.weight,
                     from: node.from,
                     via,
+                    dissent: counts.dissent,
+                    failed: counts.failed,
                 })
                 .collect(),
             statuses: statuses.list,
@@ -246,6 +269,22 @@ impl Report {
     /// Whether the votes are uint weights (else bools).
     pub fn uint_votes(&self) -> bool {
         self.uint_votes
+    }
+
+    /// Transactions on which a quorum formed (yes- or no-weight reached the
+    /// threshold): what each node's [`NodeInfo::dissent`] is out of.
+    pub fn quorums(&self) -> u64 {
+        self.quorums
+    }
+
+    /// The block read, as given (`latest`, a number, `pinned`, …).
+    pub fn block(&self) -> &str {
+        &self.block
+    }
+
+    /// The expected chain (`--chain-id`), if any.
+    pub fn chain_id(&self) -> Option<u64> {
+        self.chain_id
     }
 
     /// The nodes, in configuration order.
@@ -304,6 +343,18 @@ impl Report {
             nodes: self.nodes.clone(),
             txs: self.txs().map(|t| t.to_document()).collect(),
         }
+    }
+}
+
+/// What a node's answer was, as far as dissent goes: a valid vote (a zero
+/// weight is a no, as in the tally), nothing known (not waited for), or a
+/// failure.
+pub(crate) fn answer_of(status: &NodeStatus, vote: Option<VoteValue>) -> crate::dissent::Answer {
+    use crate::dissent::{Answer, Side};
+    match (status, vote) {
+        (NodeStatus::Skipped | NodeStatus::Interrupted, _) => Answer::NotWaitedFor,
+        (NodeStatus::Ok { .. }, Some(vote)) => Answer::Valid(if vote.is_no() { Side::No } else { Side::Yes }),
+        _ => Answer::Failed,
     }
 }
 

@@ -97,6 +97,22 @@ impl<'a> TxView<'a> {
         &self.report.statuses[self.cell(node).status as usize].0
     }
 
+    /// Whether node `node` dissented from this transaction's quorum, gave no
+    /// valid answer, or neither ([`crate::dissent`]).
+    pub fn mark(&self, node: usize) -> Option<crate::dissent::Mark> {
+        let tally = self.tally();
+        let (status, vote) = &self.report.statuses[self.cell(node).status as usize];
+        crate::dissent::mark(
+            crate::dissent::quorum(tally.yes(), tally.no(), tally.threshold()),
+            super::answer_of(status, *vote),
+        )
+    }
+
+    /// The vote node `node` answered, if valid.
+    pub fn vote(&self, node: usize) -> Option<crate::abi::VoteValue> {
+        self.report.statuses[self.cell(node).status as usize].1
+    }
+
     /// Node `node`'s latency in milliseconds, if it answered.
     pub fn latency_ms(&self, node: usize) -> Option<f64> {
         let ms = self.cell(node).latency_ms;
