@@ -423,7 +423,11 @@ fn a_bad_log_path_is_a_usage_error_before_any_request() {
     let cli = Cli::new();
     let dir = path_str(cli.dir.path());
     // Nothing listens on port 9: a request would fail, not a usage error.
-    for (bad, culprit) in [("/dev/null", "not a regular file"), (dir.as_str(), "is a directory")] {
+    for (bad, culprit) in [
+        ("/dev/null", "not a regular file"),
+        (dir.as_str(), "is a directory"),
+        ("-", "must be a file path"),
+    ] {
         let run = cli.run(check_args(
             &["http://127.0.0.1:9".into()],
             Address::repeat_byte(0x11),

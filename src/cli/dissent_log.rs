@@ -103,6 +103,11 @@ pub struct DissentLog {
 /// request: anything but a regular file, or a symlink to one, is refused.
 pub fn open(path: &Path) -> anyhow::Result<DissentLog> {
     let shown = path.display();
+    // Unlike --output, '-' is not stdout here: stdout carries the report,
+    // and a file named '-' is rarely what was meant.
+    if path == Path::new("-") {
+        anyhow::bail!("--dissent-log -: the audit log must be a file path (stdout carries the report)");
+    }
     match std::fs::metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("--dissent-log {shown}")),
