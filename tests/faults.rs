@@ -221,11 +221,22 @@ async fn a_closed_connection_is_a_connect_error_after_retries() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn non_json_is_a_bad_response_not_retried() {
+async fn an_html_page_is_a_bad_response_retried_once() {
     let (run, report, proxy) = single(Fault::NotJson, &[]).await;
     assert_eq!(run.code(), 3);
+    assert_eq!(
+        node(&report, 0).status,
+        NodeStatus::BadResponse {
+            reason: "answered HTML, not JSON (HTTP 200)".into()
+        }
+    );
+    // A proxy's error page may be a one-off: asked once more, not `--retries` times.
+    assert_eq!(proxy.requests(), 2);
+    // JSON that is not a JSON-RPC answer is not retried.
+    let (run, report, proxy) = single(Fault::Body(r#"{"a":1}"#.into()), &[]).await;
+    assert_eq!(run.code(), 3);
     assert!(
-        matches!(&node(&report, 0).status, NodeStatus::BadResponse { reason } if reason.contains("not JSON")),
+        matches!(&node(&report, 0).status, NodeStatus::BadResponse { reason } if reason.contains("not a JSON-RPC response")),
         "{:?}",
         node(&report, 0).status
     );
