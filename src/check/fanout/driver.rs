@@ -210,6 +210,15 @@ impl<'a> Driver<'a> {
             Carrier::Multicall(_) => self.multicall_slots.acquire().await.ok(),
             Carrier::Plain => None,
         };
+        // While this turn waited for its slot, the node's Multicall3 may
+        // have been found unusable: its transactions go to plain calls.
+        if matches!(carrier, Carrier::Multicall(_))
+            && let Ok(mut w) = self.work.lock()
+            && w.multicall.is_none()
+        {
+            w.again.push(range);
+            return Turn { node, asked: None };
+        }
         let mut asked = ask::ask(ctx, self.node, secrets, calldata, range, carrier, &self.code).await;
         self.settle(&mut asked);
         if self.window.after_batch(asked.rate_limited, sent_in)
