@@ -267,6 +267,29 @@ async fn anvil_hardhat_and_ganache_give_the_same_answers() {
         }
     }
 
+    // The canonical Multicall3 (the bytecode deployed on public chains,
+    // tests/fixtures/multicall3/PROVENANCE.md) in place of our Aggregator
+    // on all three: the same answers, still through Multicall3.
+    let canonical = Bytes::from(
+        alloy::primitives::hex::decode(include_str!("fixtures/multicall3/canonical-runtime.hex").trim()).unwrap(),
+    );
+    set_code(&anvil.url(0), "anvil_setCode", CANONICAL, &canonical).await;
+    for node in others {
+        set_code(&node.url, node.set_code, CANONICAL, &canonical).await;
+    }
+    for url in &urls {
+        assert_eq!(provider(url).get_code_at(CANONICAL).await.unwrap(), canonical, "{url}");
+    }
+    let run = check(vec![], &hs).await;
+    let report = run.report();
+    assert_eq!(unanimous(&report, "canonical Multicall3"), expected, "{}", run.stderr());
+    assert!(
+        report.nodes.iter().all(|n| n.via == Some(Via::Multicall)),
+        "{:?}",
+        report.nodes
+    );
+    set_code(&anvil.url(0), "anvil_setCode", CANONICAL, &aggregator).await;
+
     // Multicall3 absent on hardhat and ganache: they fall back, same answers.
     for node in others {
         set_code(&node.url, node.set_code, CANONICAL, &[]).await;

@@ -52,16 +52,21 @@ async fn seed(fleet: &quorum_check::devnet::Fleet, contract: Address, hs: &[B256
         let batch: Vec<serde_json::Value> = chunk
             .iter()
             .enumerate()
-            .map(|(k, (h, approve))| {
+            .flat_map(|(k, (h, approve))| {
                 let data = castVoteCall {
                     txHash: *h,
                     approve: *approve,
                 }
                 .abi_encode();
                 let nonce = nonce + (c * 100 + k) as u64;
-                json!({"jsonrpc": "2.0", "id": k, "method": "eth_sendTransaction", "params": [{
-                    "from": from, "to": contract, "gas": "0x30000", "nonce": format!("{nonce:#x}"),
-                    "data": alloy::primitives::hex::encode_prefixed(&data)}]})
+                // Each vote followed by a block, as the harness seeds them:
+                // votes taken out of nonce order are mined once the gap fills.
+                [
+                    json!({"jsonrpc": "2.0", "id": 2 * k, "method": "eth_sendTransaction", "params": [{
+                        "from": from, "to": contract, "gas": "0x30000", "nonce": format!("{nonce:#x}"),
+                        "data": alloy::primitives::hex::encode_prefixed(&data)}]}),
+                    json!({"jsonrpc": "2.0", "id": 2 * k + 1, "method": "anvil_mine", "params": ["0x1"]}),
+                ]
             })
             .collect();
         let answers: Vec<serde_json::Value> = client
@@ -74,6 +79,34 @@ async fn seed(fleet: &quorum_check::devnet::Fleet, contract: Address, hs: &[B256
             .await
             .unwrap();
         assert!(answers.iter().all(|a| a.get("error").is_none()), "votes: {answers:?}");
+    }
+    // Accepted is not yet mined: wait until the last vote is in a block.
+    let started = std::time::Instant::now();
+    loop {
+        let mined: serde_json::Value = client
+            .post(&url)
+            .json(&json!({"jsonrpc": "2.0", "id": 0, "method": "eth_getTransactionCount", "params": [from, "latest"]}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mined = u64::from_str_radix(mined["result"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+        if mined >= nonce + votes.len() as u64 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{mined} of the votes mined"
+        );
+        // A vote taken out of nonce order waits in the pool for a block.
+        let _ = client
+            .post(&url)
+            .json(&json!({"jsonrpc": "2.0", "id": 0, "method": "anvil_mine", "params": ["0x1"]}))
+            .send()
+            .await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -180,11 +180,13 @@ fn vote_status(function: &VoteFunction, result: CallResult) -> TxAnswer {
         Err(e) if e.code == 3 || e.message.to_ascii_lowercase().contains("revert") => {
             let reason = match e.data.as_ref().and_then(|d| revert_data(d.get(), 0)) {
                 Some((head, total)) if total > 0 => node_text(&function.describe_revert_head(&head, total)),
-                // Without data, every node program words it its own way
-                // ("Transaction reverted without a reason string", "VM
+                // Without data, every node program words a revert its own
+                // way ("Transaction reverted without a reason string", "VM
                 // Exception while processing transaction: revert"): one
-                // wording, the same as through Multicall3.
-                _ => REVERTED_WITHOUT_DATA.to_string(),
+                // wording, the same as through Multicall3. A message that
+                // does not even say "revert" is the node's own, kept.
+                _ if e.message.to_ascii_lowercase().contains("revert") => REVERTED_WITHOUT_DATA.to_string(),
+                _ => node_text(&e.message),
             };
             TxAnswer::invalid(NodeStatus::Reverted { reason })
         }

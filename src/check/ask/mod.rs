@@ -67,7 +67,9 @@ const LARGE_ATTEMPT_LEAST: std::time::Duration = std::time::Duration::from_secs(
 fn too_large(failure: &NodeFailure) -> bool {
     match failure {
         NodeFailure::Http(413 | 500..=599) | NodeFailure::Timeout => true,
-        NodeFailure::BadResponse(reason) => reason.starts_with("response too large"),
+        // Over `--max-response-bytes`; not an answer cut for holding more
+        // than its share of the run's budget (that is the node's doing).
+        NodeFailure::BadResponse(reason) => reason.starts_with("response too large (over"),
         _ => false,
     }
 }

@@ -355,8 +355,10 @@ impl RpcClient {
         let mut rate_limited = false;
         loop {
             attempts += 1;
-            let give_up_by = large.map_or(deadline, |d| (Instant::now() + d).min(deadline));
-            let attempt = tokio::time::timeout_at(give_up_by, self.attempt(node, body.clone(), calls.len()));
+            // A large request that may be made smaller gives up early when the
+            // node does not even start answering; a body under way is read.
+            let head_by = large.map_or(deadline, |d| (Instant::now() + d).min(deadline));
+            let attempt = tokio::time::timeout_at(deadline, self.attempt(node, body.clone(), calls.len(), head_by));
             let (failure, hint) = match attempt.await {
                 Err(_) => return failed(NodeFailure::Timeout, attempts, rate_limited, false),
                 // Entries refused one by one (rate limits) are retried by
@@ -409,12 +411,14 @@ impl RpcClient {
         }
     }
 
-    /// One HTTP round trip. On failure, also any `Retry-After` the node sent.
+    /// One HTTP round trip, its answer's head due by `head_by`. On failure,
+    /// also how long the node asked to wait (`Retry-After`, or a hint in the body).
     async fn attempt(
         &self,
         node: &Node,
         body: Vec<u8>,
         expected: usize,
+        head_by: Instant,
     ) -> Result<(Vec<CallResult>, AnswersHeld), (NodeFailure, Option<Duration>)> {
         let mut request = self
             .client_of(node)
@@ -428,10 +432,9 @@ impl RpcClient {
         }
         self.calls_sent
             .fetch_add(expected as u64, std::sync::atomic::Ordering::Relaxed);
-        let response = request
-            .body(body)
-            .send()
+        let response = tokio::time::timeout_at(head_by, request.body(body).send())
             .await
+            .map_err(|_| (NodeFailure::Timeout, None))?
             .map_err(|e| (transport_failure(&e, node.url.is_https()), None))?;
         let status = response.status();
         if status.is_redirection() {
