@@ -150,6 +150,7 @@ fn statuses(report: &CheckReport) -> Vec<Vec<String>> {
                         vote: VoteJson::Bool(b),
                     } => b.to_string(),
                     NodeStatus::Reverted { reason } if reason.starts_with("Error(") => reason.clone(),
+                    NodeStatus::Reverted { reason } => format!("reverted: {reason}"),
                     other => other.name().to_string(),
                 })
                 .collect()
@@ -305,6 +306,12 @@ async fn anvil_hardhat_and_ganache_give_the_same_answers() {
     let reverting = Address::repeat_byte(0x71);
     let stopping = Address::repeat_byte(0x72);
     let empty = Address::repeat_byte(0x73);
+    // Reverting without data: with vote's selector in the code (PUSH4 it,
+    // POP, REVERT(0, 0)) and without it (REVERT(0, 0) alone).
+    let bare = Address::repeat_byte(0x74);
+    let bare_without = Address::repeat_byte(0x75);
+    let selector = &alloy::primitives::keccak256("vote(bytes32)")[..4];
+    let bare_code = [&[0x63][..], selector, &[0x50, 0x60, 0x00, 0x60, 0x00, 0xfd]].concat();
     let targets = [
         (anvil.url(0), "anvil_setCode"),
         (hardhat.url.clone(), hardhat.set_code),
@@ -313,12 +320,17 @@ async fn anvil_hardhat_and_ganache_give_the_same_answers() {
     for (url, method) in &targets {
         set_code(url, method, reverting, &reverting_code()).await;
         set_code(url, method, stopping, &[0x00]).await;
+        set_code(url, method, bare, &bare_code).await;
+        set_code(url, method, bare_without, &[0x60, 0x00, 0x60, 0x00, 0xfd]).await;
         set_code(url, method, CANONICAL, &aggregator).await;
     }
     for (at, want) in [
         (reverting, "Error(\"closed\")"),
         (stopping, "no_function"),
         (empty, "no_contract"),
+        // Each program words a revert without data its own way; read the same.
+        (bare, "reverted: execution reverted"),
+        (bare_without, "no_function"),
     ] {
         for mode in ["auto", "off"] {
             let args = check_args(
