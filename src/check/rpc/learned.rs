@@ -5,12 +5,12 @@
 //! bookkeeping, no I/O: the caller says what happened and when.
 //!
 //! - **Chunk** (reads per `aggregate3`): starts at
-//!   [`CHUNK_START`](crate::check::multicall::CHUNK_START) (a request body
+//!   [`CHUNK_START`] (a request body
 //!   under ~100 KB), halves on a 413, a timeout or 5xx on a large request, an
 //!   oversized answer or a gas-cap error, and below
-//!   [`CHUNK_FLOOR`](crate::check::multicall::CHUNK_FLOOR) the node is asked
+//!   [`CHUNK_FLOOR`] the node is asked
 //!   with plain calls. It doubles when an answer of the current size comes
-//!   back fast, up to [`CHUNK_MAX`](crate::check::multicall::CHUNK_MAX) and
+//!   back fast, up to [`CHUNK_MAX`] and
 //!   never past a size that failed (a larger one answered is kept).
 //! - **Batch** (entries per request): halves on a refused batch (and no
 //!   longer grows past the refused size) or a rate limit without a hint;
