@@ -295,8 +295,10 @@ async fn a_node_without_the_contract_is_reported_and_not_counted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reverting_call_is_reported_as_reverted() {
-    // Voting has no ballot(bytes32) and no fallback: the call reverts.
+async fn a_function_the_contract_lacks_is_no_function_not_a_revert() {
+    // Voting has no ballot(bytes32) and no fallback: the call reverts
+    // without data, and ballot's selector is nowhere in Voting's
+    // dispatcher (issue 19): no_function, on every node, not `reverted`.
     let h = tx(41);
     let (fleet, contract) = voting_fleet(2, &[(h, 2)]).await;
     let cli = Cli::new();
@@ -312,11 +314,21 @@ async fn a_reverting_call_is_reported_as_reverted() {
     );
     let i = args.iter().position(|x| x.ends_with("Voting.json")).unwrap();
     args[i] = path_str(&abi_path);
-    let run = cli.run_async(args).await;
+    let run = cli.run_async(args.clone()).await;
     assert_eq!(run.code(), 3, "{}", run.stderr());
     let t = &run.report().txs[0];
     assert!(
-        t.nodes.iter().all(|n| matches!(n.status, NodeStatus::Reverted { .. })),
+        t.nodes.iter().all(|n| n.status == NodeStatus::NoFunction),
+        "{:?}",
+        t.nodes
+    );
+    // The same through plain calls.
+    let mut plain = args.clone();
+    plain.extend(["--multicall".to_string(), "off".to_string()]);
+    let run = cli.run_async(plain).await;
+    let t = &run.report().txs[0];
+    assert!(
+        t.nodes.iter().all(|n| n.status == NodeStatus::NoFunction),
         "{:?}",
         t.nodes
     );

@@ -23,8 +23,8 @@ const DOCUMENTED_BATCHES_IN_FLIGHT: usize = 4;
 /// left to claim still frees its node's place.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_that_falls_back_to_plain_calls_keeps_its_batches_in_flight() {
-    // More hashes than one Multicall3 request carries (1,000), in batches of
-    // 100: twelve plain batches after the fallback.
+    // More hashes than one Multicall3 request carries (200 on a node never
+    // seen), in batches of 100: twelve plain batches after the fallback.
     let hashes: Vec<_> = (0..1_200).map(tx).collect();
     let (fleet, contract) = voting_fleet(1, &[(hashes[7], 1)]).await;
     fleet.remove_multicall(0).await.unwrap();
@@ -49,7 +49,8 @@ async fn a_node_that_falls_back_to_plain_calls_keeps_its_batches_in_flight() {
     assert_eq!(verdicts, expected);
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["nodes"][0]["via"], "batch", "the node fell back to plain batches");
-    // Two aggregate3 requests (1,000 and 200 hashes), then twelve batches of 100.
+    // The two aggregate3 requests out at once (200 hashes each; the turns
+    // waiting for a Multicall3 slot see it gone), then twelve batches of 100.
     assert_eq!(proxy.requests(), 2 + 12);
     assert_eq!(proxy.max_in_flight(), DOCUMENTED_BATCHES_IN_FLIGHT);
 }

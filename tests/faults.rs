@@ -240,11 +240,22 @@ async fn a_closed_connection_is_a_connect_error_after_retries() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn non_json_is_a_bad_response_not_retried() {
+async fn an_html_page_is_a_bad_response_retried_once() {
     let (run, report, proxy) = single(Fault::NotJson, &[]).await;
     assert_eq!(run.code(), 3);
+    assert_eq!(
+        node(&report, 0).status,
+        NodeStatus::BadResponse {
+            reason: "answered HTML, not JSON (HTTP 200)".into()
+        }
+    );
+    // A proxy's error page may be a one-off: asked once more, not `--retries` times.
+    assert_eq!(proxy.requests(), 2);
+    // JSON that is not a JSON-RPC answer is not retried.
+    let (run, report, proxy) = single(Fault::Body(r#"{"a":1}"#.into()), &[]).await;
+    assert_eq!(run.code(), 3);
     assert!(
-        matches!(&node(&report, 0).status, NodeStatus::BadResponse { reason } if reason.contains("not JSON")),
+        matches!(&node(&report, 0).status, NodeStatus::BadResponse { reason } if reason.contains("not a JSON-RPC response")),
         "{:?}",
         node(&report, 0).status
     );
@@ -263,14 +274,16 @@ async fn a_json_rpc_error_is_reported_with_its_code() {
             message: "internal error".into()
         }
     );
-    // A rate-limit code is transient: retried.
+    // A rate-limit code is transient: retried — until the node's budget is
+    // spent, not `--retries` times, at least a second apart without a hint.
     let body = r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32005,"message":"limit exceeded"}}"#;
-    let (_run, report, proxy) = single(Fault::Body(body.into()), &["--retries", "2"]).await;
+    let (run, report, proxy) = single(Fault::Body(body.into()), &["--retries", "0", "--timeout", "3500ms"]).await;
     assert!(matches!(
         node(&report, 0).status,
         NodeStatus::RpcError { code: -32005, .. }
     ));
-    assert_eq!(proxy.requests(), 3);
+    assert!((3..=4).contains(&proxy.requests()), "{} requests", proxy.requests());
+    assert!(run.elapsed < Duration::from_secs(5), "{:?}", run.elapsed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -150,6 +150,7 @@ fn statuses(report: &CheckReport) -> Vec<Vec<String>> {
                         vote: VoteJson::Bool(b),
                     } => b.to_string(),
                     NodeStatus::Reverted { reason } if reason.starts_with("Error(") => reason.clone(),
+                    NodeStatus::Reverted { reason } => format!("reverted: {reason}"),
                     other => other.name().to_string(),
                 })
                 .collect()
@@ -267,6 +268,29 @@ async fn anvil_hardhat_and_ganache_give_the_same_answers() {
         }
     }
 
+    // The canonical Multicall3 (the bytecode deployed on public chains,
+    // tests/fixtures/multicall3/PROVENANCE.md) in place of our Aggregator
+    // on all three: the same answers, still through Multicall3.
+    let canonical = Bytes::from(
+        alloy::primitives::hex::decode(include_str!("fixtures/multicall3/canonical-runtime.hex").trim()).unwrap(),
+    );
+    set_code(&anvil.url(0), "anvil_setCode", CANONICAL, &canonical).await;
+    for node in others {
+        set_code(&node.url, node.set_code, CANONICAL, &canonical).await;
+    }
+    for url in &urls {
+        assert_eq!(provider(url).get_code_at(CANONICAL).await.unwrap(), canonical, "{url}");
+    }
+    let run = check(vec![], &hs).await;
+    let report = run.report();
+    assert_eq!(unanimous(&report, "canonical Multicall3"), expected, "{}", run.stderr());
+    assert!(
+        report.nodes.iter().all(|n| n.via == Some(Via::Multicall)),
+        "{:?}",
+        report.nodes
+    );
+    set_code(&anvil.url(0), "anvil_setCode", CANONICAL, &aggregator).await;
+
     // Multicall3 absent on hardhat and ganache: they fall back, same answers.
     for node in others {
         set_code(&node.url, node.set_code, CANONICAL, &[]).await;
@@ -282,6 +306,12 @@ async fn anvil_hardhat_and_ganache_give_the_same_answers() {
     let reverting = Address::repeat_byte(0x71);
     let stopping = Address::repeat_byte(0x72);
     let empty = Address::repeat_byte(0x73);
+    // Reverting without data: with vote's selector in the code (PUSH4 it,
+    // POP, REVERT(0, 0)) and without it (REVERT(0, 0) alone).
+    let bare = Address::repeat_byte(0x74);
+    let bare_without = Address::repeat_byte(0x75);
+    let selector = &alloy::primitives::keccak256("vote(bytes32)")[..4];
+    let bare_code = [&[0x63][..], selector, &[0x50, 0x60, 0x00, 0x60, 0x00, 0xfd]].concat();
     let targets = [
         (anvil.url(0), "anvil_setCode"),
         (hardhat.url.clone(), hardhat.set_code),
@@ -290,12 +320,17 @@ async fn anvil_hardhat_and_ganache_give_the_same_answers() {
     for (url, method) in &targets {
         set_code(url, method, reverting, &reverting_code()).await;
         set_code(url, method, stopping, &[0x00]).await;
+        set_code(url, method, bare, &bare_code).await;
+        set_code(url, method, bare_without, &[0x60, 0x00, 0x60, 0x00, 0xfd]).await;
         set_code(url, method, CANONICAL, &aggregator).await;
     }
     for (at, want) in [
         (reverting, "Error(\"closed\")"),
         (stopping, "no_function"),
         (empty, "no_contract"),
+        // Each program words a revert without data its own way; read the same.
+        (bare, "reverted: execution reverted"),
+        (bare_without, "no_function"),
     ] {
         for mode in ["auto", "off"] {
             let args = check_args(

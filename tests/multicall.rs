@@ -161,11 +161,12 @@ async fn reads_are_chunked_and_counted_at_the_proxy() {
         a
     };
     let through = cli.run_async(args(&counting.url, "auto")).await;
-    // README: "up to 500 votes per eth_call": 1,200 = 500 + 500 + 200.
-    assert_eq!(counting.eth_calls(), 3, "billed eth_calls for 1,200 reads");
-    // Two aggregate3 calls share a request (an answer of about 0.35 MB),
-    // eth_chainId riding along: 1,200 reads in 2 requests, not 3.
-    assert_eq!(counting.requests(), 2, "requests for 1,200 reads");
+    // README: "200 votes per eth_call to start with, up to 500 on a node
+    // that answers them fast": 1,200 reads in at most 6 and at least 3.
+    let billed = counting.eth_calls();
+    assert!((3..=6).contains(&billed), "{billed} billed eth_calls for 1,200 reads");
+    // One aggregate3 per request (a body under ~100 KB), eth_chainId riding along.
+    assert_eq!(counting.requests(), billed, "requests for 1,200 reads");
     let before = (counting.eth_calls(), counting.requests());
     let plain = cli.run_async(args(&counting.url, "off")).await;
     assert_eq!(counting.eth_calls() - before.0, 1200);

@@ -125,6 +125,10 @@ async fn echoed_keys_in_any_form_never_print_in_any_format_or_log_level() {
                 "31337",
                 "--retries",
                 "1",
+                // A rate limit is retried until the node's budget is spent:
+                // a short one keeps the 80 runs quick (two attempts each).
+                "--timeout",
+                "1500ms",
             ]
             .map(String::from)
             .to_vec();
@@ -132,9 +136,19 @@ async fn echoed_keys_in_any_form_never_print_in_any_format_or_log_level() {
             args
         };
         let health = |extra: &[&str]| -> Vec<String> {
-            let mut args: Vec<String> = ["nodes", "--nodes", &nodes, "--contract", &contract, "--retries", "1"]
-                .map(String::from)
-                .to_vec();
+            let mut args: Vec<String> = [
+                "nodes",
+                "--nodes",
+                &nodes,
+                "--contract",
+                &contract,
+                "--retries",
+                "1",
+                "--timeout",
+                "1500ms",
+            ]
+            .map(String::from)
+            .to_vec();
             args.extend(extra.iter().map(|s| s.to_string()));
             args
         };

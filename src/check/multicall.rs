@@ -2,7 +2,9 @@
 //! the same address on virtually every EVM chain; its `aggregate3` makes each
 //! call in turn and returns every call's `(success, returnData)`. Providers
 //! bill and rate-limit per `eth_call`, so a check of 1,000 hashes costs
-//! ⌈1000 / [`CHUNK`]⌉ calls per node instead of 1,000.
+//! ⌈1000 / [`CHUNK_START`]⌉ calls per node instead of 1,000 (fewer once the
+//! node has shown it takes larger ones, more behind a limit: the size is
+//! learned per node, see [`crate::check::rpc::learned`]).
 //!
 //! The inner calls' sender is the Multicall3 contract, so a node configured
 //! with a `from` address (whose vote depends on `msg.sender`) is always asked
@@ -32,20 +34,27 @@ sol! {
     function aggregate3(Call3[] calls) external payable returns (Outcome3[] returnData);
 }
 
-/// Inner calls per `aggregate3`. Measured on anvil (BENCHMARKS.md): a
-/// `vote(bytes32)` read costs about 5,300 gas inside `aggregate3`, a
-/// `weight(bytes32)` read about the same, so 500 of them take about 2.7 M
-/// gas: a tenth of the 30 M block gas limit that many chains (and hardhat)
-/// give an `eth_call` without an explicit gas, and far under geth's 50 M
-/// `eth_call` cap. The answer stays small too (about 160 KB of hex).
-pub const CHUNK: usize = 500;
+/// Inner calls per `aggregate3` to start with, on a node not seen before.
+/// A `vote(bytes32)` read takes 224 bytes of calldata (448 hex digits), so
+/// 200 of them make a request body of about 90 KB: under the 100 KB that
+/// common proxies accept by default (Express; old geth took 128 KB). They
+/// cost about 1.1 M gas inside `aggregate3` (about 5,300 each, measured on
+/// anvil: BENCHMARKS.md), under the `eth_call` gas caps that hosted
+/// providers set, and the answer is about 64 KB of hex.
+pub const CHUNK_START: usize = 200;
 
-/// `aggregate3` calls per JSON-RPC request: bounds an answer to about
-/// 0.35 MB, far under `--max-response-bytes`' default.
-pub const PER_REQUEST: usize = 2;
+/// The fewest inner calls per `aggregate3`: a node that cannot take even
+/// this many at once (halving from [`CHUNK_START`] on every size failure)
+/// is asked with plain calls.
+pub const CHUNK_FLOOR: usize = 16;
+
+/// The most inner calls per `aggregate3`, however fast a node answers:
+/// about 2.7 M gas, a tenth of the 30 M block gas limit that many chains
+/// (and hardhat) give an `eth_call`, and an answer of about 160 KB of hex.
+pub const CHUNK_MAX: usize = 500;
 
 /// Requests through Multicall3 in flight to one node at a time. Each carries
-/// up to 1,000 reads; more at once only fills memory (measured: 4 requests
+/// one `aggregate3` of up to [`CHUNK_MAX`] reads; more at once only fills memory (measured: 4 requests
 /// of 2,000 reads per node took S5 from 24 to 152 MiB) while the node works
 /// through them one after another anyway.
 pub const IN_FLIGHT: usize = 2;

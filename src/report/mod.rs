@@ -9,6 +9,7 @@
 
 mod compact;
 mod status;
+pub mod weight;
 
 pub(crate) use compact::ReasonCache;
 pub(crate) use compact::{Cell, PinFacts, RunFacts, Statuses};
@@ -88,14 +89,19 @@ pub struct TxReport {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub reason: Option<String>,
     /// Sum of the contributions to yes.
+    #[serde(with = "weight")]
     pub yes: u128,
     /// Weight of the nodes that answered no.
+    #[serde(with = "weight")]
     pub no: u128,
     /// Weight of the nodes without a valid answer.
+    #[serde(with = "weight")]
     pub undecided: u128,
     /// Yes-weight needed to confirm.
+    #[serde(with = "weight")]
     pub threshold: u128,
     /// Sum of the nodes' weights.
+    #[serde(with = "weight")]
     pub total_weight: u128,
     /// With `--block pinned`: the block this transaction's answers were read
     /// at (absent without a pin, or when no node gave its head).
@@ -112,6 +118,7 @@ pub struct ThresholdReport {
     /// As given (`7`, `majority`, `2/3`, …).
     pub spec: String,
     /// The yes-weight it resolved to.
+    #[serde(with = "weight")]
     pub value: u128,
 }
 
@@ -154,6 +161,7 @@ pub struct CheckReport {
     /// The threshold.
     pub threshold: ThresholdReport,
     /// Sum of the nodes' weights.
+    #[serde(with = "weight")]
     pub total_weight: u128,
     /// Number of nodes.
     pub node_count: usize,

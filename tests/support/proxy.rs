@@ -124,6 +124,225 @@ pub enum Fault {
     /// Hold every request until the gate opens (bounded: 60 s), then pass
     /// through: the test decides when an honest node answers.
     Gate(tokio::sync::watch::Receiver<bool>),
+    /// A limit that hosted providers and proxies impose (see [`ProviderLimit`]).
+    Limit(ProviderLimit),
+}
+
+/// Limits of hosted providers and self-hosted proxies (issue 18), each as
+/// the provider words it. Stateful ones keep their state inside.
+#[derive(Clone)]
+pub enum ProviderLimit {
+    /// HTTP 413 for a request body over this many bytes (Express: 100 KB).
+    Body(usize),
+    /// A request body over `over` bytes waits `delay`, then gets HTTP
+    /// `status`, or (`None`) hangs (bounded: 120 s). Smaller ones pass.
+    SlowLarge {
+        over: usize,
+        delay: Duration,
+        status: Option<u16>,
+    },
+    /// An `eth_call` whose `aggregate3` carries more than `reads` calls is
+    /// answered with this error, as the node program words running out of gas.
+    GasCap {
+        reads: usize,
+        code: i64,
+        message: &'static str,
+    },
+    /// The first `aggregate3` `eth_call` is answered with this error; the rest pass.
+    TransientOnce {
+        code: i64,
+        message: &'static str,
+        done: Arc<AtomicUsize>,
+    },
+    /// Infura: one request per `every`; one sooner gets -32005 with
+    /// `data.rate.backoff_seconds`, under HTTP `status` (429 or 200).
+    RequestRate {
+        every: Duration,
+        status: u16,
+        last: Arc<Mutex<Option<std::time::Instant>>>,
+    },
+    /// Alchemy: `budget` compute units per second, `cost` per call in a
+    /// request; a request over what is left gets HTTP 429 with
+    /// `{"code":429}` in the body and no hint.
+    ComputeUnits {
+        budget: u32,
+        cost: u32,
+        spent: Arc<Mutex<(std::time::Instant, u32)>>,
+    },
+    /// A batch of more than this many calls is refused as an array with one
+    /// error whose id is null.
+    BatchErrorArray(usize),
+    /// A UTF-8 byte-order mark before every answer.
+    Bom,
+    /// Every answer's id echoed as a string (`"id":"0"`).
+    StringIds,
+    /// The first request gets an HTML error page with HTTP 200.
+    HtmlOnce(Arc<AtomicUsize>),
+}
+
+impl ProviderLimit {
+    pub fn request_rate(every: Duration, status: u16) -> Fault {
+        Fault::Limit(Self::RequestRate {
+            every,
+            status,
+            last: Default::default(),
+        })
+    }
+
+    pub fn compute_units(budget: u32, cost: u32) -> Fault {
+        Fault::Limit(Self::ComputeUnits {
+            budget,
+            cost,
+            spent: Arc::new(Mutex::new((std::time::Instant::now(), 0))),
+        })
+    }
+
+    pub fn transient_once(code: i64, message: &'static str) -> Fault {
+        Fault::Limit(Self::TransientOnce {
+            code,
+            message,
+            done: Default::default(),
+        })
+    }
+
+    pub fn html_once() -> Fault {
+        Fault::Limit(Self::HtmlOnce(Default::default()))
+    }
+
+    /// What to answer instead of asking upstream, if anything: `(status, body)`.
+    fn before(&self, body: &[u8], parsed: &Option<serde_json::Value>, calls: usize) -> Option<(u16, Vec<u8>)> {
+        let error = |code: i64, message: &str, data: serde_json::Value| {
+            serde_json::to_vec(&serde_json::json!({"jsonrpc": "2.0", "id": null,
+                "error": {"code": code, "message": message, "data": data}}))
+            .expect("json")
+        };
+        match self {
+            Self::Body(limit) if body.len() > *limit => Some((413, b"request entity too large".to_vec())),
+            Self::RequestRate { every, status, last } => {
+                let mut last = last.lock().expect("rate");
+                let now = std::time::Instant::now();
+                match *last {
+                    Some(at) if now.duration_since(at) < *every => {
+                        let data = serde_json::json!({"see": "https://infura.io/dashboard",
+                            "rate": {"allowed_rps": 1, "backoff_seconds": every.as_secs_f64(), "current_rps": 2}});
+                        Some((*status, error(-32005, "project ID request rate exceeded", data)))
+                    }
+                    _ => {
+                        *last = Some(now);
+                        None
+                    }
+                }
+            }
+            Self::ComputeUnits { budget, cost, spent } => {
+                let mut spent = spent.lock().expect("units");
+                let now = std::time::Instant::now();
+                if now.duration_since(spent.0) >= Duration::from_secs(1) {
+                    *spent = (now, 0);
+                }
+                let wanted = cost * calls as u32;
+                if spent.1 + wanted > *budget {
+                    // Alchemy counts a refused request too.
+                    spent.1 = (*budget).min(spent.1 + *cost);
+                    let body = serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": 429,
+                        "message": "Your app has exceeded its compute units per second capacity. If you have retries enabled, you can safely ignore this message."}});
+                    return Some((429, serde_json::to_vec(&body).expect("json")));
+                }
+                spent.1 += wanted;
+                None
+            }
+            Self::BatchErrorArray(n) if calls > *n && matches!(parsed, Some(serde_json::Value::Array(_))) => {
+                let body = serde_json::json!([{"jsonrpc": "2.0", "id": null,
+                    "error": {"code": -32600, "message": format!("batch of {calls} exceeds the limit of {n}")}}]);
+                Some((200, serde_json::to_vec(&body).expect("json")))
+            }
+            Self::HtmlOnce(seen) if seen.fetch_add(1, Ordering::SeqCst) == 0 => Some((
+                200,
+                b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>cloudflare</body></html>"
+                    .to_vec(),
+            )),
+            _ => None,
+        }
+    }
+
+    /// Rewrites upstream's `answer` to the request `parsed`.
+    fn after(&self, parsed: &Option<serde_json::Value>, answer: Vec<u8>) -> Vec<u8> {
+        let rewrite = |answer: Vec<u8>, f: &dyn Fn(&mut serde_json::Value)| {
+            let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&answer) else {
+                return answer;
+            };
+            match &mut v {
+                serde_json::Value::Array(items) => items.iter_mut().for_each(f),
+                single => f(single),
+            }
+            serde_json::to_vec(&v).expect("json")
+        };
+        // The error that replaces the answer to call `id`, if any.
+        let failing = |id: &serde_json::Value| -> Option<serde_json::Value> {
+            let calls: Vec<&serde_json::Value> = match parsed {
+                Some(serde_json::Value::Array(a)) => a.iter().collect(),
+                Some(c) => vec![c],
+                None => vec![],
+            };
+            let call = calls.into_iter().find(|c| c["id"] == *id)?;
+            let reads = aggregate3_reads(call)?;
+            match self {
+                Self::GasCap {
+                    reads: cap,
+                    code,
+                    message,
+                } if reads > *cap => Some(serde_json::json!({"code": code, "message": message})),
+                _ => None,
+            }
+        };
+        match self {
+            Self::GasCap { .. } => rewrite(answer, &|item| {
+                if let Some(error) = failing(&item["id"]) {
+                    *item = serde_json::json!({"jsonrpc": "2.0", "id": item["id"].clone(), "error": error});
+                }
+            }),
+            Self::TransientOnce { code, message, done } => rewrite(answer, &|item| {
+                let calls: Vec<&serde_json::Value> = match parsed {
+                    Some(serde_json::Value::Array(a)) => a.iter().collect(),
+                    Some(c) => vec![c],
+                    None => vec![],
+                };
+                let is_aggregate3 = calls
+                    .iter()
+                    .any(|c| c["id"] == item["id"] && aggregate3_reads(c).is_some());
+                if is_aggregate3 && done.fetch_add(1, Ordering::SeqCst) == 0 {
+                    *item = serde_json::json!({"jsonrpc": "2.0", "id": item["id"].clone(),
+                            "error": {"code": code, "message": message}});
+                }
+            }),
+            Self::StringIds => rewrite(answer, &|item| {
+                if let Some(n) = item["id"].as_u64() {
+                    item["id"] = serde_json::Value::String(n.to_string());
+                }
+            }),
+            Self::Bom => [&b"\xef\xbb\xbf"[..], &answer].concat(),
+            _ => answer,
+        }
+    }
+}
+
+/// How many calls an `eth_call` request's `aggregate3` carries, when it is one.
+fn aggregate3_reads(call: &serde_json::Value) -> Option<usize> {
+    if call["method"] != "eth_call" {
+        return None;
+    }
+    let data = call["params"][0]["data"]
+        .as_str()
+        .or(call["params"][0]["input"].as_str())?;
+    let data = alloy::primitives::hex::decode(data).ok()?;
+    // Selector, the array's offset, then its length.
+    if data.len() < 68 || data[..4] != [0x82, 0xad, 0x56, 0xcb] {
+        return None;
+    }
+    let len = &data[36..68];
+    len[..24]
+        .iter()
+        .all(|&b| b == 0)
+        .then(|| u64::from_be_bytes(len[24..].try_into().expect("8 bytes")) as usize)
 }
 
 /// How [`Fault::EchoAs`] re-writes the request head it echoes (request line
@@ -585,6 +804,34 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: Arc<Sha
         shared.eth_calls.fetch_add(eth_calls, Ordering::SeqCst);
         shared.max_batch.fetch_max(calls, Ordering::SeqCst);
         let is_array = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+        if let Fault::Limit(limit) = &shared.fault {
+            if let ProviderLimit::SlowLarge { over, delay, status } = limit
+                && body.len() > *over
+            {
+                match status {
+                    Some(code) => {
+                        tokio::time::sleep(*delay).await;
+                        if write_response(&mut stream, *code, "", b"<html>504 Gateway Time-out</html>")
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
+                        continue;
+                    }
+                    None => {
+                        tokio::time::sleep(Duration::from_secs(120)).await;
+                        return;
+                    }
+                }
+            }
+            if let Some((status, reply)) = limit.before(&body, &parsed, calls) {
+                if write_response(&mut stream, status, "", &reply).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+        }
         let mut intercepted: Option<Rewriting> = None;
         if let Fault::Intercept(handler) = &shared.fault {
             match handler(parsed.as_ref().unwrap_or(&serde_json::Value::Null)) {
@@ -760,6 +1007,9 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: Arc<Sha
         {
             rewrite(&mut v);
             answer = serde_json::to_vec(&v).expect("json");
+        }
+        if let Fault::Limit(limit) = &shared.fault {
+            answer = limit.after(&parsed, answer);
         }
         match &shared.fault {
             Fault::Head(claimed) => {

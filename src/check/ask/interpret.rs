@@ -14,7 +14,7 @@ use crate::{
     abi::{DecodeError, MAX_REVERT_BYTES, VoteFunction, VoteValue},
     check::{
         multicall::{self, Decoded},
-        rpc::{CallResult, node_text},
+        rpc::{CallResult, is_out_of_gas, is_transient_entry, node_text},
     },
     report::NodeStatus,
 };
@@ -47,8 +47,20 @@ impl TxAnswer {
 pub(super) struct Interpreted {
     /// Per entry, its first transaction and one verdict per transaction.
     pub answered: Vec<(usize, Vec<TxAnswer>)>,
-    /// Entries to ask again with plain calls, and why Multicall3 was not usable.
-    pub fallback: Vec<(Range<usize>, String)>,
+    /// Entries to ask again, and how.
+    pub fallback: Vec<(Range<usize>, Again)>,
+}
+
+/// Why an `aggregate3` entry is asked again, and so how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Again {
+    /// What is at the address is not Multicall3: plain calls, for the rest
+    /// of the node's run.
+    Unusable(String),
+    /// Too much at once (out of gas, a gas cap): a smaller chunk.
+    Smaller(String),
+    /// A transient error (-32603, "header not found"): the same again.
+    Transient(String),
 }
 
 /// Reads each entry's answer: a plain `eth_call` result, or an `aggregate3`
@@ -79,7 +91,7 @@ pub(super) fn interpret(
                 let answer = TxAnswer::invalid(NodeStatus::BadResponse { reason });
                 answered.push((range.start, vec![answer; range.len()]));
             }
-            Aggregate::Unusable(why) => fallback.push((range, why)),
+            Aggregate::Again(again) => fallback.push((range, again)),
         }
     }
     Interpreted { answered, fallback }
@@ -99,25 +111,38 @@ enum Aggregate {
     Outcomes(Vec<(bool, Bytes)>),
     /// The node's bad response for all of the entry's transactions.
     Malformed(String),
-    /// What is at the address is not Multicall3: ask with plain calls.
-    Unusable(String),
+    /// Ask again (see [`Again`]).
+    Again(Again),
 }
 
 fn aggregate_outcomes(result: CallResult, expected: usize) -> Aggregate {
     let raw = match result {
         Ok(raw) => raw,
-        Err(e) => return Aggregate::Unusable(format!("aggregate3 failed: {}: {}", e.code, node_text(&e.message))),
+        Err(e) => {
+            let why = format!("aggregate3 failed: {}: {}", e.code, node_text(&e.message));
+            return Aggregate::Again(if is_out_of_gas(&e) {
+                Again::Smaller(why)
+            } else if is_transient_entry(&e) {
+                Again::Transient(why)
+            } else {
+                Again::Unusable(why)
+            });
+        }
     };
+    let unusable = |why: String| Aggregate::Again(Again::Unusable(why));
     let Ok(data) = serde_json::from_str::<Bytes>(raw.get()) else {
-        return Aggregate::Unusable("aggregate3 result is not hex data".into());
+        return unusable("aggregate3 result is not hex data".into());
     };
     match multicall::decode(&data, expected) {
         Decoded::Outcomes(outcomes) => Aggregate::Outcomes(outcomes),
-        Decoded::NoCode => Aggregate::Unusable("no Multicall3 code at its address".into()),
-        Decoded::Bad(why) => Aggregate::Unusable(why),
+        Decoded::NoCode => unusable("no Multicall3 code at its address".into()),
+        Decoded::Bad(why) => unusable(why),
         Decoded::Malformed(why) => Aggregate::Malformed(why),
     }
 }
+
+/// A revert's reason when it carried no data, whoever was asked and how.
+pub(crate) const REVERTED_WITHOUT_DATA: &str = "execution reverted";
 
 /// One inner call's status, the same as the plain call would have given.
 fn inner_status(function: &VoteFunction, success: bool, data: &Bytes) -> TxAnswer {
@@ -125,8 +150,7 @@ fn inner_status(function: &VoteFunction, success: bool, data: &Bytes) -> TxAnswe
         decode_vote(function, data)
     } else {
         let reason = if data.is_empty() {
-            // What nodes say for a plain call reverting without data.
-            "execution reverted".to_string()
+            REVERTED_WITHOUT_DATA.to_string()
         } else {
             node_text(&function.describe_revert(data))
         };
@@ -156,6 +180,12 @@ fn vote_status(function: &VoteFunction, result: CallResult) -> TxAnswer {
         Err(e) if e.code == 3 || e.message.to_ascii_lowercase().contains("revert") => {
             let reason = match e.data.as_ref().and_then(|d| revert_data(d.get(), 0)) {
                 Some((head, total)) if total > 0 => node_text(&function.describe_revert_head(&head, total)),
+                // Without data, every node program words a revert its own
+                // way ("Transaction reverted without a reason string", "VM
+                // Exception while processing transaction: revert"): one
+                // wording, the same as through Multicall3. A message that
+                // does not even say "revert" is the node's own, kept.
+                _ if e.message.to_ascii_lowercase().contains("revert") => REVERTED_WITHOUT_DATA.to_string(),
                 _ => node_text(&e.message),
             };
             TxAnswer::invalid(NodeStatus::Reverted { reason })
@@ -352,10 +382,46 @@ mod tests {
         assert_eq!(fallback.len(), 1);
         assert_eq!(fallback[0].0, 3..5);
         assert!(
-            fallback[0].1.starts_with("aggregate3 failed: -32000"),
-            "{}",
+            matches!(&fallback[0].1, Again::Unusable(why) if why.starts_with("aggregate3 failed: -32000")),
+            "{:?}",
             fallback[0].1
         );
+    }
+
+    /// Out of gas in each node program's words is "smaller"; a transient
+    /// error is "the same again"; anything else is "not Multicall3".
+    #[test]
+    fn an_aggregate3_error_says_how_to_ask_again() {
+        let function = VoteFunction::builtin();
+        let error = |code: i64, message: &str| -> CallResult {
+            Err(alloy::rpc::json_rpc::ErrorPayload {
+                code,
+                message: message.to_string().into(),
+                data: None,
+            })
+        };
+        let cases = [
+            (error(-32603, "EVM error OutOfGas"), "smaller"),
+            (error(-32000, "out of gas"), "smaller"),
+            (error(-32000, "gas required exceeds allowance (2600000)"), "smaller"),
+            (error(-32000, "err: gas cap exceeded"), "smaller"),
+            (error(-32000, "header not found"), "transient"),
+            (error(-32603, "internal error"), "transient"),
+            (error(-32000, "execution reverted"), "unusable"),
+            (error(3, "execution reverted"), "unusable"),
+        ];
+        for (result, expected) in cases {
+            let shown = format!("{result:?}");
+            let Interpreted { answered, fallback } =
+                interpret(&function, true, std::iter::once(0..2).collect(), vec![result]);
+            assert!(answered.is_empty(), "{shown}");
+            let got = match &fallback[0].1 {
+                Again::Smaller(_) => "smaller",
+                Again::Transient(_) => "transient",
+                Again::Unusable(_) => "unusable",
+            };
+            assert_eq!(got, expected, "{shown}");
+        }
     }
 
     #[test]

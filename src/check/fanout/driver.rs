@@ -7,24 +7,23 @@
 use std::ops::Range;
 
 use alloy::primitives::{Address, Bytes};
-use tokio::sync::Semaphore;
+use tokio::{sync::Semaphore, time::Instant};
 
 use super::super::window::Window;
 use crate::{
     check::ask::{self, Asked, Carrier, Ctx},
-    check::multicall,
+    check::{multicall, rpc::learned::Learned},
     config::{CheckConfig, Node},
     report::Via,
     secrets::Secrets,
 };
 
-/// How many transactions one request carries.
+/// How many transactions one request carries with plain calls (through
+/// Multicall3: the node's learned chunk, see [`Learned`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct BatchSizes {
     /// With plain calls: one `eth_call` per transaction.
     pub plain: usize,
-    /// Through Multicall3: a few `aggregate3` calls of [`multicall::CHUNK`] transactions each.
-    pub multicall: usize,
 }
 
 impl BatchSizes {
@@ -34,10 +33,7 @@ impl BatchSizes {
             (Some(_), n) if n > 1 => n - 1,
             (_, n) => n.max(1),
         };
-        Self {
-            plain,
-            multicall: plain.min(multicall::PER_REQUEST) * multicall::CHUNK,
-        }
+        Self { plain }
     }
 }
 
@@ -45,9 +41,13 @@ impl BatchSizes {
 /// (Multicall3 or plain calls), and how many requests it may have out.
 pub(super) struct Driver<'a> {
     pub node: &'a Node,
+    /// What the client has learned about every node's limits.
+    learned: &'a Learned,
     window: Window,
     /// Bounds the Multicall3 requests in flight (see [`multicall::IN_FLIGHT`]).
     multicall_slots: Semaphore,
+    /// The contract's code on this node, fetched at most once per run.
+    code: ask::CodeCache,
     work: std::sync::Mutex<Work>,
 }
 
@@ -56,6 +56,10 @@ struct Work {
     next: usize,
     /// Transactions handed back to be asked again with plain calls.
     again: Vec<Range<usize>>,
+    /// Transactions handed back to be asked again through Multicall3.
+    multicall_again: Vec<Range<usize>>,
+    /// Transient `aggregate3` failures still to be asked again (`--retries`).
+    transient_left: u32,
     /// The Multicall3-compatible contract to use, while it works for this node.
     multicall: Option<Address>,
     /// Some answers came through Multicall3 / through plain calls.
@@ -72,15 +76,22 @@ pub(super) struct Turn {
 }
 
 impl<'a> Driver<'a> {
-    /// A driver for `node`, asking through the Multicall3 at `multicall` (if any).
-    pub(super) fn new(node: &'a Node, multicall: Option<Address>) -> Self {
+    /// A driver for `node`, asking through the Multicall3 at `multicall` (if
+    /// any) unless the node has shown it has none; `retries` transient
+    /// `aggregate3` failures are asked again.
+    pub(super) fn new(node: &'a Node, multicall: Option<Address>, learned: &'a Learned, retries: u32) -> Self {
+        let multicall = multicall.filter(|_| learned.no_multicall(node.index, Instant::now()).is_none());
         Self {
             node,
+            learned,
             window: Window::new(),
             multicall_slots: Semaphore::new(multicall::IN_FLIGHT),
+            code: ask::CodeCache::new(),
             work: std::sync::Mutex::new(Work {
                 next: 0,
                 again: Vec::new(),
+                multicall_again: Vec::new(),
+                transient_left: retries,
                 multicall,
                 used_multicall: false,
                 used_plain: None,
@@ -88,34 +99,47 @@ impl<'a> Driver<'a> {
         }
     }
 
+    /// Reads per `aggregate3` for this node now.
+    fn chunk(&self) -> usize {
+        self.learned.chunk(self.node.index, Instant::now())
+    }
+
     /// How many requests the work nobody has claimed yet takes, at `sizes`.
     pub(super) fn requests_left(&self, total: usize, sizes: BatchSizes) -> usize {
+        let chunk = self.chunk();
         let Ok(w) = self.work.lock() else { return 0 };
         let again: usize = w.again.iter().map(|r| r.len().div_ceil(sizes.plain)).sum();
+        let multicall_again: usize = w.multicall_again.iter().map(|r| r.len().div_ceil(chunk)).sum();
         let rest = total.saturating_sub(w.next);
-        let per_request = if w.multicall.is_some() {
-            sizes.multicall
-        } else {
-            sizes.plain
-        };
-        again + rest.div_ceil(per_request)
+        let per_request = if w.multicall.is_some() { chunk } else { sizes.plain };
+        again + multicall_again + rest.div_ceil(per_request)
     }
 
     /// Claims the next transactions to ask, and how.
     fn claim(&self, total: usize, sizes: BatchSizes) -> Option<(Range<usize>, Carrier)> {
+        let chunk = self.chunk();
         let mut w = self.work.lock().ok()?;
-        if let Some(r) = w.again.pop() {
-            let end = (r.start + sizes.plain).min(r.end);
+        let take = |queue: &mut Vec<Range<usize>>, size: usize| {
+            let r = queue.pop()?;
+            let end = (r.start + size).min(r.end);
             if end < r.end {
-                w.again.push(end..r.end);
+                queue.push(end..r.end);
             }
-            return Some((r.start..end, Carrier::Plain));
+            Some(r.start..end)
+        };
+        if let Some(r) = take(&mut w.again, sizes.plain) {
+            return Some((r, Carrier::Plain));
+        }
+        if let Some(at) = w.multicall
+            && let Some(r) = take(&mut w.multicall_again, chunk)
+        {
+            return Some((r, Carrier::Multicall(at)));
         }
         if w.next >= total {
             return None;
         }
         let (size, carrier) = match w.multicall {
-            Some(at) => (sizes.multicall, Carrier::Multicall(at)),
+            Some(at) => (chunk, Carrier::Multicall(at)),
             None => (sizes.plain, Carrier::Plain),
         };
         let range = w.next..(w.next + size).min(total);
@@ -128,11 +152,27 @@ impl<'a> Driver<'a> {
     /// queue, to be claimed for plain calls.
     fn settle(&self, asked: &mut Asked) {
         let Ok(mut w) = self.work.lock() else { return };
-        if let Some(why) = asked.multicall_unusable.take() {
-            if w.multicall.take().is_some() {
-                tracing::info!(node = %self.node.label(), reason = %why, "Multicall3 not usable: plain calls for the rest of the run");
+        if let Some(why) = asked.multicall_unusable.take()
+            && w.multicall.take().is_some()
+        {
+            tracing::info!(node = %self.node.label(), reason = %why, "Multicall3 not usable: plain calls for the rest of the run");
+        }
+        for range in std::mem::take(&mut asked.transient_again) {
+            if w.transient_left > 0 {
+                w.transient_left -= 1;
+                asked.multicall_again.push(range);
+            } else {
+                asked.plain_again.push(range);
             }
-            w.again.append(&mut asked.plain_again);
+        }
+        w.again.append(&mut asked.plain_again);
+        if w.multicall.is_some() {
+            w.multicall_again.append(&mut asked.multicall_again);
+        } else {
+            // Multicall3 is out for this node: whatever was waiting for it goes plain.
+            let waiting = std::mem::take(&mut w.multicall_again);
+            w.again.extend(waiting);
+            w.again.append(&mut asked.multicall_again);
         }
         match asked.via {
             Via::Multicall if !asked.answered.is_empty() => w.used_multicall = true,
@@ -170,7 +210,16 @@ impl<'a> Driver<'a> {
             Carrier::Multicall(_) => self.multicall_slots.acquire().await.ok(),
             Carrier::Plain => None,
         };
-        let mut asked = ask::ask(ctx, self.node, secrets, calldata, range, carrier).await;
+        // While this turn waited for its slot, the node's Multicall3 may
+        // have been found unusable: its transactions go to plain calls.
+        if matches!(carrier, Carrier::Multicall(_))
+            && let Ok(mut w) = self.work.lock()
+            && w.multicall.is_none()
+        {
+            w.again.push(range);
+            return Turn { node, asked: None };
+        }
+        let mut asked = ask::ask(ctx, self.node, secrets, calldata, range, carrier, &self.code).await;
         self.settle(&mut asked);
         if self.window.after_batch(asked.rate_limited, sent_in)
             && let Ok(permit) = permit

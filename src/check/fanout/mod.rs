@@ -114,7 +114,10 @@ async fn read<F: Future<Output = ()>>(
     let drivers: Vec<Driver> = config
         .nodes
         .iter()
-        .map(|node| Driver::new(node, multicall_at.filter(|_| node.from.is_none())))
+        .map(|node| {
+            let multicall = multicall_at.filter(|_| node.from.is_none());
+            Driver::new(node, multicall, client.learned(), config.limits.retries)
+        })
         .collect();
     let total = config.txs.len();
     let mut in_flight = InFlight::new(config.nodes.len(), |node| {

@@ -50,7 +50,18 @@ impl NodeFailure {
             Self::Timeout | Self::BadResponse(_) | Self::Tls(_) | Self::Redirect(_) => false,
         }
     }
+
+    /// An HTML page or other text where JSON was expected: a proxy's error
+    /// page, worth one more try.
+    pub(super) fn is_unexpected_markup(&self) -> bool {
+        matches!(self, Self::BadResponse(m) if m.starts_with(ANSWERED_HTML) || m.starts_with(ANSWERED_TEXT))
+    }
 }
+
+/// How a bad response that is an HTML page starts.
+pub(super) const ANSWERED_HTML: &str = "answered HTML, not JSON";
+/// How a bad response that is other text starts.
+pub(super) const ANSWERED_TEXT: &str = "answered text, not JSON";
 
 /// A failure of the whole batch is every asked transaction's status
 /// (unscrubbed: the caller masks the node's secrets).
@@ -79,12 +90,98 @@ pub(super) fn is_rate_limit(code: i64) -> bool {
     matches!(code, -32005 | 429)
 }
 
+/// Whether a node's words say "slow down" (Alchemy's compute units, the
+/// many "rate limit" texts), whatever the code.
+fn says_rate_limit(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("rate limit") || m.contains("compute units") || m.contains("too many requests")
+}
+
+/// Whether one entry's error is a rate limit.
+pub(super) fn is_rate_limit_entry(e: &ErrorPayload) -> bool {
+    is_rate_limit(e.code) || says_rate_limit(&e.message)
+}
+
+/// Whether a failure of a whole request is a rate limit.
+pub(super) fn is_rate_limited(failure: &NodeFailure) -> bool {
+    match failure {
+        NodeFailure::Http(429) => true,
+        NodeFailure::Rpc { code, message } => is_rate_limit(*code) || says_rate_limit(message),
+        _ => false,
+    }
+}
+
 /// Whether one entry's error is worth asking again, alone: a rate limit, or
-/// a provider's "try again" (-32603 with a rate-limit or timeout text).
+/// a provider's "try again" — -32603 (internal error), a -32000 "header not
+/// found" (a load-balanced node behind the others), a timeout text.
 pub fn is_transient_entry(e: &ErrorPayload) -> bool {
     let text = e.message.to_ascii_lowercase();
-    is_rate_limit(e.code)
-        || (e.code == -32603 && (text.contains("rate limit") || text.contains("timeout") || text.contains("timed out")))
+    is_rate_limit_entry(e)
+        || e.code == -32603
+        || (e.code == -32000
+            && (text.contains("header not found") || text.contains("timeout") || text.contains("timed out")))
+}
+
+/// Whether an `eth_call` error says it ran out of gas, in the words of each
+/// node program: anvil's `EVM error OutOfGas`, geth's `out of gas`,
+/// Infura's `gas required exceeds allowance`, and the gas caps that nodes
+/// put on `eth_call`.
+pub fn is_out_of_gas(e: &ErrorPayload) -> bool {
+    let m = e.message.to_ascii_lowercase();
+    m.contains("outofgas")
+        || m.contains("out of gas")
+        || m.contains("gas required exceeds")
+        || m.contains("exceeds allowance")
+        || m.contains("gas cap")
+        || m.contains("exceeds block gas limit")
+        || m.contains("gas limit reached")
+}
+
+/// The wait a provider asks for in an error's `data`: Infura's
+/// `data.rate.backoff_seconds`, or a `backoff_seconds` / `retry_after`
+/// beside it. Bounded to a day.
+pub fn backoff_hint(e: &ErrorPayload) -> Option<Duration> {
+    let data: serde_json::Value = serde_json::from_str(e.data.as_ref()?.get()).ok()?;
+    hint_in(&data)
+}
+
+fn hint_in(data: &serde_json::Value) -> Option<Duration> {
+    let seconds = [
+        &data["rate"]["backoff_seconds"],
+        &data["backoff_seconds"],
+        &data["retry_after"],
+    ]
+    .into_iter()
+    .find_map(serde_json::Value::as_f64)?;
+    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(86_400.0)))
+}
+
+/// The JSON-RPC error object of an error body (a lone object, or the first
+/// of an array).
+fn error_object(body: &[u8]) -> Option<serde_json::Value> {
+    let body = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let first = match v {
+        serde_json::Value::Array(mut items) if !items.is_empty() => items.swap_remove(0),
+        other => other,
+    };
+    match first.get("error") {
+        Some(e) if e.is_object() => Some(e.clone()),
+        _ => None,
+    }
+}
+
+/// The wait an error body asks for (see [`backoff_hint`]).
+pub(super) fn body_backoff_hint(body: &[u8]) -> Option<Duration> {
+    hint_in(&error_object(body)?["data"])
+}
+
+/// The code and message of an error body that says "slow down".
+pub(super) fn body_rate_limit(body: &[u8]) -> Option<(i64, String)> {
+    let e = error_object(body)?;
+    let code = e["code"].as_i64()?;
+    let message = e["message"].as_str().unwrap_or_default();
+    (is_rate_limit(code) || says_rate_limit(message)).then(|| (code, node_text(message)))
 }
 
 /// Whether a failure says "not as a batch" or "not so many at once": a
@@ -93,7 +190,7 @@ pub fn is_transient_entry(e: &ErrorPayload) -> bool {
 pub(super) fn is_batch_refusal(failure: &NodeFailure) -> bool {
     match failure {
         NodeFailure::Http(400 | 413) => true,
-        NodeFailure::Rpc { code, .. } if is_rate_limit(*code) => false,
+        failure if is_rate_limited(failure) => false,
         NodeFailure::Rpc { .. } => true,
         NodeFailure::BadResponse(reason) => {
             let r = reason.to_ascii_lowercase();

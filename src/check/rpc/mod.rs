@@ -18,13 +18,15 @@ pub use crate::sanitize::{clean, node_text};
 mod body;
 mod decode;
 mod failure;
+pub mod learned;
 mod offload;
 
 pub use body::BODY_BUDGET_FACTOR;
 use body::{BodyBudget, read_bounded};
 pub use decode::{decode_batch, decode_single};
-pub use failure::{NodeFailure, is_transient_entry, parse_retry_after, tls_failure};
-use failure::{is_batch_refusal, is_rate_limit, transport_failure};
+pub use failure::{NodeFailure, backoff_hint, is_out_of_gas, is_transient_entry, parse_retry_after, tls_failure};
+use failure::{is_batch_refusal, is_rate_limit_entry, is_rate_limited, transport_failure};
+use learned::Learned;
 pub(crate) use offload::{OFF_LOOP_BYTES, off_loop};
 
 /// One call in a batch.
@@ -52,6 +54,8 @@ pub struct BatchOutcome {
     /// The last answer's bytes, still counted in the run's body budget
     /// until the caller has read the results (or drops this).
     pub(crate) held: AnswersHeld,
+    /// A batch was rate-limited without a hint: send fewer calls at once.
+    pub(crate) shrink: bool,
 }
 
 /// Bytes of answers still counted in the run's body budget; given back when
@@ -76,6 +80,8 @@ impl std::fmt::Debug for AnswersHeld {
 const BACKOFF_BASE: Duration = Duration::from_millis(100);
 /// Longest wait between two attempts, `Retry-After` included.
 const BACKOFF_CAP: Duration = Duration::from_secs(5);
+/// The least wait after a rate limit that came without a hint.
+const RATE_LIMIT_WAIT: Duration = Duration::from_secs(1);
 
 /// Sends batches to nodes.
 #[derive(Debug, Clone)]
@@ -88,8 +94,9 @@ pub struct RpcClient {
     max_response_bytes: u64,
     /// The most calls in one request (`--batch-size`).
     max_batch: usize,
-    /// Per node (by index), a smaller size the node was found to accept.
-    batch_limits: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<usize, usize>>>,
+    /// What each node has shown about its limits (batch and chunk sizes,
+    /// Multicall3), for the life of this client and its clones.
+    learned: std::sync::Arc<Learned>,
     /// Bytes of answers held at once by the whole run.
     budget: std::sync::Arc<BodyBudget>,
     /// JSON-RPC calls sent so far by this client and its clones (a batch
@@ -119,7 +126,7 @@ impl RpcClient {
             retries,
             max_response_bytes,
             max_batch: usize::MAX,
-            batch_limits: Default::default(),
+            learned: Default::default(),
             budget: std::sync::Arc::new(BodyBudget::new(max_response_bytes)),
             calls_sent: Default::default(),
         })
@@ -155,24 +162,15 @@ impl RpcClient {
         client
     }
 
-    /// The most calls one request to `node` may carry now.
-    /// The most entries `node` has taken in one request so far this run.
-    pub(crate) fn batch_limit(&self, node: &Node) -> usize {
-        self.batch_limits
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&node.index).copied())
-            .unwrap_or(self.max_batch)
+    /// The limits learned per node, shared by this client's clones.
+    pub(crate) fn learned(&self) -> &Learned {
+        &self.learned
     }
 
-    fn lower_batch_limit(&self, node: &Node, to: usize) {
-        if let Ok(mut m) = self.batch_limits.lock() {
-            let limit = m.entry(node.index).or_insert(self.max_batch);
-            if to < *limit {
-                tracing::info!(node = %node.label(), batch = to, "node refused a batch: sending smaller ones");
-                *limit = to;
-            }
-        }
+    /// The most calls one request to `node` may carry now: `--batch-size`,
+    /// or less when the node refused or rate-limited larger batches.
+    pub(crate) fn batch_limit(&self, node: &Node) -> usize {
+        self.learned.batch(node.index, self.max_batch, Instant::now())
     }
 
     /// Sends `calls` to `node` — as one JSON-RPC batch, or as several of the
@@ -180,6 +178,30 @@ impl RpcClient {
     /// one-element array) — retrying transient failures with backoff, all
     /// before `deadline`. One result per call, in call order.
     pub async fn batch(&self, node: &Node, calls: &[Call], deadline: Instant) -> BatchOutcome {
+        self.batch_with(node, calls, deadline, None).await
+    }
+
+    /// Like [`batch`](Self::batch), for a large request that may be made
+    /// smaller (a Multicall3 `aggregate3` above its floor): each attempt
+    /// gives up after `attempt`, and a 413 or 5xx is returned at once rather
+    /// than retried — the caller asks again with a smaller request.
+    pub(crate) async fn batch_large(
+        &self,
+        node: &Node,
+        calls: &[Call],
+        deadline: Instant,
+        attempt: Duration,
+    ) -> BatchOutcome {
+        self.batch_with(node, calls, deadline, Some(attempt)).await
+    }
+
+    async fn batch_with(
+        &self,
+        node: &Node,
+        calls: &[Call],
+        deadline: Instant,
+        large: Option<Duration>,
+    ) -> BatchOutcome {
         let mut results = Vec::with_capacity(calls.len());
         let mut attempts = 0;
         let mut rate_limited = false;
@@ -191,7 +213,8 @@ impl RpcClient {
             // not reading by being slow to answer the next request.
             held = AnswersHeld::default();
             let n = self.batch_limit(node).min(calls.len() - done);
-            let outcome = self.send(node, &calls[done..done + n], deadline).await;
+            let outcome = self.send(node, &calls[done..done + n], deadline, large).await;
+            let shrink = outcome.shrink;
             attempts += outcome.attempts;
             rate_limited |= outcome.rate_limited;
             held.add(outcome.held);
@@ -202,16 +225,43 @@ impl RpcClient {
                         .await;
                     attempts += more;
                     rate_limited |= limited;
+                    if n > 1 && !limited {
+                        self.learned.batch_answered(node.index, self.max_batch, Instant::now());
+                    }
                     results.extend(r);
                     done += n;
                 }
-                Err(failure) if n > 1 && is_batch_refusal(&failure) => self.lower_batch_limit(node, n / 2),
+                // A large request's 413 is about its size, not the batch's.
+                Err(NodeFailure::Http(413)) if large.is_some() => {
+                    return BatchOutcome {
+                        results: Err(NodeFailure::Http(413)),
+                        attempts,
+                        rate_limited,
+                        held: AnswersHeld::default(),
+                        shrink: false,
+                    };
+                }
+                Err(failure) if n > 1 && is_batch_refusal(&failure) => {
+                    let to = self
+                        .learned
+                        .batch_refused(node.index, n, self.max_batch, Instant::now());
+                    tracing::info!(node = %node.label(), batch = to, "node refused a batch: sending smaller ones");
+                }
+                // A rate limit without a hint on a batch: send fewer calls at
+                // once (a compute-unit budget counts every call), after the wait.
+                Err(_) if n > 1 && shrink => {
+                    let to = self
+                        .learned
+                        .batch_rate_limited(node.index, n, self.max_batch, Instant::now());
+                    tracing::info!(node = %node.label(), batch = to, "node rate-limited a batch: sending smaller ones");
+                }
                 Err(failure) => {
                     return BatchOutcome {
                         results: Err(failure),
                         attempts,
                         rate_limited,
                         held: AnswersHeld::default(),
+                        shrink: false,
                     };
                 }
             }
@@ -221,6 +271,7 @@ impl RpcClient {
             attempts,
             rate_limited,
             held,
+            shrink: false,
         }
     }
 
@@ -237,24 +288,35 @@ impl RpcClient {
     ) -> (u32, bool) {
         let mut attempts = 0;
         let mut limited = false;
-        for round in 1..=self.retries.saturating_add(1) {
+        // Rate-limited entries are asked again until the node's budget is
+        // spent; other transient ones `retries` times.
+        let mut round = 0;
+        loop {
             let again: Vec<usize> = (0..results.len())
                 .filter(|&i| results[i].as_ref().err().is_some_and(is_transient_entry))
                 .collect();
             if again.is_empty() {
                 break;
             }
-            limited = true;
-            let wait = backoff(round);
-            if round > self.retries || Instant::now() + wait >= deadline {
+            round += 1;
+            let errors = || again.iter().filter_map(|&i| results[i].as_ref().err());
+            let rate = errors().any(is_rate_limit_entry);
+            limited |= rate;
+            let hint = errors().filter_map(backoff_hint).max();
+            let wait = match (hint, rate) {
+                (Some(hint), _) => hint,
+                (None, true) => backoff(round).max(RATE_LIMIT_WAIT),
+                (None, false) => backoff(round),
+            };
+            if (!rate && round > self.retries) || Instant::now() + wait >= deadline {
                 break;
             }
-            tracing::debug!(node = %node.url, entries = again.len(), ?wait, "retrying rate-limited entries");
+            tracing::debug!(node = %node.url, entries = again.len(), ?wait, "retrying entries");
             // Nothing stays counted while waiting on the node (see `batch`).
             *held = AnswersHeld::default();
             tokio::time::sleep(wait).await;
             let subset: Vec<Call> = again.iter().map(|&i| calls[i].clone()).collect();
-            let outcome = self.send(node, &subset, deadline).await;
+            let outcome = self.send(node, &subset, deadline, None).await;
             attempts += outcome.attempts;
             limited |= outcome.rate_limited;
             held.add(outcome.held);
@@ -270,34 +332,35 @@ impl RpcClient {
         (attempts, limited)
     }
 
-    /// One request (a batch, or a plain request for one call), with retries.
-    async fn send(&self, node: &Node, calls: &[Call], deadline: Instant) -> BatchOutcome {
+    /// One request (a batch, or a plain request for one call), with retries:
+    /// a rate limit is waited out (its hint, else at least a second) until
+    /// the node's budget is spent; other transient failures are retried
+    /// `retries` times (an HTML or text answer once). `large`: the request
+    /// may be made smaller instead (see [`batch_large`](Self::batch_large)).
+    async fn send(&self, node: &Node, calls: &[Call], deadline: Instant, large: Option<Duration>) -> BatchOutcome {
         let url = &node.url;
+        let failed = |results, attempts, rate_limited, shrink| BatchOutcome {
+            results: Err(results),
+            attempts,
+            rate_limited,
+            held: AnswersHeld::default(),
+            shrink,
+        };
         let body = match encode_request(calls) {
             Ok(body) => body,
-            Err(e) => {
-                return BatchOutcome {
-                    results: Err(NodeFailure::BadResponse(e)),
-                    attempts: 0,
-                    rate_limited: false,
-                    held: AnswersHeld::default(),
-                };
-            }
+            Err(e) => return failed(NodeFailure::BadResponse(e), 0, false, false),
         };
         let mut attempts = 0;
+        let mut retried = 0;
         let mut rate_limited = false;
         loop {
             attempts += 1;
-            let attempt = tokio::time::timeout_at(deadline, self.attempt(node, body.clone(), calls.len()));
-            let (failure, retry_after) = match attempt.await {
-                Err(_) => {
-                    return BatchOutcome {
-                        results: Err(NodeFailure::Timeout),
-                        attempts,
-                        rate_limited,
-                        held: AnswersHeld::default(),
-                    };
-                }
+            // A large request that may be made smaller gives up early when the
+            // node does not even start answering; a body under way is read.
+            let head_by = large.map_or(deadline, |d| (Instant::now() + d).min(deadline));
+            let attempt = tokio::time::timeout_at(deadline, self.attempt(node, body.clone(), calls.len(), head_by));
+            let (failure, hint) = match attempt.await {
+                Err(_) => return failed(NodeFailure::Timeout, attempts, rate_limited, false),
                 // Entries refused one by one (rate limits) are retried by
                 // `batch`, for those entries only.
                 Ok(Ok((results, held))) => {
@@ -306,31 +369,34 @@ impl RpcClient {
                         attempts,
                         rate_limited,
                         held,
+                        shrink: false,
                     };
                 }
-                Ok(Err((failure, retry_after))) => (failure, retry_after),
+                Ok(Err((failure, hint))) => (failure, hint),
             };
-            rate_limited |= matches!(failure, NodeFailure::Http(429))
-                || matches!(&failure, NodeFailure::Rpc { code, .. } if is_rate_limit(*code));
-            if !failure.is_transient() || attempts > self.retries {
-                return BatchOutcome {
-                    results: Err(failure),
-                    attempts,
-                    rate_limited,
-                    held: AnswersHeld::default(),
-                };
+            let limit = is_rate_limited(&failure);
+            rate_limited |= limit;
+            let html_once = failure.is_unexpected_markup() && attempts == 1;
+            let size_failure = large.is_some() && matches!(failure, NodeFailure::Http(413 | 500..=599));
+            if size_failure || !(limit || html_once || failure.is_transient()) {
+                return failed(failure, attempts, rate_limited, false);
             }
-            let wait = retry_after
-                .map(|d| d.min(BACKOFF_CAP))
-                .unwrap_or_else(|| backoff(attempts));
+            if !limit {
+                retried += 1;
+                if retried > self.retries && !html_once {
+                    return failed(failure, attempts, rate_limited, false);
+                }
+            }
+            let wait = match (hint, limit) {
+                (Some(hint), _) => hint,
+                (None, true) => backoff(attempts).max(RATE_LIMIT_WAIT),
+                (None, false) => backoff(attempts),
+            };
             if Instant::now() + wait >= deadline {
-                return BatchOutcome {
-                    results: Err(failure),
-                    attempts,
-                    rate_limited,
-                    held: AnswersHeld::default(),
-                };
+                return failed(failure, attempts, rate_limited, false);
             }
+            // A batch rate-limited without a hint goes back to be split.
+            let shrink = limit && hint.is_none() && calls.len() > 1;
             tracing::debug!(
                 node = %url,
                 attempt = attempts,
@@ -339,15 +405,20 @@ impl RpcClient {
                 "retrying"
             );
             tokio::time::sleep(wait).await;
+            if shrink {
+                return failed(failure, attempts, rate_limited, true);
+            }
         }
     }
 
-    /// One HTTP round trip. On failure, also any `Retry-After` the node sent.
+    /// One HTTP round trip, its answer's head due by `head_by`. On failure,
+    /// also how long the node asked to wait (`Retry-After`, or a hint in the body).
     async fn attempt(
         &self,
         node: &Node,
         body: Vec<u8>,
         expected: usize,
+        head_by: Instant,
     ) -> Result<(Vec<CallResult>, AnswersHeld), (NodeFailure, Option<Duration>)> {
         let mut request = self
             .client_of(node)
@@ -361,10 +432,9 @@ impl RpcClient {
         }
         self.calls_sent
             .fetch_add(expected as u64, std::sync::atomic::Ordering::Relaxed);
-        let response = request
-            .body(body)
-            .send()
+        let response = tokio::time::timeout_at(head_by, request.body(body).send())
             .await
+            .map_err(|_| (NodeFailure::Timeout, None))?
             .map_err(|e| (transport_failure(&e, node.url.is_https()), None))?;
         let status = response.status();
         if status.is_redirection() {
@@ -376,7 +446,16 @@ impl RpcClient {
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(parse_retry_after);
-            return Err((NodeFailure::Http(status.as_u16()), retry_after));
+            // The body may say why, and how long to wait (Infura's
+            // `data.rate.backoff_seconds`, Alchemy's `{"code":429}`):
+            // read a little of it, never more.
+            let head = read_head(response, ERROR_BODY_BYTES).await;
+            let hint = retry_after.or_else(|| failure::body_backoff_hint(&head));
+            let failure = match failure::body_rate_limit(&head) {
+                Some((code, message)) if status.as_u16() != 429 => NodeFailure::Rpc { code, message },
+                _ => NodeFailure::Http(status.as_u16()),
+            };
+            return Err((failure, hint));
         }
         let body = read_bounded(response, self.max_response_bytes, &self.budget)
             .await
@@ -390,17 +469,40 @@ impl RpcClient {
                 decode_batch(&bytes, expected)
             };
             // The results take about the body's size: the hold keeps counting them.
-            decoded.map(|results| (results, AnswersHeld(vec![hold])))
+            decoded.map(|results| (results, AnswersHeld(vec![hold]))).map_err(|f| {
+                let hint = matches!(f, NodeFailure::Rpc { .. })
+                    .then(|| failure::body_backoff_hint(&bytes))
+                    .flatten();
+                (f, hint)
+            })
         };
-        let decoded = if body_len <= OFF_LOOP_BYTES {
+        if body_len <= OFF_LOOP_BYTES {
             decode()
         } else {
             off_loop(body_len, decode)
                 .await
-                .unwrap_or_else(|| Err(NodeFailure::BadResponse("the answer could not be read".into())))
-        };
-        decoded.map_err(|f| (f, None))
+                .unwrap_or_else(|| Err((NodeFailure::BadResponse("the answer could not be read".into()), None)))
+        }
     }
+}
+
+/// How much of an error answer's body is read for its reason and hint.
+const ERROR_BODY_BYTES: usize = 16 * 1024;
+
+/// Up to `limit` bytes of `response`'s body (less when it breaks off).
+async fn read_head(mut response: reqwest::Response, limit: usize) -> Vec<u8> {
+    let mut head = Vec::new();
+    let read = async {
+        while head.len() < limit {
+            match response.chunk().await {
+                Ok(Some(chunk)) => head.extend_from_slice(&chunk[..chunk.len().min(limit - head.len())]),
+                _ => break,
+            }
+        }
+    };
+    // An error page that trickles is not waited for.
+    let _ = tokio::time::timeout(Duration::from_secs(1), read).await;
+    head
 }
 
 fn build_client(tls: bool, extra_roots: Option<Vec<reqwest::Certificate>>) -> Result<reqwest::Client, crate::Error> {

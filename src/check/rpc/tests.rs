@@ -35,7 +35,7 @@ fn rejects_missing_duplicate_and_unknown_ids() {
             "unexpected id 7",
         ),
         (
-            br#"[{"jsonrpc":"2.0","id":"0","result":"0x01"},{"jsonrpc":"2.0","id":1,"result":"0x01"}]"#,
+            br#"[{"jsonrpc":"2.0","id":"00","result":"0x01"},{"jsonrpc":"2.0","id":1,"result":"0x01"}]"#,
             "unexpected id",
         ),
         (br#"{"jsonrpc":"2.0","id":0,"result":"0x01"}"#, "single result"),
@@ -200,4 +200,154 @@ fn backoff_doubles_from_100ms_with_jitter_and_never_exceeds_5s() {
 fn clean_bounds_and_flattens() {
     assert_eq!(clean("a\nb"), "a b");
     assert_eq!(clean(&"x".repeat(500)).chars().count(), 201);
+}
+
+/// A UTF-8 byte-order mark before the JSON is skipped.
+#[test]
+fn a_byte_order_mark_is_skipped() {
+    let mut body = b"\xef\xbb\xbf".to_vec();
+    body.extend_from_slice(br#"[{"jsonrpc":"2.0","id":0,"result":"0x01"},{"jsonrpc":"2.0","id":1,"result":"0x02"}]"#);
+    let results = decode_batch(&body, 2).unwrap();
+    assert_eq!(ok(&results[1]), "\"0x02\"");
+    let mut single = b"\xef\xbb\xbf".to_vec();
+    single.extend_from_slice(br#"{"jsonrpc":"2.0","id":0,"result":"0x01"}"#);
+    assert_eq!(ok(&decode_single(&single).unwrap()[0]), "\"0x01\"");
+}
+
+/// Ids echoed as strings are ours when they spell our number, and only then.
+#[test]
+fn ids_echoed_as_strings_equal_to_ours_are_accepted() {
+    let body = br#"[{"jsonrpc":"2.0","id":"1","result":"0x02"},{"jsonrpc":"2.0","id":"0","result":"0x01"}]"#;
+    let results = decode_batch(body, 2).unwrap();
+    assert_eq!((ok(&results[0]), ok(&results[1])), ("\"0x01\"", "\"0x02\""));
+    assert_eq!(
+        ok(&decode_single(br#"{"jsonrpc":"2.0","id":"0","result":"0x01"}"#).unwrap()[0]),
+        "\"0x01\""
+    );
+    for id in ["\"0x0\"", "\" 0\"", "\"+0\"", "\"2\"", "\"zero\""] {
+        let body =
+            format!(r#"[{{"jsonrpc":"2.0","id":{id},"result":"0x01"}},{{"jsonrpc":"2.0","id":1,"result":"0x02"}}]"#);
+        assert!(
+            matches!(decode_batch(body.as_bytes(), 2), Err(NodeFailure::BadResponse(m)) if m.contains("unexpected id")),
+            "{id}"
+        );
+    }
+}
+
+/// A batch refused as an array of errors without ids: the batch's failure
+/// (so it is halved), not "an answer with unexpected id null".
+#[test]
+fn a_refused_batch_as_an_error_array_with_null_ids_fails_the_batch() {
+    let one = br#"[{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"batch too large"}}]"#;
+    let err = decode_batch(one, 3).unwrap_err();
+    assert_eq!(
+        err,
+        NodeFailure::Rpc {
+            code: -32600,
+            message: "batch too large".into()
+        }
+    );
+    assert!(failure::is_batch_refusal(&err));
+    let each = br#"[{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"x"}},{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"x"}}]"#;
+    assert!(matches!(
+        decode_batch(each, 2),
+        Err(NodeFailure::Rpc { code: -32600, .. })
+    ));
+    // One null-id error among answers with ids is still a bad answer.
+    let mixed = br#"[{"jsonrpc":"2.0","id":0,"result":"0x01"},{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"x"}}]"#;
+    assert!(matches!(decode_batch(mixed, 2), Err(NodeFailure::BadResponse(_))));
+}
+
+/// An HTML page or plain text says what it was, and is retried once.
+#[test]
+fn html_and_text_answers_say_what_they_were() {
+    for body in [
+        &b"<!DOCTYPE html><html><body>502</body></html>"[..],
+        b"  <html>oops</html>",
+    ] {
+        let err = decode_batch(body, 2).unwrap_err();
+        assert_eq!(
+            err,
+            NodeFailure::BadResponse("answered HTML, not JSON (HTTP 200)".into())
+        );
+        assert!(err.is_unexpected_markup());
+        assert_eq!(decode_single(body).unwrap_err(), err);
+    }
+    let err = decode_single(b"upstream connect error").unwrap_err();
+    assert_eq!(
+        err,
+        NodeFailure::BadResponse("answered text, not JSON (HTTP 200)".into())
+    );
+    assert!(err.is_unexpected_markup());
+    // Broken JSON is not markup.
+    assert!(!decode_single(b"{\"jsonrpc\":").unwrap_err().is_unexpected_markup());
+}
+
+fn payload(code: i64, message: &str, data: Option<&str>) -> alloy::rpc::json_rpc::ErrorPayload {
+    alloy::rpc::json_rpc::ErrorPayload {
+        code,
+        message: message.to_string().into(),
+        data: data.map(|d| serde_json::value::RawValue::from_string(d.to_string()).unwrap()),
+    }
+}
+
+#[test]
+fn rate_limit_hints_are_read_where_providers_put_them() {
+    let infura = payload(
+        -32005,
+        "project ID request rate exceeded",
+        Some(
+            r#"{"see":"https://infura.io/dashboard","current_rps":13.3,"allowed_rps":1.0,"backoff_seconds":30.0,"rate":{"allowed_rps":1,"backoff_seconds":1.5,"current_rps":2}}"#,
+        ),
+    );
+    assert_eq!(backoff_hint(&infura), Some(Duration::from_millis(1500)));
+    assert!(failure::is_rate_limit_entry(&infura));
+    assert_eq!(
+        backoff_hint(&payload(-32005, "x", Some(r#"{"backoff_seconds":2}"#))),
+        Some(Duration::from_secs(2))
+    );
+    assert_eq!(
+        backoff_hint(&payload(-32005, "x", Some(r#"{"rate":{"backoff_seconds":-1}}"#))),
+        None
+    );
+    assert_eq!(backoff_hint(&payload(-32005, "x", None)), None);
+    // Alchemy's compute units, in its words, under any code.
+    let alchemy = payload(
+        -32000,
+        "Your app has exceeded its compute units per second capacity.",
+        None,
+    );
+    assert!(failure::is_rate_limit_entry(&alchemy));
+    assert!(is_transient_entry(&alchemy));
+    // A rate-limit body behind HTTP 429 or 200.
+    let body = br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32005,"message":"limit","data":{"rate":{"backoff_seconds":0.25}}}}"#;
+    assert_eq!(failure::body_backoff_hint(body), Some(Duration::from_millis(250)));
+    assert_eq!(failure::body_rate_limit(body), Some((-32005, "limit".into())));
+    let alchemy_body = br#"{"jsonrpc":"2.0","error":{"code":429,"message":"Your app has exceeded its compute units per second capacity."}}"#;
+    assert_eq!(failure::body_rate_limit(alchemy_body).map(|(c, _)| c), Some(429));
+    assert_eq!(
+        failure::body_rate_limit(br#"{"error":{"code":-32000,"message":"no"}}"#),
+        None
+    );
+    assert!(failure::is_rate_limited(&NodeFailure::Rpc {
+        code: -32000,
+        message: "rate limit exceeded".into()
+    }));
+}
+
+#[test]
+fn transient_entries_and_out_of_gas_are_told_apart() {
+    assert!(is_transient_entry(&payload(-32000, "header not found", None)));
+    assert!(is_transient_entry(&payload(-32603, "internal error", None)));
+    assert!(!is_transient_entry(&payload(-32000, "execution reverted", None)));
+    assert!(!is_transient_entry(&payload(3, "execution reverted", None)));
+    for words in [
+        "EVM error OutOfGas",
+        "out of gas",
+        "gas required exceeds allowance (1000000)",
+        "err: execution aborted (timeout = 5s) / gas cap",
+    ] {
+        assert!(is_out_of_gas(&payload(-32000, words, None)), "{words}");
+    }
+    assert!(!is_out_of_gas(&payload(-32000, "header not found", None)));
 }

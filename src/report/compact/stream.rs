@@ -25,6 +25,7 @@ impl Serialize for Report {
             pinned_lag: Option<u64>,
             chain_id: Option<u64>,
             threshold: &'a ThresholdReport,
+            #[serde(with = "crate::report::weight")]
             total_weight: u128,
             node_count: usize,
             elapsed_ms: f64,
@@ -61,10 +62,15 @@ impl Serialize for Report {
             verdict: Verdict,
             #[serde(skip_serializing_if = "Option::is_none")]
             reason: Option<std::rc::Rc<str>>,
+            #[serde(with = "crate::report::weight")]
             yes: u128,
+            #[serde(with = "crate::report::weight")]
             no: u128,
+            #[serde(with = "crate::report::weight")]
             undecided: u128,
+            #[serde(with = "crate::report::weight")]
             threshold: u128,
+            #[serde(with = "crate::report::weight")]
             total_weight: u128,
             #[serde(skip_serializing_if = "Option::is_none")]
             pinned_block: Option<u64>,
