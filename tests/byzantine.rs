@@ -546,8 +546,11 @@ async fn stalled_bodies_cannot_starve_honest_ones() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         // Written in full means in the kernel's buffers: give the checker
-        // time to read (and inflate) what is left of them.
-        tokio::time::sleep(Duration::from_secs(3)).await;
+        // time to read (and inflate) what is left of them — 192 MiB, which
+        // on a loaded 2-core machine took more than 3 s (the stalled nodes
+        // were then still reading when the honest answers came, and none
+        // had to give way). Well inside the 30 s node timeout.
+        tokio::time::sleep(Duration::from_secs(8)).await;
         let released = std::time::Instant::now();
         open.send(true).unwrap();
         let (run, peak_mib, ended) = run.await.unwrap();

@@ -478,6 +478,18 @@ async fn a_configuration_every_node_rejects_is_named_not_counted() {
             run.stdout()
         );
     }
+    // A function the contract does not have (a solc dispatcher reverts
+    // without data): no_function on every node, named.
+    let run = cli
+        .run_async(quiet(contract, &["--function", "approve(bytes32)(bool)"]))
+        .await;
+    assert_eq!(run.code(), 3, "{}", run.stderr());
+    assert!(
+        run.stdout()
+            .contains("no node's contract has approve(bytes32) (check --function and --abi)"),
+        "{}",
+        run.stdout()
+    );
     // The right chain in hex is accepted.
     let run = cli.run_async(quiet(contract, &["--chain-id", "0x7a69"])).await;
     assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
