@@ -507,11 +507,3 @@ async fn a_configuration_every_node_rejects_is_named_not_counted() {
     cli.run(quiet(contract, &["--chain-id", "moonbase-xyz"]))
         .assert_usage_error("--chain-id");
 }
-
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}

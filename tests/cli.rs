@@ -17,10 +17,6 @@ fn hash() -> String {
 }
 
 /// A port with nothing listening (bound, then released).
-fn closed_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// Valid arguments but for the ones a test overrides.
 fn base(cli: &Cli) -> Vec<String> {
     let _ = cli;

@@ -524,20 +524,7 @@ async fn the_cron_wrapper_stamps_lines_and_acts_on_each_exit_code() {
         )
         .unwrap();
         std::fs::write(dir.path().join("pending.txt"), format!("{pending}\n")).unwrap();
-        let wrapper = repo().join("examples/cron/quorum-check-cron");
-        let dir_path = dir.path().to_path_buf();
-        let out = tokio::task::spawn_blocking(move || {
-            std::process::Command::new(wrapper)
-                .env_clear()
-                .env("PATH", "/usr/bin:/bin")
-                .env("QUORUM_CHECK_BIN", env!("CARGO_BIN_EXE_quorum-check"))
-                .env("QUORUM_CHECK_DIR", &dir_path)
-                .env("QUORUM_ALERT", "echo ALERT")
-                .output()
-                .unwrap()
-        })
-        .await
-        .unwrap();
+        let out = run_cron_wrapper(dir.path(), Some("echo ALERT")).await;
         let text = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(expected), "{text}");
         assert!(text.lines().count() >= 2, "{text}");
@@ -555,6 +542,23 @@ async fn the_cron_wrapper_stamps_lines_and_acts_on_each_exit_code() {
     }
 }
 
+/// examples/cron/quorum-check-cron as cron runs it: an empty environment
+/// but for PATH, the binary and the directory (and `QUORUM_ALERT` if given).
+async fn run_cron_wrapper(dir: &std::path::Path, alert: Option<&str>) -> std::process::Output {
+    let mut command = std::process::Command::new(repo().join("examples/cron/quorum-check-cron"));
+    command
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("QUORUM_CHECK_BIN", env!("CARGO_BIN_EXE_quorum-check"))
+        .env("QUORUM_CHECK_DIR", dir);
+    if let Some(alert) = alert {
+        command.env("QUORUM_ALERT", alert);
+    }
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cron_wrapper_logs_a_configuration_diagnosis() {
     let h = tx(41);
@@ -569,19 +573,7 @@ async fn the_cron_wrapper_logs_a_configuration_diagnosis() {
     )
     .unwrap();
     std::fs::write(dir.path().join("pending.txt"), format!("{}\n", hex(h))).unwrap();
-    let wrapper = repo().join("examples/cron/quorum-check-cron");
-    let dir_path = dir.path().to_path_buf();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(wrapper)
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("QUORUM_CHECK_BIN", env!("CARGO_BIN_EXE_quorum-check"))
-            .env("QUORUM_CHECK_DIR", &dir_path)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let out = run_cron_wrapper(dir.path(), None).await;
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(3), "{text}");
     assert!(
@@ -589,14 +581,6 @@ async fn the_cron_wrapper_logs_a_configuration_diagnosis() {
         "{text}"
     );
     assert!(text.contains("exit 3: inconclusive"), "{text}");
-}
-
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The examples rely on .env for the contract: parse with it supplied as a flag.

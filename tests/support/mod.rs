@@ -287,3 +287,13 @@ pub async fn head(url: &str) -> u64 {
     let quantity = answer["result"].as_str().expect("a quantity");
     u64::from_str_radix(quantity.trim_start_matches("0x"), 16).expect("hex")
 }
+
+/// A port nothing listens on (bound once by the OS, then released): a
+/// request to it is refused at once.
+pub fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
